@@ -1,0 +1,206 @@
+"""The typed, validated configuration object (file, then environment, then flags)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from switchtower.types import FAILURE_MODES, Tier
+
+__all__ = [
+    "ClassifierConfig",
+    "ComponentConfig",
+    "Config",
+    "ExperimentConfig",
+    "GuardRule",
+    "ModelConfig",
+    "OperationConfig",
+    "RetryConfig",
+    "RouterConfig",
+    "SelectorConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "TierConfig",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OperationConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    #: guard: never route this operation below this tier
+    min_tier: Tier | None = None
+    #: selector confidence threshold for this operation (overrides the global one)
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1)
+    #: registry name of the provider: openai, anthropic, llamacpp, ...
+    provider: str
+    #: model id sent upstream (defaults to ``name``)
+    model: str | None = None
+    base_url: str | None = None
+    #: environment variable holding the API key (secrets only come from the environment)
+    api_key_env: str | None = None
+    context_window: int = Field(default=8192, gt=0)
+    #: USD per million tokens; ``None`` looks the model up in the price library
+    input_per_mtok: float | None = Field(default=None, ge=0.0)
+    output_per_mtok: float | None = Field(default=None, ge=0.0)
+    #: this entry is served through the provider's batch API (async tier)
+    batch: bool = False
+    #: expected seconds until a result (batch APIs: hours; queued local work: seconds)
+    max_delay_s: float = Field(default=0.0, ge=0.0)
+    timeout_s: float = Field(default=60.0, gt=0.0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.name
+
+
+class TierConfig(_Strict):
+    models: tuple[ModelConfig, ...] = ()
+    #: price multiplier for batch entries in this tier (OpenAI/Anthropic batch: 0.5)
+    batch_discount: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+class ComponentConfig(_Strict):
+    """A component named by its registry name plus keyword options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClassifierConfig(ComponentConfig):
+    name: str = "auto"
+    #: where the trained artifact lives; trained from config examples when missing
+    artifact: str | None = None
+
+
+class GuardRule(_Strict):
+    """Route requests whose ``signal`` scores at least ``min_score`` no lower than ``min_tier``."""
+
+    signal: str
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_tier: Tier
+
+    @field_validator("signal")
+    @classmethod
+    def _known_signal(cls, v: str) -> str:
+        if v not in FAILURE_MODES and v != "complexity":
+            raise ValueError(f"unknown signal {v!r}; known: {', '.join(FAILURE_MODES)}")
+        return v
+
+
+class RouterConfig(ComponentConfig):
+    name: str = "policy"
+    #: minimum predicted success for a tier to be chosen
+    success_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    guards: tuple[GuardRule, ...] = ()
+    #: the versioned policy artifact (written by the nightly loop)
+    policy: str | None = None
+
+
+class ExperimentConfig(_Strict):
+    """Split one operation's traffic between models at set shares."""
+
+    name: str
+    operation: str
+    arms: dict[str, float]
+
+    @model_validator(mode="after")
+    def _shares(self) -> ExperimentConfig:
+        total = sum(self.arms.values())
+        if not self.arms or any(v < 0 for v in self.arms.values()) or abs(total - 1.0) > 1e-6:
+            raise ValueError(f"arms shares must be >= 0 and sum to 1 (got {total})")
+        return self
+
+
+class SelectorConfig(ComponentConfig):
+    name: str = "beta"
+    confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    #: share of traffic that may try a cheaper, unproven model
+    exploration: float = Field(default=0.05, ge=0.0, le=0.5)
+    experiments: tuple[ExperimentConfig, ...] = ()
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    base_delay_s: float = Field(default=0.5, ge=0.0)
+    max_delay_s: float = Field(default=8.0, ge=0.0)
+
+
+class StorageConfig(_Strict):
+    #: SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://...
+    url: str = "sqlite:///switchtower.db"
+    #: keep raw prompts in traces (off by default: only a digest is kept)
+    store_prompts: bool = False
+    #: Redis URL for shared state across gateway replicas (budgets, rate limits)
+    redis_url: str | None = None
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+
+
+class Config(_Strict):
+    version: Literal[1] = 1
+    operations: tuple[OperationConfig, ...] = ()
+    tiers: dict[Tier, TierConfig] = Field(default_factory=dict)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    signals: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="heuristic"))
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    selector: SelectorConfig = Field(default_factory=SelectorConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        names = [o.name for o in self.operations]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"operations: duplicate names {sorted(dup)}")
+        models = [m.name for t in self.tiers.values() for m in t.models]
+        dupm = {n for n in models if models.count(n) > 1}
+        if dupm:
+            raise ValueError(f"tiers: duplicate model names {sorted(dupm)}")
+        for exp in self.selector.experiments:
+            if exp.operation not in names:
+                raise ValueError(
+                    f"selector.experiments[{exp.name}]: unknown operation {exp.operation!r}"
+                )
+            for arm in exp.arms:
+                if arm not in models:
+                    raise ValueError(f"selector.experiments[{exp.name}]: unknown model {arm!r}")
+        return self
+
+    def model(self, name: str) -> tuple[Tier, ModelConfig]:
+        for tier, tc in self.tiers.items():
+            for m in tc.models:
+                if m.name == name:
+                    return tier, m
+        from switchtower.errors import UnknownModelError
+
+        raise UnknownModelError(
+            f"unknown model {name!r}; configured: {', '.join(self.model_names())}"
+        )
+
+    def model_names(self) -> list[str]:
+        return [m.name for t in self.tiers.values() for m in t.models]
+
+    def operation(self, name: str) -> OperationConfig:
+        for o in self.operations:
+            if o.name == name:
+                return o
+        from switchtower.errors import UnknownOperationError
+
+        known = ", ".join(o.name for o in self.operations)
+        raise UnknownOperationError(f"unknown operation {name!r}; configured: {known}")

@@ -1,0 +1,155 @@
+"""The stage interfaces. Each is a small Protocol; built-ins and plugins implement them.
+
+``request -> classify -> signals -> route -> select -> execute -> trace``
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from switchtower.config.schema import ModelConfig
+from switchtower.types import (
+    Classification,
+    Completion,
+    Outcome,
+    Request,
+    RouteDecision,
+    Selection,
+    Signals,
+    Tier,
+    Trace,
+)
+
+__all__ = [
+    "Classifier",
+    "HistorySource",
+    "ModelInfo",
+    "Provider",
+    "Router",
+    "Selector",
+    "SignalExtractor",
+    "TierInfo",
+    "TraceStore",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What routing and selection know about one configured model."""
+
+    name: str
+    tier: Tier
+    provider: str
+    model_id: str
+    context_window: int
+    input_per_mtok: float
+    output_per_mtok: float
+    available: bool = True
+    unavailable_reason: str | None = None
+    #: expected seconds until a result arrives (0 for interactive models; batch APIs
+    #: take minutes to hours)
+    max_delay_s: float = 0.0
+    batch: bool = False
+    #: the model's full configuration (endpoint, key variable, timeout, options)
+    spec: ModelConfig | None = None
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class TierInfo:
+    """One tier as the router sees it: its models, and whether any can serve now."""
+
+    tier: Tier
+    models: tuple[ModelInfo, ...]
+
+    @property
+    def available(self) -> bool:
+        return any(m.available for m in self.models)
+
+    @property
+    def min_delay_s(self) -> float:
+        delays = [m.max_delay_s for m in self.models if m.available]
+        return min(delays) if delays else float("inf")
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Raw request -> operation label with a calibrated confidence (or ``unknown``)."""
+
+    def classify(self, request: Request) -> Classification: ...
+
+
+class HistorySource(Protocol):
+    """Success counts from traces: tier -> (successes, trials), model -> (s, n)."""
+
+    def success_counts(
+        self, operation: str
+    ) -> tuple[Mapping[str, tuple[float, float]], Mapping[str, tuple[float, float]]]: ...
+
+
+@runtime_checkable
+class SignalExtractor(Protocol):
+    """Request + classification -> the features the router reads."""
+
+    def extract(self, request: Request, classification: Classification) -> Signals: ...
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Label + features -> tier. It never reads the prompt."""
+
+    def route(
+        self,
+        classification: Classification,
+        signals: Signals,
+        tiers: Mapping[Tier, TierInfo],
+        request: Request,
+    ) -> RouteDecision: ...
+
+
+@runtime_checkable
+class Selector(Protocol):
+    """The cheapest model in the tier whose predicted success clears the threshold."""
+
+    def select(
+        self,
+        classification: Classification,
+        signals: Signals,
+        route: RouteDecision,
+        tiers: Mapping[Tier, TierInfo],
+    ) -> Selection: ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An authenticated client for one upstream API family (one call, no retries)."""
+
+    name: str
+
+    async def complete(self, model: ModelInfo, request: Request) -> Completion: ...
+
+    def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
+        """OpenAI ``chat.completion.chunk`` dicts; the last one carries ``usage``."""
+        ...
+
+    def unavailable_reason(self, spec: ModelConfig) -> str | None:
+        """Why this model cannot be called here (no key, no runtime), or ``None``."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class TraceStore(Protocol):
+    """Durable trace storage. Implementations live in ``switchtower.store``."""
+
+    def write(self, trace: Trace) -> None: ...
+
+    def get(self, trace_id: str) -> Trace | None: ...
+
+    def recent(self, limit: int = 20) -> Sequence[Trace]: ...
+
+    def record_outcome(self, trace_id: str, outcome: Outcome) -> bool: ...

@@ -1,0 +1,20 @@
+"""The registries, one per extension point.
+
+Factories are called with keyword arguments: always ``config`` (the whole
+:class:`~switchtower.config.schema.Config`), plus the component's ``options`` from
+config, plus, for signal extractors, ``history`` (a
+:class:`~switchtower.protocols.HistorySource` or ``None``).
+"""
+
+from __future__ import annotations
+
+from switchtower.protocols import Classifier, Provider, Router, Selector, SignalExtractor
+from switchtower.registry import Registry
+
+__all__ = ["classifiers", "providers", "routers", "selectors", "signal_extractors"]
+
+classifiers: Registry[Classifier] = Registry("classifiers")
+signal_extractors: Registry[SignalExtractor] = Registry("signals")
+routers: Registry[Router] = Registry("routers")
+selectors: Registry[Selector] = Registry("selectors")
+providers: Registry[Provider] = Registry("providers")
