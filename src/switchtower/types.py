@@ -337,7 +337,7 @@ class Trace:
     signals: Mapping[str, float]
     decision: Mapping[str, Any]
     attempts: tuple[Attempt, ...] = ()
-    status: Literal["ok", "error", "dry_run", "queued"] = "ok"
+    status: Literal["ok", "error", "cancelled", "queued"] = "ok"
     error_kind: str | None = None
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0

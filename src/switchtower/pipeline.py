@@ -1,0 +1,282 @@
+"""The pipeline: ``classify -> signals -> route -> select -> execute -> trace``.
+
+Built once from a :class:`Config` and passed down (the CLI, the gateway and the benchmark
+all use the same object). :meth:`Pipeline.plan` is the dry run; :meth:`Pipeline.run`
+plans, executes and traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
+
+from switchtower.config.schema import Config
+from switchtower.errors import (
+    AllModelsFailedError,
+    ContextTooLargeError,
+    EmptyPromptError,
+    SwitchtowerError,
+    UnknownOperationError,
+)
+from switchtower.execute import Executor
+from switchtower.plugins import load_builtins
+from switchtower.pricing import build_model_infos
+from switchtower.protocols import (
+    Classifier,
+    HistorySource,
+    ModelInfo,
+    Provider,
+    Router,
+    Selector,
+    SignalExtractor,
+    TierInfo,
+    TraceStore,
+)
+from switchtower.registries import (
+    classifiers,
+    routers,
+    selectors,
+    signal_extractors,
+)
+from switchtower.registries import (
+    providers as provider_registry,
+)
+from switchtower.tokens import estimate_message_tokens
+from switchtower.tracing import TraceRecorder
+from switchtower.types import (
+    UNKNOWN,
+    Classification,
+    Completion,
+    Decision,
+    Outcome,
+    Request,
+    RouteDecision,
+    RunResult,
+    Selection,
+    Tier,
+)
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """The stages, the executor and the trace recorder, wired from one Config."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        classifier: Classifier,
+        signals: SignalExtractor,
+        router: Router,
+        selector: Selector,
+        providers: Mapping[str, Provider],
+        tiers: Mapping[Tier, TierInfo],
+        store: TraceStore | None,
+    ) -> None:
+        self.config = config
+        self.classifier = classifier
+        self.signals = signals
+        self.router = router
+        self.selector = selector
+        self.providers = dict(providers)
+        self._tiers = dict(tiers)
+        self._models: dict[str, ModelInfo] = {
+            m.name: m for t in self._tiers.values() for m in t.models
+        }
+        self.store = store
+        self.executor = Executor(self.providers, config.retry)
+        self.recorder = TraceRecorder(config, store, self._frontier_model())
+        self._operations = frozenset(o.name for o in config.operations)
+        self._max_context = max((m.context_window for m in self._models.values()), default=0)
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        store: TraceStore | Literal["auto"] | None = "auto",
+        providers: Mapping[str, Provider] | None = None,
+    ) -> Pipeline:
+        """Build every stage by registry name; ``providers`` overrides instances by name."""
+        load_builtins()
+        chosen: dict[str, Provider] = dict(providers or {})
+        for tier_cfg in config.tiers.values():
+            for m in tier_cfg.models:
+                if m.provider not in chosen:
+                    chosen[m.provider] = provider_registry.create(m.provider, config=config)
+        tiers = build_model_infos(config, chosen)
+        if store == "auto":
+            from switchtower.store import open_store
+
+            store = open_store(config.storage.url)
+        history: HistorySource | None = store if hasattr(store, "success_counts") else None  # type: ignore[assignment]
+        return cls(
+            config,
+            classifier=classifiers.create(
+                config.classifier.name, config=config, **_classifier_options(config)
+            ),
+            signals=signal_extractors.create(
+                config.signals.name, config=config, history=history, **config.signals.options
+            ),
+            router=routers.create(config.router.name, config=config, **config.router.options),
+            selector=selectors.create(
+                config.selector.name, config=config, **config.selector.options
+            ),
+            providers=chosen,
+            tiers=tiers,
+            store=store,
+        )
+
+    @property
+    def tiers(self) -> Mapping[Tier, TierInfo]:
+        return self._tiers
+
+    def model(self, name: str) -> ModelInfo:
+        try:
+            return self._models[name]
+        except KeyError:
+            self.config.model(name)  # raises UnknownModelError with the known names
+            raise
+
+    def _frontier_model(self) -> ModelInfo | None:
+        """The most expensive real-time model: the counterfactual in spend reports."""
+        rt = self._tiers.get("realtime")
+        if rt is None or not rt.models:
+            return None
+        return max(rt.models, key=lambda m: (m.input_per_mtok + m.output_per_mtok, m.name))
+
+    # -- planning (dry run) -------------------------------------------------------------
+
+    def _validate(self, request: Request) -> int:
+        if not request.messages or not request.text.strip():
+            raise EmptyPromptError("the request has no text to route", field="messages")
+        tokens = estimate_message_tokens(request.messages)
+        if self._max_context and tokens > self._max_context:
+            raise ContextTooLargeError(
+                f"the request is about {tokens} tokens, larger than every configured model's "
+                f"context window (largest: {self._max_context})",
+                field="messages",
+            )
+        return tokens
+
+    def _classify(self, request: Request) -> Classification:
+        hint = request.operation
+        if hint is None:
+            return self.classifier.classify(request)
+        if hint != UNKNOWN and hint not in self._operations:
+            known = ", ".join(sorted(self._operations))
+            raise UnknownOperationError(f"unknown operation {hint!r}; configured: {known}")
+        return Classification(
+            operation=hint,
+            confidence=1.0,
+            backend="client",
+            explanation=f"operation {hint!r} given by the client",
+        )
+
+    def plan(self, request: Request) -> Decision:
+        """classify -> signals -> route -> select. No model is called."""
+        start = time.perf_counter()
+        self._validate(request)
+        classification = self._classify(request)
+        signals = self.signals.extract(request, classification)
+        if request.model is not None and request.model != "auto":
+            route, selection = self._pinned_model(request.model)
+        else:
+            route = self.router.route(classification, signals, self._tiers, request)
+            selection = self.selector.select(classification, signals, route, self._tiers)
+        overhead = (time.perf_counter() - start) * 1000.0
+        return Decision(request, classification, signals, route, selection, overhead)
+
+    def _pinned_model(self, name: str) -> tuple[RouteDecision, Selection]:
+        info = self.model(name)
+        why = f"model {name!r} named by the client: routing bypassed"
+        route = RouteDecision(
+            tier=info.tier,
+            predicted_success={},
+            eligible=(info.tier,),
+            rule="pinned-model",
+            explanation=why,
+        )
+        selection = Selection(model=name, tier=info.tier, estimate=0.0, explanation=why)
+        return route, selection
+
+    def candidates(self, decision: Decision) -> list[ModelInfo]:
+        names = (decision.selection.model, *decision.selection.fallbacks)
+        return [self._models[n] for n in dict.fromkeys(names) if n in self._models]
+
+    # -- execution ------------------------------------------------------------------------
+
+    async def execute(self, decision: Decision, *, api_key_id: str | None = None) -> RunResult:
+        """Run the plan (retries, then fallback) and write one trace."""
+        start = time.perf_counter()
+        try:
+            completion = await self.executor.execute(decision.request, self.candidates(decision))
+        except AllModelsFailedError as exc:
+            latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
+            self.recorder.record(
+                decision, None, latency, attempts=exc.attempts, error=exc, api_key_id=api_key_id
+            )
+            raise
+        latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
+        trace_id = self.recorder.record(decision, completion, latency, api_key_id=api_key_id)
+        return RunResult(decision, completion, trace_id, latency)
+
+    async def run(self, request: Request, *, api_key_id: str | None = None) -> RunResult:
+        return await self.execute(self.plan(request), api_key_id=api_key_id)
+
+    async def stream(
+        self, decision: Decision, *, api_key_id: str | None = None
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """OpenAI ``chat.completion.chunk`` dicts; a complete trace is written at the end,
+        on failure, and when the consumer stops early (client disconnect)."""
+        start = time.perf_counter()
+        result = self.executor.stream(decision.request, self.candidates(decision))
+        status_error: BaseException | None = None
+        try:
+            async for chunk in result:
+                yield chunk
+        except BaseException as exc:
+            status_error = exc
+            raise
+        finally:
+            latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
+            completion: Completion | None = result.completion
+            if completion is not None and status_error is None:
+                self.recorder.record(decision, completion, latency, api_key_id=api_key_id)
+            else:
+                err = status_error if isinstance(status_error, SwitchtowerError) else None
+                self.recorder.record(
+                    decision,
+                    completion,
+                    latency,
+                    attempts=result.attempts,
+                    error=err,
+                    status="cancelled" if err is None else "error",
+                    api_key_id=api_key_id,
+                )
+
+    def record_outcome(self, trace_id: str, outcome: Outcome) -> bool:
+        if self.store is None:
+            return False
+        return self.store.record_outcome(trace_id, outcome)
+
+    async def aclose(self) -> None:
+        for p in self.providers.values():
+            try:
+                await p.aclose()
+            except Exception:  # closing must not mask the caller's outcome
+                log.exception("closing provider %s failed", getattr(p, "name", p))
+
+
+def _classifier_options(config: Config) -> dict[str, Any]:
+    opts = dict(config.classifier.options)
+    if config.classifier.artifact is not None:
+        opts.setdefault("artifact", config.classifier.artifact)
+    return opts
