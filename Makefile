@@ -1,0 +1,45 @@
+# The two set-up commands of the README:
+#   make run    installs switchtower with the embedded local model and runs the main job
+#   make test   installs the test dependencies and runs lint, type check and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch only for the optional embedding classifier backend: pin the CPU build this
+# machine kind keeps on disk, so pip never pulls a multi-GB CUDA build
+TORCH ?= torch==2.13.0
+
+.PHONY: run test lint typecheck pytest install-run install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.test-installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet '$(TORCH)'
+	$(BIN)/pip install --quiet -e '.[local,embed,bench,dev]'
+	touch $@
+
+install-run: $(VENV)/.run-installed
+install-test: $(VENV)/.test-installed
+
+run: install-run
+	$(BIN)/switchtower demo
+
+lint: install-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install-test
+	$(BIN)/mypy
+
+pytest: install-test
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
