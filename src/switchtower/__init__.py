@@ -1,5 +1,7 @@
 """switchtower: a routing gateway for AI agents."""
 
+from typing import TYPE_CHECKING, Any
+
 from switchtower.config import Config, load_config
 from switchtower.errors import SwitchtowerError
 from switchtower.types import (
@@ -18,6 +20,9 @@ from switchtower.types import (
     Trace,
 )
 
+if TYPE_CHECKING:
+    from switchtower.pipeline import Pipeline
+
 __all__ = [
     "TIERS",
     "UNKNOWN",
@@ -25,6 +30,7 @@ __all__ = [
     "Completion",
     "Config",
     "Decision",
+    "Pipeline",
     "Request",
     "RouteDecision",
     "RunResult",
@@ -36,3 +42,12 @@ __all__ = [
     "Trace",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the pipeline pulls in the SDKs; import it only when asked for
+    if name == "Pipeline":
+        from switchtower.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module 'switchtower' has no attribute {name!r}")
