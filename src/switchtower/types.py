@@ -203,6 +203,11 @@ class RouteDecision:
     policy_version: str = ""
     rule: str | None = None
     explanation: str = ""
+    #: the routed request's id (the selector hashes it for experiment arms/exploration)
+    request_id: str = ""
+    #: tier -> models that can serve this request (availability, deadline, context,
+    #: cost cap), cheapest first; empty when the router does not say
+    candidates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 import time
@@ -30,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from switchtower.errors import ConfigError
+from switchtower.route.features import FEATURES, feature_vector, features_of
 from switchtower.route.learn import fit_logistic, logit
 from switchtower.route.priors import PRIOR_STRENGTH
-from switchtower.types import FAILURE_MODES, TIERS, Classification, Signals, Tier
+from switchtower.types import TIERS, Tier
 
 __all__ = [
     "FEATURES",
@@ -48,15 +48,6 @@ __all__ = [
 
 FORMAT = "switchtower.policy/1"
 
-#: the router's feature vector, in order (see :func:`features_of`)
-FEATURES: tuple[str, ...] = (
-    "complexity",
-    "log_context",
-    *FAILURE_MODES,
-    "confidence",
-    "unknown",
-)
-
 #: a model needs this many examples before feature weights are fitted for it
 MIN_EXAMPLES = 40
 
@@ -71,28 +62,6 @@ class OutcomeExample:
     model: str
     quality: float
     cost_usd: float
-
-
-def feature_vector(classification: Classification, signals: Signals) -> list[float]:
-    """:func:`features_of` as a list in :data:`FEATURES` order (the hot path)."""
-    fm = signals.failure_modes
-    out = [signals.complexity.score, math.log1p(max(signals.context_tokens, 0))]
-    for name in FAILURE_MODES:
-        sig = fm.get(name)
-        out.append(sig.score if sig is not None else 0.0)
-    out.append(classification.confidence)
-    out.append(1.0 if classification.is_unknown else 0.0)
-    return out
-
-
-def features_of(classification: Classification, signals: Signals) -> dict[str, float]:
-    """The router's features: what it reads besides the operation label.
-
-    ``complexity`` (0-1), ``log_context`` (natural log of 1 + context tokens), the five
-    failure-mode scores (0-1), the classifier's ``confidence`` and ``unknown`` (1.0 when
-    the classifier did not know).
-    """
-    return dict(zip(FEATURES, feature_vector(classification, signals), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

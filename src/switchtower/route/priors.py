@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from switchtower.protocols import ModelInfo
+from switchtower.route.features import FEATURES
 from switchtower.types import UNKNOWN
 
 __all__ = [
@@ -175,18 +176,21 @@ _TYPICAL_COMPLEXITY = 0.3
 #: contexts longer than this (tokens) start to hurt, per doubling
 _LONG_CONTEXT = 2048.0
 _CONTEXT_PER_DOUBLING = (-0.3, -0.05)
+_LOG_LONG = math.log1p(_LONG_CONTEXT)
+_LOG_CONTEXT = FEATURES.index("log_context")
 
 
-def prior_adjustment(features: Mapping[str, float], cls: ModelClass) -> float:
-    """The documented logit shift for one request's features (no learned weights)."""
+def prior_adjustment(x: Sequence[float], cls: ModelClass) -> float:
+    """The documented logit shift for one request's feature vector (no learned weights)."""
     i = 0 if cls == "local" else 1
     shift = 0.0
-    for name, coefs in _ADJUST.items():
-        value = features.get(name, 0.0)
-        if name == "complexity":
-            value -= _TYPICAL_COMPLEXITY
+    for j, name in enumerate(FEATURES):
+        coefs = _ADJUST.get(name)
+        if coefs is None:
+            continue
+        value = x[j] - _TYPICAL_COMPLEXITY if name == "complexity" else x[j]
         shift += coefs[i] * value
-    tokens = math.expm1(features.get("log_context", 0.0))
-    if tokens > _LONG_CONTEXT:
-        shift += _CONTEXT_PER_DOUBLING[i] * math.log2(tokens / _LONG_CONTEXT)
+    log_tokens = x[_LOG_CONTEXT]
+    if log_tokens > _LOG_LONG:
+        shift += _CONTEXT_PER_DOUBLING[i] * (log_tokens - _LOG_LONG) / math.log(2.0)
     return shift
