@@ -1,0 +1,321 @@
+"""The executor: one request, an ordered list of candidate models, retries and fallback.
+
+Policy, per candidate in order:
+
+* up to ``retry.max_attempts`` calls; retryable failures (429, 5xx, connect errors and
+  timeouts) wait ``random() * min(max_delay_s, base_delay_s * 2**(n-1))`` (exponential
+  backoff with full jitter), or ``max(Retry-After, that)`` when the upstream says how long;
+* a Retry-After longer than ``retry.max_delay_s`` is not waited for: the next model is
+  tried at once (waiting that long is queueing, not retrying);
+* a rejected request (4xx other than 429: bad request, context too long, auth, unknown
+  model) is not retried on the same model but does move on to the next one, because
+  models differ in context size, parameters and credentials; every rejection is recorded;
+* no wait after a model's last attempt; unavailable candidates are skipped, not called.
+
+Every call is an :class:`~switchtower.types.Attempt`. Success returns the completion with
+all attempts; when every candidate fails, :class:`AllModelsFailedError` carries them.
+Streams retry and fall back only until the first chunk has been passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from switchtower.config.schema import Config, RetryConfig
+from switchtower.errors import AllModelsFailedError, SwitchtowerError, UpstreamError
+from switchtower.protocols import ModelInfo, Provider
+from switchtower.providers.common import usage_from_openai
+from switchtower.registries import providers as provider_registry
+from switchtower.types import Attempt, Completion, Request, Usage
+
+__all__ = ["Executor", "ExecutorStream", "build_providers"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def build_providers(config: Config) -> dict[str, Provider]:
+    """One provider instance per provider name that config uses, from the registry."""
+    from switchtower.plugins import load_builtins
+
+    load_builtins()
+    names = {m.provider for t in config.tiers.values() for m in t.models}
+    return {name: provider_registry.create(name, config=config) for name in sorted(names)}
+
+
+def _error_kind(exc: BaseException) -> str:
+    return exc.kind if isinstance(exc, SwitchtowerError) else "provider_error"
+
+
+class Executor:
+    """Runs a request on the first candidate that answers (see the module docstring)."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        retry: RetryConfig | None = None,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        random: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.providers = providers
+        self.retry = retry or RetryConfig()
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+
+    # -- policy --------------------------------------------------------------------------
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff after the ``attempt``-th failed call (1-based)."""
+        ceiling = min(self.retry.max_delay_s, self.retry.base_delay_s * 2.0 ** (attempt - 1))
+        return self._random() * ceiling
+
+    def delay(self, error: BaseException, attempt: int, last: bool) -> float | None:
+        """Seconds to wait before retrying the same model, or ``None`` to move on."""
+        if last or not isinstance(error, UpstreamError) or not error.retryable:
+            return None
+        wait = self.backoff(attempt)
+        if error.retry_after is not None:
+            if error.retry_after > self.retry.max_delay_s:
+                return None
+            wait = max(wait, error.retry_after)
+        return wait
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _provider(self, model: ModelInfo) -> Provider | None:
+        return self.providers.get(model.provider)
+
+    def _skip_reason(self, model: ModelInfo) -> str | None:
+        if not model.available:
+            return f"{model.name} unavailable: {model.unavailable_reason or 'no reason given'}"
+        if self._provider(model) is None:
+            return f"{model.name}: no provider {model.provider!r} is set up"
+        return None
+
+    def _attempt(
+        self,
+        model: ModelInfo,
+        started_at: float,
+        t0: float,
+        error: BaseException | None = None,
+        *,
+        usage: Usage | None = None,
+        kind: str | None = None,
+    ) -> Attempt:
+        usage = usage or Usage()
+        return Attempt(
+            model=model.name,
+            provider=model.provider,
+            tier=model.tier,
+            started_at=started_at,
+            latency_ms=(self._clock() - t0) * 1000.0,
+            ok=error is None and kind is None,
+            error_kind=kind or (_error_kind(error) if error is not None else None),
+            error_message=str(error) if error is not None else None,
+            status=error.status if isinstance(error, UpstreamError) else None,
+            usage=usage,
+            cost_usd=model.cost(usage.input_tokens, usage.output_tokens),
+        )
+
+    @staticmethod
+    def failure(
+        attempts: Sequence[Attempt], skipped: Sequence[str], candidates: Sequence[ModelInfo]
+    ) -> AllModelsFailedError:
+        tried = list(dict.fromkeys(a.model for a in attempts))
+        parts = []
+        if tried:
+            last = {a.model: a for a in attempts}
+            parts.append(
+                "; ".join(f"{m}: {last[m].error_kind}: {last[m].error_message}" for m in tried)
+            )
+        parts.extend(skipped)
+        if not candidates:
+            parts.append("no candidate models")
+        summary = f"all models failed (tried {', '.join(tried) or 'none'})"
+        return AllModelsFailedError(f"{summary}: {' | '.join(parts)}", attempts)
+
+    # -- one-shot ------------------------------------------------------------------------
+
+    async def execute(self, request: Request, candidates: Sequence[ModelInfo]) -> Completion:
+        attempts: list[Attempt] = []
+        skipped: list[str] = []
+        for model in candidates:
+            reason = self._skip_reason(model)
+            provider = self._provider(model)
+            if reason or provider is None:
+                skipped.append(reason or model.name)
+                continue
+            for n in range(1, self.retry.max_attempts + 1):
+                started_at, t0 = time.time(), self._clock()
+                try:
+                    completion = await provider.complete(model, request)
+                except Exception as exc:
+                    attempts.append(self._attempt(model, started_at, t0, exc))
+                    wait = self.delay(exc, n, last=n == self.retry.max_attempts)
+                    if wait is None:
+                        break
+                    await self._sleep(wait)
+                    continue
+                attempts.append(self._attempt(model, started_at, t0, usage=completion.usage))
+                return dataclasses.replace(completion, attempts=tuple(attempts))
+        raise self.failure(attempts, skipped, candidates)
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def stream(self, request: Request, candidates: Sequence[ModelInfo]) -> ExecutorStream:
+        """Chunks of the first candidate that starts answering; see :class:`ExecutorStream`."""
+        return ExecutorStream(self, request, candidates)
+
+
+class ExecutorStream:
+    """An async iterator of OpenAI ``chat.completion.chunk`` dicts, plus what happened.
+
+    ``attempts``, ``model``, ``usage``, ``text``, ``finish_reason`` and ``error`` fill in
+    as the stream runs; after it ends (or fails, or is closed early) they are final.
+    Retries and fallback happen only before the first chunk; a failure after that is
+    raised to the consumer. ``aclose()`` (or ``async with``) closes the upstream call.
+    """
+
+    def __init__(
+        self, executor: Executor, request: Request, candidates: Sequence[ModelInfo]
+    ) -> None:
+        self.request = request
+        self.candidates = tuple(candidates)
+        self.attempts: list[Attempt] = []
+        self.model: ModelInfo | None = None
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self._parts: list[str] = []
+        self._executor = executor
+        self._gen = self._run()
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.attempts)
+
+    def completion(self) -> Completion | None:
+        """The streamed answer as a :class:`Completion` (``None`` if nothing streamed)."""
+        if self.model is None:
+            return None
+        return Completion(
+            text=self.text,
+            model=self.model.name,
+            tier=self.model.tier,
+            usage=self.usage,
+            cost_usd=self.model.cost(self.usage.input_tokens, self.usage.output_tokens),
+            finish_reason=self.finish_reason,
+            attempts=tuple(self.attempts),
+        )
+
+    def __aiter__(self) -> ExecutorStream:
+        return self
+
+    async def __anext__(self) -> Mapping[str, Any]:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+
+    async def __aenter__(self) -> ExecutorStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _track(self, chunk: Mapping[str, Any]) -> None:
+        if chunk.get("usage"):
+            self.usage = usage_from_openai(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                self._parts.append(delta["content"])
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    async def _run(self) -> AsyncGenerator[Mapping[str, Any], None]:
+        ex = self._executor
+        skipped: list[str] = []
+        try:
+            for model in self.candidates:
+                reason = ex._skip_reason(model)
+                provider = ex._provider(model)
+                if reason or provider is None:
+                    skipped.append(reason or model.name)
+                    continue
+                for n in range(1, ex.retry.max_attempts + 1):
+                    started_at, t0 = time.time(), ex._clock()
+                    inner = provider.stream(model, self.request)
+                    try:
+                        first = await inner.__anext__()
+                    except StopAsyncIteration:
+                        first = None
+                    except Exception as exc:
+                        await _aclose(inner)
+                        self.attempts.append(ex._attempt(model, started_at, t0, exc))
+                        wait = ex.delay(exc, n, last=n == ex.retry.max_attempts)
+                        if wait is None:
+                            break
+                        await ex._sleep(wait)
+                        continue
+                    # committed to this model: no more retries or fallback
+                    self.model = model
+                    relay = self._relay(model, inner, first, started_at, t0)
+                    try:
+                        async for chunk in relay:
+                            yield chunk
+                    finally:
+                        await relay.aclose()  # closes the upstream call now, not at GC
+                    return
+            self.error = ex.failure(self.attempts, skipped, self.candidates)
+            raise self.error
+        finally:
+            self.done = True
+
+    async def _relay(
+        self,
+        model: ModelInfo,
+        inner: AsyncIterator[Mapping[str, Any]],
+        first: Mapping[str, Any] | None,
+        started_at: float,
+        t0: float,
+    ) -> AsyncGenerator[Mapping[str, Any], None]:
+        ex = self._executor
+        error: BaseException | None = None
+        kind: str | None = None
+        try:
+            if first is not None:
+                self._track(first)
+                yield first
+                async for chunk in inner:
+                    self._track(chunk)
+                    yield chunk
+        except (GeneratorExit, asyncio.CancelledError):
+            kind = "cancelled"
+            raise
+        except Exception as exc:
+            error = self.error = exc
+            raise
+        finally:
+            await _aclose(inner)
+            self.attempts.append(
+                ex._attempt(model, started_at, t0, error, usage=self.usage, kind=kind)
+            )
+
+
+async def _aclose(iterator: AsyncIterator[Any]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()

@@ -1,0 +1,329 @@
+"""Translation between OpenAI chat format and Anthropic Messages, both directions.
+
+Requests: system/developer messages -> ``system``; ``tool`` messages -> ``tool_result``
+blocks in a user turn; assistant ``tool_calls`` -> ``tool_use`` blocks; OpenAI function
+tools -> ``input_schema`` tools; ``tool_choice``, ``stop`` and ``max_tokens`` (required by
+Anthropic) mapped. Responses: text + ``tool_use`` -> ``content`` + ``tool_calls``,
+``stop_reason`` -> ``finish_reason``, usage -> ``prompt_tokens``/``completion_tokens``.
+Streams: Anthropic's event stream -> OpenAI ``chat.completion.chunk`` dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchtower.errors import (
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamRejectedError,
+    UpstreamServerError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "FINISH_REASONS",
+    "StreamTranslator",
+    "to_anthropic",
+    "to_openai",
+]
+
+DEFAULT_MAX_TOKENS = 1024
+
+#: Anthropic stop_reason -> OpenAI finish_reason
+FINISH_REASONS: Mapping[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+#: Anthropic error types that can arrive as a stream event
+_STREAM_ERRORS: Mapping[str, type[UpstreamError]] = {
+    "overloaded_error": UpstreamServerError,
+    "api_error": UpstreamServerError,
+    "rate_limit_error": UpstreamRateLimitError,
+}
+
+#: OpenAI params copied under the same name
+_SAME_NAME = ("temperature", "top_p", "top_k", "metadata", "service_tier")
+
+
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "\n".join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
+        )
+    return "" if content is None else str(content)
+
+
+def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
+    url = str((part.get("image_url") or {}).get("url", ""))
+    if url.startswith("data:") and ";base64," in url:
+        media, data = url[5:].split(";base64,", 1)
+        return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _content_blocks(content: object) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content if isinstance(content, Sequence) else [content]:
+        if isinstance(part, str):
+            blocks.append({"type": "text", "text": part})
+        elif isinstance(part, Mapping) and part.get("type") == "image_url":
+            blocks.append(_image_block(part))
+        elif isinstance(part, Mapping) and "text" in part:
+            blocks.append({"type": "text", "text": str(part["text"])})
+    return blocks
+
+
+def _tool_use_blocks(tool_calls: object) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for call in tool_calls if isinstance(tool_calls, Sequence) else ():
+        fn = call.get("function") or {}
+        args = fn.get("arguments") or "{}"
+        try:
+            parsed = json.loads(args) if isinstance(args, str) else dict(args)
+        except json.JSONDecodeError:
+            parsed = {"_raw": args}
+        blocks.append(
+            {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": parsed}
+        )
+    return blocks
+
+
+def _messages(
+    messages: Sequence[Mapping[str, Any]],
+) -> tuple[str | None, list[dict[str, Any]]]:
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if out and out[-1]["role"] == role:  # Anthropic wants alternating turns
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+
+    for m in messages:
+        role = m.get("role")
+        if role in ("system", "developer"):
+            system.append(_text_of(m.get("content")))
+        elif role == "tool":
+            result = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id"),
+                "content": _text_of(m.get("content")),
+            }
+            add("user", [result])
+        elif role == "assistant":
+            add(
+                "assistant",
+                _content_blocks(m.get("content")) + _tool_use_blocks(m.get("tool_calls")),
+            )
+        else:
+            add("user", _content_blocks(m.get("content")))
+    return ("\n\n".join(s for s in system if s) or None), out
+
+
+def _tools(tools: object) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools if isinstance(tools, Sequence) else ():
+        fn = tool.get("function", tool) if isinstance(tool, Mapping) else {}
+        spec: dict[str, Any] = {
+            "name": fn.get("name"),
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+        }
+        if fn.get("description"):
+            spec["description"] = fn["description"]
+        out.append(spec)
+    return out
+
+
+def _tool_choice(choice: object) -> dict[str, Any] | None:
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice == "required":
+        return {"type": "any"}
+    if choice == "none":
+        return {"type": "none"}
+    if isinstance(choice, Mapping):
+        name = (choice.get("function") or {}).get("name")
+        if name:
+            return {"type": "tool", "name": name}
+    return None
+
+
+def to_anthropic(
+    model_id: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Keyword arguments for ``messages.create`` from an OpenAI-format request.
+
+    Parameters with no Anthropic counterpart (``seed``, ``response_format``,
+    ``frequency_penalty``, ``n``, ...) are dropped; ``n`` > 1 is refused.
+    """
+    if int(params.get("n") or 1) > 1:
+        raise UpstreamRejectedError(f"{model_id}: Anthropic returns one choice (n > 1 given)")
+    system, msgs = _messages(messages)
+    kwargs: dict[str, Any] = {
+        "model": model_id,
+        "messages": msgs,
+        "max_tokens": int(
+            params.get("max_completion_tokens") or params.get("max_tokens") or DEFAULT_MAX_TOKENS
+        ),
+    }
+    if system:
+        kwargs["system"] = system
+    for key in _SAME_NAME:
+        if params.get(key) is not None:
+            kwargs[key] = params[key]
+    stop = params.get("stop")
+    if stop:
+        kwargs["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    tools = _tools(params.get("tools"))
+    if tools:
+        kwargs["tools"] = tools
+        choice = _tool_choice(params.get("tool_choice"))
+        if choice is not None:
+            if params.get("parallel_tool_calls") is False and choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True
+            kwargs["tool_choice"] = choice
+    return kwargs
+
+
+def _usage(usage: Mapping[str, Any]) -> dict[str, int]:
+    prompt = sum(
+        int(usage.get(k) or 0)
+        for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    )
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _tool_call(block: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": block.get("id"),
+        "type": "function",
+        "function": {
+            "name": block.get("name"),
+            "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+        },
+    }
+
+
+def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` dict from an Anthropic ``message`` dict."""
+    blocks = [b for b in message.get("content") or () if isinstance(b, Mapping)]
+    texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
+    calls = [_tool_call(b) for b in blocks if b.get("type") == "tool_use"]
+    out_message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts else None,
+    }
+    if calls:
+        out_message["tool_calls"] = calls
+    stop = message.get("stop_reason")
+    return {
+        "id": message.get("id"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": message.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": out_message,
+                "finish_reason": FINISH_REASONS.get(str(stop), "stop") if stop else None,
+            }
+        ],
+        "usage": _usage(message.get("usage") or {}),
+    }
+
+
+@dataclass
+class StreamTranslator:
+    """Anthropic stream events (as dicts) -> OpenAI ``chat.completion.chunk`` dicts."""
+
+    model_id: str
+    id: str = ""
+    created: int = field(default_factory=lambda: int(time.time()))
+    usage: dict[str, int] = field(default_factory=dict)
+    _tool_index: dict[int, int] = field(default_factory=dict)
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model_id,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self.id = str(message.get("id") or self.id)
+            self.model_id = str(message.get("model") or self.model_id)
+            self.usage = dict(message.get("usage") or {})
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                index = self._tool_index.setdefault(
+                    int(event.get("index", 0)), len(self._tool_index)
+                )
+                call = {
+                    "index": index,
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": ""},
+                }
+                return [self._chunk({"tool_calls": [call]})]
+            if block.get("type") == "text" and block.get("text"):
+                return [self._chunk({"content": block["text"]})]
+            return []
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                return [self._chunk({"content": delta.get("text", "")})]
+            if delta.get("type") == "input_json_delta":
+                index = self._tool_index.get(int(event.get("index", 0)), 0)
+                call = {"index": index, "function": {"arguments": delta.get("partial_json", "")}}
+                return [self._chunk({"tool_calls": [call]})]
+            return []
+        if kind == "message_delta":
+            self.usage.update(
+                {k: v for k, v in (event.get("usage") or {}).items() if v is not None}
+            )
+            stop = (event.get("delta") or {}).get("stop_reason")
+            if stop:
+                return [self._chunk({}, FINISH_REASONS.get(str(stop), "stop"))]
+            return []
+        if kind == "message_stop":
+            final = self._chunk({})
+            final["choices"] = []
+            final["usage"] = _usage(self.usage)
+            return [final]
+        if kind == "error":
+            err = event.get("error") or {}
+            kind = str(err.get("type", ""))
+            error = _STREAM_ERRORS.get(kind, UpstreamRejectedError)
+            raise error(f"{self.model_id}: stream error {kind}: {err.get('message', '')}")
+        return []  # ping and unknown future events

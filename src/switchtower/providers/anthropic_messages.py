@@ -1,0 +1,141 @@
+"""Anthropic Messages through the official ``anthropic`` SDK.
+
+Requests arrive in OpenAI chat format and answers leave in it: the translation lives in
+:mod:`switchtower.providers.anthropic_format`. One call per ``complete``/``stream``; the
+SDK's retries are off (the executor owns retries and fallback).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from switchtower.config.schema import Config, ModelConfig
+from switchtower.errors import UpstreamError
+from switchtower.protocols import ModelInfo
+from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
+from switchtower.providers.common import completion_from_openai, status_error, unreachable_error
+from switchtower.providers.openai_compat import BATCH_NOT_BUILT
+from switchtower.types import Completion, Request
+
+if TYPE_CHECKING:  # the SDK is imported on first use: it takes over a second
+    import anthropic
+
+__all__ = ["AnthropicProvider"]
+
+DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+
+
+class AnthropicProvider:
+    """Provider ``anthropic``. Options: ``max_connections`` for the shared pool."""
+
+    def __init__(
+        self, *, config: Config | None = None, name: str = "anthropic", max_connections: int = 100
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._max_connections = max_connections
+        self._http: httpx2.AsyncClient | None = None
+        self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
+
+    def unavailable_reason(self, spec: ModelConfig) -> str | None:
+        if spec.batch:
+            return BATCH_NOT_BUILT
+        env = spec.api_key_env or DEFAULT_KEY_ENV
+        if not os.environ.get(env):
+            return f"no {env} in the environment"
+        return None
+
+    def _client(self, spec: ModelConfig) -> anthropic.AsyncAnthropic:
+        import anthropic
+
+        key = os.environ.get(spec.api_key_env or DEFAULT_KEY_ENV) or ""
+        cache_key = (spec.base_url, key)
+        client = self._clients.get(cache_key)
+        if client is None:
+            if self._http is None:
+                limits = httpx2.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=min(20, self._max_connections),
+                )
+                self._http = anthropic.DefaultAsyncHttpxClient(limits=limits)
+            client = anthropic.AsyncAnthropic(
+                api_key=key, base_url=spec.base_url, max_retries=0, http_client=self._http
+            )
+            self._clients[cache_key] = client
+        return client
+
+    @staticmethod
+    def _spec(model: ModelInfo) -> ModelConfig:
+        if model.spec is not None:
+            return model.spec
+        return ModelConfig(name=model.name, provider=model.provider, model=model.model_id)
+
+    @staticmethod
+    def _where(spec: ModelConfig) -> str:
+        return spec.base_url or "api.anthropic.com"
+
+    def _error(
+        self, exc: anthropic.AnthropicError, model: ModelInfo, spec: ModelConfig
+    ) -> UpstreamError:
+        import anthropic
+
+        if isinstance(exc, anthropic.APIStatusError):
+            return status_error(
+                model=model.name,
+                where=self._where(spec),
+                status=exc.status_code,
+                headers=exc.response.headers,
+                body=exc.body,
+                fallback_message=exc.message,
+            )
+        return unreachable_error(model=model.name, where=self._where(spec), exc=exc)
+
+    def _kwargs(self, model: ModelInfo, spec: ModelConfig, request: Request) -> dict[str, Any]:
+        try:
+            return to_anthropic(spec.model_id, request.messages, request.params)
+        except UpstreamError as exc:
+            exc.model = model.name
+            raise
+
+    async def complete(self, model: ModelInfo, request: Request) -> Completion:
+        import anthropic
+
+        spec = self._spec(model)
+        kwargs = self._kwargs(model, spec, request)
+        client = self._client(spec)
+        try:
+            message = await client.messages.create(**kwargs, timeout=spec.timeout_s)
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+        raw = to_openai(message.model_dump(mode="json", exclude_unset=True))
+        return completion_from_openai(raw, model)
+
+    async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
+        import anthropic
+
+        spec = self._spec(model)
+        kwargs = self._kwargs(model, spec, request)
+        client = self._client(spec)
+        try:
+            upstream = await client.messages.create(**kwargs, stream=True, timeout=spec.timeout_s)
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+        translator = StreamTranslator(model_id=spec.model_id)
+        try:
+            async for event in upstream:
+                for chunk in translator.feed(event.model_dump(mode="json", exclude_unset=True)):
+                    yield chunk
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+        finally:
+            await upstream.close()
+
+    async def aclose(self) -> None:
+        self._clients.clear()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()

@@ -1,0 +1,174 @@
+"""Helpers shared by the built-in providers: errors, Retry-After, OpenAI-format values.
+
+Upstream SDK exceptions are converted here, at the edge, into the ``errors.py`` tree:
+
+    connect error / timeout / 408   -> UpstreamUnavailableError   (retryable)
+    429                             -> UpstreamRateLimitError     (retryable, retry_after)
+    5xx (incl. Anthropic's 529)     -> UpstreamServerError        (retryable)
+    other 4xx                       -> UpstreamRejectedError      (not retryable)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from switchtower.errors import (
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamRejectedError,
+    UpstreamServerError,
+    UpstreamUnavailableError,
+)
+from switchtower.protocols import ModelInfo
+from switchtower.types import Completion, Usage
+
+__all__ = [
+    "completion_from_openai",
+    "estimate_tokens",
+    "parse_retry_after",
+    "status_error",
+    "unreachable_error",
+    "usage_chunk",
+    "usage_from_openai",
+]
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _body_message(body: object) -> str:
+    """The human part of an upstream error body (OpenAI and Anthropic shapes)."""
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping):
+            msg = err.get("message")
+            if isinstance(msg, str):
+                return msg
+        elif isinstance(err, str):
+            return err
+    if isinstance(body, str):
+        return body[:500]
+    return ""
+
+
+def status_error(
+    *,
+    model: str,
+    where: str,
+    status: int,
+    headers: Mapping[str, str] | None,
+    body: object,
+    fallback_message: str = "",
+) -> UpstreamError:
+    """The typed error for an HTTP error status from an upstream."""
+    detail = _body_message(body) or fallback_message
+    message = f"{model}: HTTP {status} from {where}" + (f": {detail}" if detail else "")
+    if status == 429:
+        return UpstreamRateLimitError(
+            message, model=model, status=status, retry_after=parse_retry_after(headers)
+        )
+    if status >= 500:
+        return UpstreamServerError(
+            message, model=model, status=status, retry_after=parse_retry_after(headers)
+        )
+    if status == 408:
+        return UpstreamUnavailableError(message, model=model, status=status)
+    return UpstreamRejectedError(message, model=model, status=status)
+
+
+def unreachable_error(*, model: str, where: str, exc: BaseException) -> UpstreamUnavailableError:
+    """The typed error for a connection failure or timeout."""
+    what = "timed out" if "timeout" in type(exc).__name__.lower() else "cannot connect"
+    reason = str(exc) or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in reason:
+        reason = f"{reason} ({cause})"
+    return UpstreamUnavailableError(f"{model}: {what} to {where}: {reason}", model=model)
+
+
+def usage_from_openai(usage: object) -> Usage:
+    if not isinstance(usage, Mapping):
+        return Usage()
+    return Usage(
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def completion_from_openai(raw: Mapping[str, Any], model: ModelInfo) -> Completion:
+    """A :class:`Completion` from an OpenAI ``chat.completion`` dict, priced."""
+    choices = raw.get("choices") or [{}]
+    first = choices[0] if isinstance(choices[0], Mapping) else {}
+    message = first.get("message") or {}
+    content = message.get("content") if isinstance(message, Mapping) else None
+    usage = usage_from_openai(raw.get("usage"))
+    return Completion(
+        text=content if isinstance(content, str) else "",
+        model=model.name,
+        tier=model.tier,
+        usage=usage,
+        cost_usd=model.cost(usage.input_tokens, usage.output_tokens),
+        finish_reason=first.get("finish_reason"),
+        raw=dict(raw),
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about 4 characters a token) for upstreams that report none."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def usage_chunk(
+    *, chunk_id: str | None, model_id: str, usage: Usage, estimated: bool = False
+) -> dict[str, Any]:
+    """The final OpenAI ``chat.completion.chunk`` carrying ``usage`` (empty ``choices``)."""
+    body: dict[str, Any] = {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }
+    if estimated:
+        # not an OpenAI field; clients ignore it, traces can tell counted from estimated
+        body["estimated"] = True
+    return {
+        "id": chunk_id or f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model_id,
+        "choices": [],
+        "usage": body,
+    }
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
