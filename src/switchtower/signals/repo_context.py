@@ -1,0 +1,272 @@
+"""``missing_repo_context``: the request refers to code it does not include.
+
+References are found in the user's prose (code blocks removed): file paths, calls like
+``parse_config()``, identifiers in backticks, snake_case / CamelCase identifiers, and
+deictic phrases ("our codebase", "this function", "line 42", "PR #12"). Attachments are
+looked for in *every* message: fenced code blocks, tool results, diffs, and runs of
+code-like lines. A reference found in the attachments is satisfied; a reference not
+found while *some* code is attached counts half (the attachment may be partial); with
+nothing attached it counts fully. Well-known public names (``node.js``, ``os.path``,
+``print()``) weigh little, since a model knows them without the repository.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from switchtower.signals.text import Prose, cap, clean, snippet, split_code
+from switchtower.types import Signal, message_text
+
+__all__ = ["attached_code", "missing_repo_context"]
+
+_EXT = (
+    r"py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|go|rs|java|kt|kts|rb|php|cs|cpp|cc|cxx|c|h|hpp|"
+    r"swift|scala|sql|ya?ml|json|toml|ini|cfg|conf|sh|bash|zsh|ps1|md|rst|html?|css|scss|"
+    r"less|vue|svelte|tf|tfvars|proto|gradle|xml|lock|env|properties|txt|csv|graphql|gql|"
+    r"ex|exs|erl|hs|ml|lua|pl|r|dart|m|mm|sol|dockerfile|mod|sum"
+)
+_PATH = re.compile(
+    r"(?<![\w/:.@-])(?:[\w.-]+/)*[\w-]+\.(?:" + _EXT + r")\b(?![\w/-])"
+    r"|(?<![\w/:.@-])(?:\.{1,2}/)?(?:src|lib|libs|app|apps|tests?|spec|pkg|cmd|internal|"
+    r"config|scripts|services|packages|modules|components|api|server|client|web|frontend|"
+    r"backend|infra|deploy|migrations|handlers|utils|core|docs)/[\w./-]+"
+    r"|\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile|Cargo\.toml|"
+    r"package\.json|requirements\.txt|go\.mod|pom\.xml)\b"
+)
+_CALL = re.compile(r"\b([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\((?:[^()\n]{0,40})\)")
+_BACKTICK = re.compile(r"`([^`\s][^`\n]{0,60})`")
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_CAMEL = re.compile(r"\b(?:[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|[a-z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)\b")
+_CLASS_SUFFIX = re.compile(
+    r"(?:Service|Controller|Manager|Handler|Factory|Provider|Repository|Repo|Client|Config|"
+    r"Component|Module|Error|Exception|View|Model|Helper|Util|Utils|Store|Router|Middleware|"
+    r"Test|Tests|Spec|Worker|Job|Task|Queue|Adapter|Builder|Parser|Serializer|Schema|Dto|"
+    r"Request|Response|Context|Hook|Screen|Page|Form|Modal|Panel|Resolver|Mapper)$"
+)
+_DEICTIC_STRONG = re.compile(
+    r"\b(?:in (?:the|our|this|my) (?:repo|repository|codebase|code base|monorepo|project|"
+    r"source tree)|our (?:codebase|code base|repo|repository|monorepo|source code)|"
+    r"(?:on |at )?lines? \d+|(?:pr|pull request|mr|merge request|issue|ticket|commit) "
+    r"#?\w*\d\w*|the (?:failing|broken|flaky|red) (?:tests?|build|job|check|pipeline|ci)|"
+    r"the (?:error|stack ?trace|traceback|diff|code|snippet|function|file|patch|log) "
+    r"(?:above|below|i (?:sent|pasted|shared|attached))|(?:as|like) (?:shown|attached) "
+    r"(?:above|below))\b"
+)
+_CODE_NOUN = (
+    r"(?:code|app|application|service|module|package|library|function|functions|method|"
+    r"class|classes|component|endpoint|endpoints|handler|controller|script|tests?|"
+    r"test suite|pipeline|config|configuration|implementation|api|backend|frontend|model|"
+    r"query|file|files|helper|middleware|workflow|dockerfile|makefile|migration|hook|route|"
+    r"routes|resolver|worker|job|bug)"
+)
+_DEICTIC = re.compile(
+    r"\b(?:(?:our|my|the existing|the current) (?:[\w-]+ ){0,2}?|(?:this|that|these|those) "
+    r"(?:existing |current |legacy |old |new |main |internal |custom )?)" + _CODE_NOUN + r"\b"
+)
+_CODE_LINE = re.compile(
+    r"(?m)^\s*(?:def |class |async def |function |func |fn |import |from [\w.]+ import |"
+    r"const |let |var |public |private |protected |package |#include|return\b|@\w+|"
+    r"if \(|for \(|while \(|}|SELECT |INSERT |UPDATE |CREATE |ALTER |[\w.\[\]]+ = .+$|"
+    r".*[;{]\s*$|[+-]{3} [ab]/|@@ )"
+)
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+at [\w.$]+\(", re.M)
+_WELL_KNOWN = re.compile(
+    r"^(?:os|sys|re|json|math|time|datetime|collections|itertools|functools|typing|asyncio|"
+    r"subprocess|pathlib|logging|random|np|numpy|pd|pandas|torch|tf|requests|httpx|django|"
+    r"flask|fastapi|react|console|document|window|array|string|object|promise|math|list|"
+    r"dict|str|int|float|set|tuple|self|this|process|fs|path|http|express|app|jquery|\$|"
+    r"node|next|nuxt|vue|three|d3|chart|moment|socket|lodash|_|git|npm|pip|kubectl|docker|"
+    r"print|len|range|map|filter|reduce|fetch|open|main|setTimeout|setInterval|useEffect|"
+    r"useState|useMemo|useCallback|useRef|async|await|sorted|sum|min|max|zip|enumerate|"
+    r"isinstance|super|format|split|join|append|push|pop|slice|splice|toString|parseInt|"
+    r"JSON|Object|Array|String|Promise|Math|Date)(?:$|\.)"
+)
+_BRANDS = frozenset(
+    (
+        "javascript",
+        "typescript",
+        "github",
+        "gitlab",
+        "bitbucket",
+        "postgresql",
+        "mysql",
+        "mongodb",
+        "oauth",
+        "iphone",
+        "ipad",
+        "macos",
+        "ios",
+        "youtube",
+        "linkedin",
+        "pypi",
+        "dynamodb",
+        "graphql",
+        "fastapi",
+        "numpy",
+        "pytorch",
+        "tensorflow",
+        "wordpress",
+        "openai",
+        "chatgpt",
+        "jetbrains",
+        "vscode",
+        "cloudfront",
+        "cloudwatch",
+        "powershell",
+        "devops",
+        "nodejs",
+        "nextjs",
+        "webpack",
+        "jupyter",
+        "sqlalchemy",
+        "postgres",
+        "redis",
+        "sqlite",
+        "mariadb",
+        "elasticsearch",
+        "opensearch",
+        "clickhouse",
+        "bigquery",
+        "snowflake",
+        "kubernetes",
+        "terraform",
+        "ansible",
+        "grafana",
+        "kibana",
+        "rabbitmq",
+        "kafka",
+        "webassembly",
+        "websocket",
+        "websockets",
+        "javadoc",
+        "rubygems",
+        "pagerduty",
+        "hubspot",
+        "salesforce",
+        "sendgrid",
+        "mailchimp",
+        "quickbooks",
+        "cocoapods",
+        "xcode",
+        "testflight",
+        "appstore",
+        "playstation",
+        "huggingface",
+        "langchain",
+        "llamaindex",
+        "deepseek",
+        "openapi",
+        "swagger",
+        "firebase",
+        "supabase",
+        "netlify",
+        "vercel",
+        "heroku",
+        "digitalocean",
+        "microsoft",
+        "linkedin",
+        "tiktok",
+        "whatsapp",
+        "paypal",
+        "stripe",
+    )
+)
+#: code-like lines in one message needed to count it as attached code
+_MIN_CODE_LINES = 3
+
+
+def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
+    """Everything the messages include as code or file content (may be empty)."""
+    parts: list[str] = []
+    for m in messages:
+        if not isinstance(m, Mapping):
+            continue
+        text = cap(clean(message_text(m)))
+        if not text:
+            continue
+        if m.get("role") in ("tool", "function"):
+            parts.append(text)
+            continue
+        prose, blocks = split_code(text)
+        parts.extend(blocks)
+        if len(_CODE_LINE.findall(prose)) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
+            parts.append(prose)
+    return "\n".join(parts)
+
+
+def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
+    """Distinct references -> (weight, kind). The key is what to look for in code."""
+    refs: dict[str, tuple[float, str]] = {}
+
+    def add(key: str, weight: float, kind: str) -> None:
+        key = key.strip("`'\". ")
+        if len(key) < 2:
+            return
+        old = refs.get(key)
+        if old is None or weight > old[0]:
+            refs[key] = (weight, kind)
+
+    for m in _PATH.finditer(raw):
+        path = m.group(0)
+        base = path.rsplit("/", 1)[-1]
+        known = _WELL_KNOWN.match(base.lower()) and path.count("/") == 0
+        add(base if "/" in path else path, 0.2 if known else 0.6, "file " + path)
+    for m in _CALL.finditer(raw):
+        name = m.group(1)
+        compound = "_" in name or "." in name or _CAMEL.fullmatch(name) is not None
+        weight = 0.5 if compound else 0.3
+        if _WELL_KNOWN.match(name):
+            weight = 0.15
+        add(name.rsplit(".", 1)[-1], weight, "symbol " + snippet(raw, m.start(), m.end()))
+    for m in _BACKTICK.finditer(raw):
+        ident = m.group(1)
+        if " " in ident.strip() or _WELL_KNOWN.match(ident):
+            continue
+        compound = bool(re.search(r"[_./A-Z]", ident[1:]))
+        add(ident.split("(")[0].rsplit(".", 1)[-1], 0.45 if compound else 0.25, f"`{ident}`")
+    for m in _SNAKE.finditer(raw):
+        add(m.group(0), 0.4, "identifier " + m.group(0))
+    for m in _CAMEL.finditer(raw):
+        word = m.group(0)
+        if word.lower() in _BRANDS or _WELL_KNOWN.match(word):
+            continue
+        add(word, 0.5 if _CLASS_SUFFIX.search(word) else 0.3, "identifier " + word)
+    for m in _DEICTIC_STRONG.finditer(prose.text):
+        add("@" + m.group(0), 0.55, repr(snippet(prose.text, m.start(), m.end())))
+    for m in _DEICTIC.finditer(prose.text):
+        add("@" + m.group(0), 0.5, repr(snippet(prose.text, m.start(), m.end())))
+    return refs
+
+
+def missing_repo_context(
+    raw_prose: str,
+    prose: Prose,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    head: int | None = None,
+    tail: int | None = None,
+) -> Signal:
+    """Score how much the request leans on repository content it does not include."""
+    del head, tail  # messages are capped one by one in attached_code
+    refs = _references(raw_prose, prose)
+    if not refs:
+        return Signal("missing_repo_context", 0.0, ())
+    code = attached_code(messages)
+    keep = 1.0
+    evidence: list[tuple[float, str]] = []
+    for key, (weight, kind) in refs.items():
+        w = weight
+        if code:
+            # deictic phrases ("this function") are satisfied by any attachment
+            if key.startswith("@") or key in code:
+                continue
+            w *= 0.5
+        keep *= 1.0 - w
+        evidence.append((w, kind))
+    evidence.sort(key=lambda x: -x[0])
+    shown = [kind for _, kind in evidence[:4]]
+    if evidence:
+        shown.append("attached code lacks them" if code else "no code attached")
+    return Signal("missing_repo_context", round(1.0 - keep, 4), tuple(shown))

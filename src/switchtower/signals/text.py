@@ -1,0 +1,137 @@
+"""Text preparation shared by the signal detectors: capping, code/prose split, clauses.
+
+Every detector reads the same :class:`Prose` view of a request: prose outside code
+blocks, lower-cased, split into clauses, and each clause tagged with a *mode*:
+
+``act``      an instruction or statement of work ("delete the old rows", "we need to ...")
+``explain``  a question or a request for explanation / documentation / a draft
+             ("how does X work", "explain ...", "write a tutorial on ...", "draft ...")
+``hypo``     a hypothetical ("what would happen if ...", "suppose we ...")
+
+Huge inputs are capped: only the first :data:`HEAD_CHARS` and the last
+:data:`TAIL_CHARS` characters are scanned (requests put instructions at the start and
+at the end; the middle of a huge prompt is usually pasted material).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "HEAD_CHARS",
+    "TAIL_CHARS",
+    "Mode",
+    "Prose",
+    "cap",
+    "clean",
+    "prose_view",
+    "snippet",
+    "split_code",
+]
+
+HEAD_CHARS = 12_000
+TAIL_CHARS = 4_000
+
+Mode = Literal["act", "explain", "hypo"]
+
+_FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+_CLAUSE_END = re.compile(r"[.!?;]+(?=\s|$)|\n+|\s(?:but|however|then|and then|after that)\s")
+_POLITE = (
+    r"(?:(?:hey|hi|ok|okay|so|now|also|and|but|then|please|pls|kindly|quick question)[,:]?\s+)*"
+)
+_ASK = r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|i(?:'d| would) like you to\s+)?"
+_EXPLAIN_LEAD = re.compile(
+    r"^\W*" + _POLITE + _ASK + r"(?:explain|describe|summari[sz]e|tell me|walk me through|"
+    r"what(?:'s| is| are| was| were| does| do| did| happens)?\b|why|when|where|which|who|"
+    r"how (?:does|do|did|is|are|was|would|could|can|should|come|many|much|to)\b|"
+    r"is (?:it|there|this|that)\b|are (?:there|these|those|we)\b|does\b|do (?:we|i|you)\b|"
+    r"define|compare|help me understand|teach|outline|recap|"
+    r"(?:write|draft|create|prepare|give me|produce|make)\s+(?:me\s+)?(?:a |an |the |some )?"
+    r"(?:[\w-]+\s+){0,3}(?:doc|docs|documentation|tutorial|blog|article|guide|explanation|"
+    r"summary|overview|faq|readme|post|slides?|quiz|lesson|comparison|diagram|"
+    r"changelog entry|release notes?|draft|proposal|outline)\b|draft\b)"
+)
+_HYPO = re.compile(
+    r"\b(?:what (?:would|will|could|might) happen|hypothetical(?:ly)?|in theory|"
+    r"suppose|imagine|if we were to|if i were to|would it be (?:safe|possible|bad|ok)|"
+    r"what if|is it (?:safe|possible|ok|okay) to|should (?:we|i)\b)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prose:
+    """Lower-cased prose of a request with clause boundaries and per-clause modes."""
+
+    text: str
+    starts: tuple[int, ...]
+    modes: tuple[Mode, ...]
+
+    def clause_of(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+    def mode_at(self, pos: int) -> Mode:
+        return self.modes[self.clause_of(pos)] if self.modes else "act"
+
+    def clause_span(self, pos: int) -> tuple[int, int]:
+        """``(start, end)`` of the clause holding ``pos``."""
+        i = self.clause_of(pos)
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+        return (self.starts[i] if self.starts else 0), end
+
+
+def clean(text: str) -> str:
+    """Drop control characters (binary junk) except tab and newline."""
+    return _CONTROL.sub(" ", text)
+
+
+def cap(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
+    """The text itself, or its first ``head`` and last ``tail`` characters if longer."""
+    if len(text) <= head + tail:
+        return text
+    return text[:head] + "\n" + text[-tail:] if tail else text[:head]
+
+
+def split_code(text: str) -> tuple[str, list[str]]:
+    """``(prose with fenced blocks replaced by ' [code] ', [block contents])``."""
+    blocks: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        blocks.append(m.group(0).strip("`~"))
+        return " [code]\n"
+
+    if "```" not in text and "~~~" not in text:
+        return text, blocks
+    return _FENCE.sub(keep, text), blocks
+
+
+def _mode(clause: str) -> Mode:
+    if _HYPO.search(clause):
+        return "hypo"
+    if _EXPLAIN_LEAD.match(clause) or clause.rstrip().endswith("?"):
+        return "explain"
+    return "act"
+
+
+def prose_view(prose: str) -> Prose:
+    """Lower-case ``prose`` (already free of code blocks) and tag its clauses."""
+    low = prose.lower()
+    starts = [0]
+    starts.extend(m.end() for m in _CLAUSE_END.finditer(low))
+    bounds = [*starts, len(low)]
+    modes: list[Mode] = []
+    for i in range(len(starts)):
+        # a clause that ends with "?" is a question even if it starts like an order
+        end = bounds[i + 1]
+        clause = low[starts[i] : min(len(low), end + 1)]
+        modes.append(_mode(clause))
+    return Prose(text=low, starts=tuple(starts), modes=tuple(modes))
+
+
+def snippet(text: str, start: int, end: int, width: int = 48) -> str:
+    """The matched text, squeezed to one line and at most ``width`` characters."""
+    s = " ".join(text[start:end].split())
+    return s if len(s) <= width else s[: width - 1] + "…"
