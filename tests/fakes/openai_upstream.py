@@ -1,0 +1,220 @@
+"""A fake OpenAI-compatible upstream: ``POST /v1/chat/completions`` (JSON and SSE in the
+exact OpenAI wire format, usage included, ``data: [DONE]``), tool calls when tools are
+given, ``GET /v1/models``, OpenAI-shaped error bodies, and scripted failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fakes.upstream import Action, FakeUpstream, prompt_words, reply_words
+
+__all__ = ["FakeOpenAI"]
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_api_key",
+    404: "not_found_error",
+    429: "rate_limit_exceeded",
+}
+
+
+def _arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic arguments satisfying a JSON schema's required properties."""
+    samples = {
+        "string": "x",
+        "integer": 1,
+        "number": 1.0,
+        "boolean": True,
+        "array": [],
+        "object": {},
+    }
+    props = schema.get("properties") or {}
+    return {
+        name: samples.get(str((props.get(name) or {}).get("type")), "x")
+        for name in schema.get("required") or list(props)
+    }
+
+
+class FakeOpenAI(FakeUpstream):
+    base_path = "/v1"
+
+    def __init__(self, models: tuple[str, ...] = ("fake-model",)) -> None:
+        super().__init__()
+        self.models = models
+
+    def routes(self) -> list[Any]:
+        return [
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/models", self.list_models, methods=["GET"]),
+        ]
+
+    async def list_models(self, request: Request) -> Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return self.json({"object": "list", "data": data})
+
+    def _error(self, action: Action) -> Response:
+        status = action.status or 500
+        body = {
+            "error": {
+                "message": f"fake upstream error {status}",
+                "type": _ERROR_TYPES.get(status, "server_error"),
+                "param": None,
+                "code": None,
+            }
+        }
+        return self.json(body, status=status, headers=self.error_headers(action))
+
+    @staticmethod
+    def _tool_calls(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        tools = body.get("tools") or []
+        choice = body.get("tool_choice", "auto")
+        if not tools or choice == "none":
+            return None
+        tool = tools[0]
+        if isinstance(choice, dict):
+            wanted = (choice.get("function") or {}).get("name")
+            tool = next((t for t in tools if t["function"]["name"] == wanted), tool)
+        fn = tool["function"]
+        args = json.dumps(_arguments(fn.get("parameters") or {}))
+        return [
+            {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": args},
+            }
+        ]
+
+    async def chat(self, request: Request) -> Response:
+        body = await self.record(request)
+        model = str(body.get("model", ""))
+        if not body.get("messages"):
+            return self._error(Action(status=400))
+        action = self.next_action(model)
+        if not await self.apply_delay(action, request):
+            return Response(status_code=499)  # the client hung up while we "thought"
+        if action.status:
+            return self._error(action)
+        if action.drop:
+            return self.dropped()
+        words = reply_words(body["messages"], action.text)
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        finish = "stop"
+        if limit is not None and len(words) > int(limit):
+            words, finish = words[: int(limit)], "length"
+        calls = self._tool_calls(body)
+        if calls:
+            words, finish = [], "tool_calls"
+        usage = {
+            "prompt_tokens": len(prompt_words(body["messages"])),
+            "completion_tokens": len(words)
+            + (len(calls[0]["function"]["arguments"]) // 4 if calls else 0),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self.sse(
+                self._chunks(
+                    cid=cid,
+                    created=created,
+                    model=model,
+                    words=words,
+                    calls=calls,
+                    finish=finish,
+                    usage=usage,
+                    include_usage=include_usage,
+                    action=action,
+                )
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": " ".join(words) or None}
+        if calls:
+            message["tool_calls"] = calls
+        return self.json(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+                ],
+                "usage": usage,
+                "system_fingerprint": "fp_fake",
+            }
+        )
+
+    async def _chunks(
+        self,
+        *,
+        cid: str,
+        created: int,
+        model: str,
+        words: list[str],
+        calls: list[dict[str, Any]] | None,
+        finish: str,
+        usage: dict[str, int],
+        include_usage: bool,
+        action: Action,
+    ) -> AsyncIterator[bytes]:
+        def chunk(delta: dict[str, Any], reason: str | None = None) -> bytes:
+            data = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
+                ],
+            }
+            if include_usage:
+                data["usage"] = None
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": w if i == 0 else f" {w}"} for i, w in enumerate(words)]
+        for i, call in enumerate(calls or ()):
+            args = call["function"]["arguments"]
+            deltas.append(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+            half = len(args) // 2
+            for part in (args[:half], args[half:]):
+                deltas.append({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+        for n, delta in enumerate(deltas):
+            if action.drop_after is not None and n >= action.drop_after:
+                raise ConnectionAbortedError("fake upstream dropped the stream")
+            yield chunk(delta)
+            if action.chunk_delay:
+                await asyncio.sleep(action.chunk_delay)
+        yield chunk({}, finish)
+        if include_usage:
+            final = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [],
+                "usage": usage,
+            }
+            yield f"data: {json.dumps(final)}\n\n".encode()
+        yield b"data: [DONE]\n\n"

@@ -1,0 +1,236 @@
+"""The ``anthropic`` provider against the fake Messages upstream, through the SDK, and the
+OpenAI <-> Anthropic translation both ways."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakes.anthropic_upstream import FakeAnthropic
+from fakes.models import anthropic_spec, info
+from switchtower.config.schema import ModelConfig
+from switchtower.errors import (
+    UpstreamRateLimitError,
+    UpstreamRejectedError,
+    UpstreamServerError,
+    UpstreamUnavailableError,
+)
+from switchtower.providers import AnthropicProvider
+from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
+from switchtower.types import Request
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "read_file",
+        "description": "Read a file",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}},
+            "required": ["path"],
+        },
+    },
+}
+
+CONVERSATION = (
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "open the readme"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": '{"path": "README.md"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "# switchtower"},
+    {"role": "user", "content": [{"type": "text", "text": "summarize it"}]},
+)
+
+
+@pytest.fixture
+async def provider():
+    p = AnthropicProvider()
+    yield p
+    await p.aclose()
+
+
+def test_request_translation() -> None:
+    kwargs = to_anthropic(
+        "claude-x",
+        CONVERSATION,
+        {"tools": [TOOL], "tool_choice": "required", "stop": "END", "temperature": 0.1,
+         "seed": 3, "response_format": {"type": "text"}},
+    )  # fmt: skip
+    assert kwargs["system"] == "You are terse."
+    assert kwargs["max_tokens"] == 1024
+    assert kwargs["stop_sequences"] == ["END"]
+    assert kwargs["temperature"] == 0.1
+    assert "seed" not in kwargs
+    assert "response_format" not in kwargs
+    assert kwargs["tools"] == [
+        {
+            "name": "read_file",
+            "description": "Read a file",
+            "input_schema": TOOL["function"]["parameters"],
+        }
+    ]
+    assert kwargs["tool_choice"] == {"type": "any"}
+    roles = [m["role"] for m in kwargs["messages"]]
+    assert roles == ["user", "assistant", "user"]
+    tool_use = kwargs["messages"][1]["content"][0]
+    assert tool_use == {
+        "type": "tool_use", "id": "call_1", "name": "read_file", "input": {"path": "README.md"}
+    }  # fmt: skip
+    # the tool result and the next user text merge into one user turn
+    result, text = kwargs["messages"][2]["content"]
+    assert result == {"type": "tool_result", "tool_use_id": "call_1", "content": "# switchtower"}
+    assert text == {"type": "text", "text": "summarize it"}
+
+
+def test_named_tool_choice_and_max_tokens() -> None:
+    choice = {"type": "function", "function": {"name": "read_file"}}
+    kwargs = to_anthropic(
+        "m", ({"role": "user", "content": "x"},),
+        {"tools": [TOOL], "tool_choice": choice, "max_tokens": 50},
+    )  # fmt: skip
+    assert kwargs["tool_choice"] == {"type": "tool", "name": "read_file"}
+    assert kwargs["max_tokens"] == 50
+
+
+def test_response_translation() -> None:
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "model": "claude-x",
+        "content": [
+            {"type": "text", "text": "Reading."},
+            {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "a"}},
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2},
+    }
+    raw = to_openai(message)
+    choice = raw["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] == "Reading."
+    call = choice["message"]["tool_calls"][0]
+    assert call["id"] == "toolu_1"
+    assert json.loads(call["function"]["arguments"]) == {"path": "a"}
+    assert raw["usage"] == {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+
+
+@pytest.mark.parametrize(
+    ("stop", "finish"),
+    [("end_turn", "stop"), ("max_tokens", "length"), ("stop_sequence", "stop")],
+)
+def test_finish_reasons(stop: str, finish: str) -> None:
+    raw = to_openai({"content": [{"type": "text", "text": "x"}], "stop_reason": stop})
+    assert raw["choices"][0]["finish_reason"] == finish
+
+
+async def test_complete_round_trip(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic
+) -> None:
+    model = info(anthropic_spec(fake_anthropic))
+    completion = await provider.complete(model, Request(messages=CONVERSATION))
+    # the last user turn holds the tool result and the text; the fake echoes both
+    assert completion.text == "echo: # switchtower summarize it"
+    assert completion.finish_reason == "stop"
+    assert completion.raw["object"] == "chat.completion"
+    assert completion.usage.output_tokens == len(completion.text.split())
+    assert completion.cost_usd == pytest.approx(
+        model.cost(completion.usage.input_tokens, completion.usage.output_tokens)
+    )
+    sent = fake_anthropic.requests[-1]
+    assert sent["system"] == "You are terse."
+    assert sent["max_tokens"] == 1024
+    headers = fake_anthropic.headers[-1]
+    # SDK versions send the key as x-api-key or as a bearer token
+    assert "sk-ant-fake" in (headers.get("x-api-key", "") + headers.get("authorization", ""))
+
+
+async def test_tool_use_round_trip(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic
+) -> None:
+    request = Request.from_text("read it", params={"tools": [TOOL]})
+    completion = await provider.complete(info(anthropic_spec(fake_anthropic)), request)
+    assert completion.finish_reason == "tool_calls"
+    call = completion.raw["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "read_file"
+    assert json.loads(call["function"]["arguments"]) == {"path": "x"}
+
+
+async def test_stream_round_trip(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic
+) -> None:
+    request = Request.from_text("one two", params={"max_tokens": 64})
+    chunks = [c async for c in provider.stream(info(anthropic_spec(fake_anthropic)), request)]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(ch["delta"].get("content") or "" for c in chunks for ch in c["choices"])
+    assert text == "echo: one two"
+    finishes = [ch["finish_reason"] for c in chunks for ch in c["choices"] if ch["finish_reason"]]
+    assert finishes == ["stop"]
+    assert chunks[-1]["usage"]["completion_tokens"] == 3
+    assert chunks[-1]["usage"]["prompt_tokens"] == 2
+
+
+async def test_stream_tool_use(provider: AnthropicProvider, fake_anthropic: FakeAnthropic) -> None:
+    request = Request.from_text("read", params={"tools": [TOOL]})
+    chunks = [c async for c in provider.stream(info(anthropic_spec(fake_anthropic)), request)]
+    calls = [
+        tc for c in chunks for ch in c["choices"] for tc in ch["delta"].get("tool_calls") or ()
+    ]
+    assert calls[0]["function"]["name"] == "read_file"
+    assert json.loads("".join(tc["function"]["arguments"] for tc in calls)) == {"path": "x"}
+
+
+def test_stream_translator_error_event() -> None:
+    translator = StreamTranslator(model_id="m")
+    with pytest.raises(UpstreamServerError, match="overloaded"):
+        translator.feed({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (429, UpstreamRateLimitError),
+        (529, UpstreamServerError),
+        (500, UpstreamServerError),
+        (400, UpstreamRejectedError),
+        (401, UpstreamRejectedError),
+    ],
+)
+async def test_http_errors_are_typed(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic, status: int, error: type[Exception]
+) -> None:
+    fake_anthropic.fail(status, retry_after="3")
+    with pytest.raises(error) as caught:
+        await provider.complete(info(anthropic_spec(fake_anthropic)), Request.from_text("hi"))
+    assert caught.value.status == status  # type: ignore[attr-defined]
+    if status == 429:
+        assert caught.value.retry_after == 3.0  # type: ignore[attr-defined]
+
+
+async def test_unreachable(provider: AnthropicProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    spec = ModelConfig(name="c", provider="anthropic", base_url="http://127.0.0.1:9", timeout_s=2)
+    with pytest.raises(
+        UpstreamUnavailableError, match=r"c: cannot connect to http://127\.0\.0\.1:9"
+    ):
+        await provider.complete(info(spec), Request.from_text("hi"))
+
+
+def test_unavailable_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    provider = AnthropicProvider()
+    spec = ModelConfig(name="claude-sonnet-4-5", provider="anthropic")
+    assert provider.unavailable_reason(spec) == "no ANTHROPIC_API_KEY in the environment"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    assert provider.unavailable_reason(spec) is None
+    assert "batch" in (provider.unavailable_reason(spec.model_copy(update={"batch": True})) or "")
