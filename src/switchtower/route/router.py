@@ -1,0 +1,217 @@
+"""The ``policy`` router: label + features -> the cheapest tier predicted to succeed.
+
+It reads the :class:`Classification`, the :class:`Signals`, the tiers and the request's
+routing hints (deadline via signals, ``pinned_tier``, ``max_tier``, ``max_cost_usd``,
+``params["max_tokens"]``), never the request text.
+
+1. Tier eligibility: a tier is excluded when it is not configured, outside
+   ``pinned_tier`` / ``max_tier``, below a guard floor (``guards.py``), or when none of
+   its models can serve the request (``eligibility.py``: availability, deadline,
+   context window, cost cap). Each exclusion keeps its reason.
+2. Prediction: each tier's predicted success is that of its best eligible model
+   (``predictor.py``: Beta posteriors from priors + policy + history, item features).
+3. Decision: the cheapest eligible tier whose prediction clears
+   ``router.success_threshold``; when none clears it, the eligible tier with the
+   highest prediction (ties: the more capable tier, unless both tiers' best model is
+   the same upstream model, e.g. a batch entry of it, when the cheaper tier wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from switchtower.config.schema import Config
+from switchtower.errors import NoEligibleModelError
+from switchtower.protocols import ModelInfo, TierInfo
+from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion, summarize_reasons
+from switchtower.route.guards import GuardHit, guard_floor
+from switchtower.route.policy import Policy
+from switchtower.route.source import PolicySource
+from switchtower.types import (
+    TIERS,
+    Classification,
+    Request,
+    RouteDecision,
+    Signals,
+    Tier,
+    tier_rank,
+)
+
+__all__ = ["PolicyRouter"]
+
+_TIE = 1e-9
+
+
+def _output_tokens(request: Request, default: int) -> int:
+    mt = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
+    return min(int(mt), default) if isinstance(mt, int) and mt > 0 else default
+
+
+class PolicyRouter:
+    """Registered as ``policy`` in the routers registry."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: Policy | None = None,
+        output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+        history_weight: float = 1.0,
+        reload_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.threshold = config.router.success_threshold
+        self.guards = config.router.guards
+        self.output_tokens = output_tokens
+        self.source = PolicySource(
+            config.router.policy, policy=policy, reload_s=reload_s, history_weight=history_weight
+        )
+        self._op_min_tier: dict[str, Tier | None] = {o.name: o.min_tier for o in config.operations}
+
+    def _operation_floor(self, operation: str) -> Tier | None:
+        return self._op_min_tier.get(operation)
+
+    def route(
+        self,
+        classification: Classification,
+        signals: Signals,
+        tiers: Mapping[Tier, TierInfo],
+        request: Request,
+    ) -> RouteDecision:
+        op = classification.operation
+        guard = guard_floor(
+            self.guards, signals, operation=op, operation_min_tier=self._operation_floor(op)
+        )
+        out_tokens = _output_tokens(request, self.output_tokens)
+        excluded: dict[Tier, str] = {}
+        candidates: dict[Tier, list[ModelInfo]] = {}
+        for tier in TIERS:
+            info = tiers.get(tier)
+            reason = self._tier_reason(tier, info, request, guard)
+            if reason is not None:
+                excluded[tier] = reason
+                continue
+            assert info is not None
+            ok: list[ModelInfo] = []
+            why: list[tuple[str, str]] = []
+            for m in info.models:
+                r = exclusion(
+                    m,
+                    deadline=signals.deadline,
+                    context_tokens=signals.context_tokens,
+                    output_tokens=out_tokens,
+                    max_cost_usd=request.max_cost_usd,
+                )
+                if r is None:
+                    ok.append(m)
+                else:
+                    why.append((m.name, r))
+            if ok:
+                candidates[tier] = ok
+            else:
+                excluded[tier] = summarize_reasons(why)
+        if not candidates:
+            detail = "; ".join(f"{t}: {r}" for t, r in excluded.items())
+            raise NoEligibleModelError(f"no tier can serve this {op!r} request ({detail})")
+
+        source = self.source
+        predictions = source.predictor(tiers).predict(classification, signals)
+        best: dict[Tier, ModelInfo] = {}
+        predicted: dict[str, float] = {}
+        for tier in TIERS:
+            info = tiers.get(tier)
+            pool = candidates.get(tier) or (list(info.models) if info else [])
+            if not pool:
+                continue
+            top = max(pool, key=lambda m: (predictions[m.name].p, -m.cost(1000, 500)))
+            best[tier] = top
+            predicted[tier] = predictions[top.name].p
+        ctx = signals.context_tokens
+        for ms in candidates.values():
+            ms.sort(key=lambda m: (m.cost(ctx, out_tokens), -predictions[m.name].p))
+
+        eligible = tuple(t for t in TIERS if t in candidates)
+        clearing = [t for t in eligible if predicted[t] >= self.threshold]
+        if clearing:
+            chosen = clearing[0]
+            why_tier = f"cheapest eligible tier clearing the threshold {self.threshold:g}"
+        else:
+            chosen = self._best_effort(eligible, predicted, best)
+            why_tier = (
+                f"no eligible tier clears the threshold {self.threshold:g}: "
+                "chose the highest predicted success"
+            )
+        explanation = self._explain(
+            classification,
+            predicted,
+            eligible=eligible,
+            excluded=excluded,
+            guard=guard,
+            chosen=chosen,
+            why_tier=why_tier,
+            best=best,
+        )
+        return RouteDecision(
+            tier=chosen,
+            predicted_success=predicted,
+            eligible=eligible,
+            policy_version=source.policy.version,
+            rule=guard.rule if guard is not None else None,
+            explanation=explanation,
+            request_id=request.id,
+            candidates={t: tuple(m.name for m in ms) for t, ms in candidates.items()},
+        )
+
+    def _tier_reason(
+        self, tier: Tier, info: TierInfo | None, request: Request, guard: GuardHit | None
+    ) -> str | None:
+        if info is None or not info.models:
+            return "no models configured"
+        if request.pinned_tier is not None and tier != request.pinned_tier:
+            return f"request pinned to {request.pinned_tier}"
+        if request.max_tier is not None and tier_rank(tier) > tier_rank(request.max_tier):
+            return f"above the request's max_tier {request.max_tier}"
+        if guard is not None and tier_rank(tier) < tier_rank(guard.min_tier):
+            return f"below the guard floor ({guard.detail})"
+        return None
+
+    @staticmethod
+    def _best_effort(
+        eligible: tuple[Tier, ...], predicted: Mapping[str, float], best: Mapping[Tier, ModelInfo]
+    ) -> Tier:
+        chosen = eligible[0]
+        for t in eligible[1:]:
+            gain = predicted[t] - predicted[chosen]
+            if gain > _TIE:
+                chosen = t
+            elif gain >= -_TIE and best[t].model_id != best[chosen].model_id:
+                chosen = t  # a tie: the more capable tier wins, unless it is the same model
+        return chosen
+
+    def _explain(
+        self,
+        c: Classification,
+        predicted: Mapping[str, float],
+        *,
+        eligible: tuple[Tier, ...],
+        excluded: Mapping[Tier, str],
+        guard: GuardHit | None,
+        chosen: Tier,
+        why_tier: str,
+        best: Mapping[Tier, ModelInfo],
+    ) -> str:
+        preds = ", ".join(
+            f"{t} {predicted[t]:.2f}{'' if t in eligible else ' (excluded)'}"
+            for t in TIERS
+            if t in predicted
+        )
+        parts = [
+            f"{chosen}: {why_tier}",
+            f"operation {c.operation!r} (confidence {c.confidence:.2f})",
+            f"predicted success {preds} (best model: {best[chosen].name})",
+        ]
+        if guard is not None:
+            parts.append(f"guard {guard.rule}: {guard.detail}")
+        if excluded:
+            parts.append("excluded " + "; ".join(f"{t}: {r}" for t, r in excluded.items()))
+        return "; ".join(parts)

@@ -1,0 +1,245 @@
+"""The ``beta`` selector: the cheapest model in the tier that is confidently good enough.
+
+For each candidate model the selector holds a Beta posterior of its success on this
+request: mean = the router's per-model prediction (``route/predictor.py``: built-in
+prior, policy evidence, trace history, item features), strength = the evidence behind
+it (``alpha + beta``). A model *clears* when the lower end of its posterior,
+``mean - z * sd``, reaches the confidence threshold (``selector.confidence_threshold``,
+overridden per operation by ``operations[].confidence_threshold``). Candidates are tried
+cheapest first (estimated cost of this request; equal cost: higher estimate first).
+
+- No model clears: the model with the highest estimate (equal: cheaper), said so.
+- Experiments: a request of an experiment's operation goes to its hashed arm when that
+  model can serve it (eligible tier and model); no exploration then.
+- Exploration: a deterministic share (``selector.exploration``) of known-operation
+  requests without a guard goes to a cheaper, still unproven model (fewer than
+  ``proven_trials`` of evidence) whose optimistic bound ``mean + z * sd`` reaches the
+  threshold, highest bound first. The safe choice becomes its first fallback.
+- Fallbacks: the other candidates of the chosen tier by cost, then the candidates of
+  the higher eligible tiers, tier by tier.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+
+from switchtower.config.schema import Config, ExperimentConfig
+from switchtower.errors import NoEligibleModelError
+from switchtower.protocols import ModelInfo, TierInfo
+from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion
+from switchtower.route.policy import Policy
+from switchtower.route.predictor import Prediction
+from switchtower.route.source import PolicySource
+from switchtower.select.experiments import assign_arm, unit_hash
+from switchtower.types import (
+    TIERS,
+    Classification,
+    RouteDecision,
+    Selection,
+    Signals,
+    Tier,
+    tier_rank,
+)
+
+__all__ = ["BetaSelector"]
+
+
+def _sd(pred: Prediction) -> float:
+    p = min(max(pred.p, 0.0), 1.0)
+    return math.sqrt(p * (1.0 - p) / (pred.strength + 1.0))
+
+
+class BetaSelector:
+    """Registered as ``beta`` in the selectors registry."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: Policy | None = None,
+        z: float = 1.0,
+        proven_trials: float = 200.0,
+        output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+        history_weight: float = 1.0,
+        reload_s: float = 5.0,
+    ) -> None:
+        sc = config.selector
+        self.threshold = sc.confidence_threshold
+        self.exploration = sc.exploration
+        self.z = z
+        self.proven_trials = proven_trials
+        self.output_tokens = output_tokens
+        self.source = PolicySource(
+            config.router.policy, policy=policy, reload_s=reload_s, history_weight=history_weight
+        )
+        self._op_threshold = {
+            o.name: o.confidence_threshold
+            for o in config.operations
+            if o.confidence_threshold is not None
+        }
+        self._experiments: dict[str, list[ExperimentConfig]] = {}
+        for exp in sc.experiments:
+            self._experiments.setdefault(exp.operation, []).append(exp)
+        self._counter = itertools.count()
+
+    # -- candidates ---------------------------------------------------------------------
+
+    def _candidates(
+        self, signals: Signals, route: RouteDecision, tiers: Mapping[Tier, TierInfo]
+    ) -> dict[Tier, list[ModelInfo]]:
+        by_name = {m.name: m for t in tiers.values() for m in t.models}
+        out: dict[Tier, list[ModelInfo]] = {}
+        for tier in route.eligible:
+            names = route.candidates.get(tier)
+            if names is not None:
+                ms = [by_name[n] for n in names if n in by_name]
+            else:  # a router that does not hand over candidates: check them here
+                info = tiers.get(tier)
+                ms = [
+                    m
+                    for m in (info.models if info else ())
+                    if exclusion(
+                        m, deadline=signals.deadline, context_tokens=signals.context_tokens
+                    )
+                    is None
+                ]
+            if ms:
+                out[tier] = ms
+        return out
+
+    def select(
+        self,
+        classification: Classification,
+        signals: Signals,
+        route: RouteDecision,
+        tiers: Mapping[Tier, TierInfo],
+    ) -> Selection:
+        cands = self._candidates(signals, route, tiers)
+        if not cands:
+            raise NoEligibleModelError(
+                f"no model can serve the {route.tier!r} tier: {route.explanation}"
+            )
+        preds = self.source.predictor(tiers).predict(classification, signals)
+        ctx, out = signals.context_tokens, self.output_tokens
+        for ms in cands.values():
+            ms.sort(key=lambda m: (m.cost(ctx, out), -preds[m.name].p, m.name))
+        op = classification.operation
+        threshold = self._op_threshold.get(op, self.threshold)
+        rid = route.request_id or f"anonymous-{next(self._counter)}"
+
+        notes: list[str] = []
+        for exp in self._experiments.get(op, ()):
+            sel = self._experiment(exp, rid, cands, preds)
+            if sel is not None:
+                return sel
+            notes.append(f"experiment {exp.name!r}: its arm cannot serve this request")
+
+        tier = route.tier if route.tier in cands else next(iter(cands))
+        pool = cands[tier]
+        chosen, why = self._pick(pool, preds, threshold)
+        fallbacks = self._fallbacks(chosen, tier, cands)
+        explored = False
+        if (
+            self.exploration > 0.0
+            and not classification.is_unknown
+            and route.rule is None
+            and unit_hash("explore", rid) < self.exploration
+        ):
+            trial = self._explore(chosen, tier, cands, preds, threshold=threshold, ctx=ctx)
+            if trial is not None:
+                fallbacks = (chosen.name, *(f for f in fallbacks if f != trial.name))
+                why = (
+                    f"exploring {trial.name} (unproven, optimistic bound clears "
+                    f"{threshold:g}) instead of {chosen.name}: {why}"
+                )
+                chosen, explored = trial, True
+        est = preds[chosen.name]
+        return Selection(
+            model=chosen.name,
+            tier=chosen.tier,
+            estimate=est.p,
+            fallbacks=fallbacks,
+            explored=explored,
+            explanation="; ".join([f"{why}; estimate {est.p:.2f} +- {_sd(est):.2f}", *notes]),
+        )
+
+    # -- the pieces -----------------------------------------------------------------------
+
+    def _pick(
+        self, pool: list[ModelInfo], preds: Mapping[str, Prediction], threshold: float
+    ) -> tuple[ModelInfo, str]:
+        for m in pool:
+            pr = preds[m.name]
+            if pr.p - self.z * _sd(pr) >= threshold:
+                return m, f"{m.name}: cheapest candidate whose estimate clears {threshold:g}"
+        best = max(pool, key=lambda m: preds[m.name].p)  # pool is cheapest-first: ties stay
+        return best, (
+            f"{best.name}: no candidate in {best.tier} clears {threshold:g} with confidence; "
+            "chose the highest estimate"
+        )
+
+    @staticmethod
+    def _fallbacks(
+        chosen: ModelInfo, tier: Tier, cands: Mapping[Tier, list[ModelInfo]]
+    ) -> tuple[str, ...]:
+        names = [m.name for m in cands.get(tier, []) if m.name != chosen.name]
+        for t in TIERS:
+            if tier_rank(t) > tier_rank(tier):
+                names.extend(m.name for m in cands.get(t, []) if m.name != chosen.name)
+        return tuple(dict.fromkeys(names))
+
+    def _explore(
+        self,
+        chosen: ModelInfo,
+        tier: Tier,
+        cands: Mapping[Tier, list[ModelInfo]],
+        preds: Mapping[str, Prediction],
+        *,
+        threshold: float,
+        ctx: int,
+    ) -> ModelInfo | None:
+        out = self.output_tokens
+        limit = chosen.cost(ctx, out)
+        best: ModelInfo | None = None
+        best_ucb = -1.0
+        for t, ms in cands.items():
+            if tier_rank(t) > tier_rank(tier):
+                continue
+            for m in ms:
+                pr = preds[m.name]
+                if m.name == chosen.name or pr.strength >= self.proven_trials:
+                    continue
+                if m.cost(ctx, out) > limit or pr.p >= preds[chosen.name].p:
+                    continue
+                ucb = pr.p + self.z * _sd(pr)
+                if ucb >= threshold and ucb > best_ucb:
+                    best, best_ucb = m, ucb
+        return best
+
+    def _experiment(
+        self,
+        exp: ExperimentConfig,
+        rid: str,
+        cands: Mapping[Tier, list[ModelInfo]],
+        preds: Mapping[str, Prediction],
+    ) -> Selection | None:
+        arm = assign_arm(exp.name, rid, exp.arms)
+        for tier, ms in cands.items():
+            for m in ms:
+                if m.name == arm:
+                    est = preds[m.name]
+                    return Selection(
+                        model=m.name,
+                        tier=tier,
+                        estimate=est.p,
+                        fallbacks=self._fallbacks(m, tier, cands),
+                        experiment=exp.name,
+                        arm=arm,
+                        explanation=(
+                            f"experiment {exp.name!r}: arm {arm} (share {exp.arms[arm]:g}); "
+                            f"estimate {est.p:.2f}"
+                        ),
+                    )
+        return None
