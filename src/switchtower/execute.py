@@ -40,9 +40,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def build_providers(config: Config) -> dict[str, Provider]:
     """One provider instance per provider name that config uses, from the registry."""
-    from switchtower.plugins import load_builtins
+    import switchtower.providers.builtin  # noqa: F401 - registers the built-in providers
 
-    load_builtins()
     names = {m.provider for t in config.tiers.values() for m in t.models}
     return {name: provider_registry.create(name, config=config) for name in sorted(names)}
 
