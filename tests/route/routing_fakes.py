@@ -121,6 +121,22 @@ def classification(op: str, confidence: float = 1.0, **kw: Any) -> Classificatio
     return Classification(operation=op, confidence=confidence, **kw)
 
 
+#: the config entries of the models in :func:`tiers` (experiments name them)
+CONFIG_TIERS: dict[str, Any] = {
+    "local": {"models": [{"name": "small-local", "provider": "llamacpp"}]},
+    "async": {
+        "models": [
+            {"name": "small-local-queued", "provider": "llamacpp", "max_delay_s": 60},
+            {"name": "big-batch", "provider": "openai", "model": "big", "batch": True},
+        ]
+    },
+    "realtime": {
+        "models": [{"name": "mini", "provider": "openai"}, {"name": "big", "provider": "openai"}]
+    },
+}
+
+
 def config(**overrides: Any) -> Config:
-    """The built-in defaults (guards included) with ``overrides`` merged in."""
-    return load_config(environ={}, overrides=overrides)
+    """The built-in defaults (guards included) with the models of :func:`tiers` and
+    ``overrides`` merged in."""
+    return load_config(environ={}, overrides={"tiers": CONFIG_TIERS, **overrides})
