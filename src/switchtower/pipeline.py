@@ -247,7 +247,7 @@ class Pipeline:
             raise
         finally:
             latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
-            completion: Completion | None = result.completion
+            completion: Completion | None = result.completion()
             if completion is not None and status_error is None:
                 self.recorder.record(decision, completion, latency, api_key_id=api_key_id)
             else:
