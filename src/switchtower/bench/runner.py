@@ -75,6 +75,8 @@ class BenchOptions:
     examples_per_operation: int = 300
     #: online mode: number of simulated days
     days: int = 7
+    #: classifier registry name (``auto`` in production)
+    classifier: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +102,10 @@ def bench_config(
     seed: int = 0,
     examples_per_operation: int = 300,
     exploration: float = 0.0,
+    classifier: str = "auto",
 ) -> Config:
     """The benchmark's Config: production defaults, the train split's operations with
-    examples, every workload model on the replay provider, and a temp classifier artifact.
+    examples, and every workload model on the replay provider.
     """
     by_op: dict[str, list[str]] = defaultdict(list)
     for item in train:
@@ -122,7 +125,9 @@ def bench_config(
     data.pop("operations", None)
     data["tiers"] = {}
     data["storage"] = {"url": f"sqlite:///{workdir / 'traces.db'}", "store_prompts": False}
-    data.setdefault("classifier", {})["artifact"] = str(workdir / "classifier")
+    # no artifact: the classifier trains from the operations' examples (and caches
+    # the result keyed by a hash of them, as in production)
+    data["classifier"] = {**data.get("classifier", {}), "name": classifier, "artifact": None}
     data.setdefault("selector", {})["exploration"] = exploration
     config = Config.model_validate(data)
     return config.model_copy(update={"operations": tuple(operations), "tiers": plan.tier_configs()})
@@ -285,6 +290,7 @@ async def _run_offline(
         workdir,
         seed=options.seed,
         examples_per_operation=options.examples_per_operation,
+        classifier=options.classifier,
     )
     replay = ReplayProvider([*train, *test], plan)
     served: list[Served] = []

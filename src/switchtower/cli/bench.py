@@ -86,6 +86,12 @@ def _resolve(data_dir: Path, rel: Sequence[str]) -> list[str]:
     help="USD per million tokens for local (open-weight) models.",
 )
 @click.option(
+    "--classifier",
+    default="auto",
+    show_default=True,
+    help="Classifier registry name (trained on the train split's prompts).",
+)
+@click.option(
     "--json",
     "json_out",
     type=click.Path(dir_okay=False),
@@ -109,6 +115,7 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
     seed: int,
     deadline_mix: str,
     local_cost: float,
+    classifier: str,
     json_out: str | None,
     plot_out: str | None,
 ) -> None:
@@ -134,6 +141,7 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
         seed=seed,
         mix=mix,
         local_per_mtok=local_cost,
+        classifier=classifier,
     )
     run = run_online if mode == "online" else run_offline
     result = run(train, test, options)
