@@ -1,0 +1,131 @@
+"""Engines and schema migrations for the trace store.
+
+Migrations ship inside the package (``migrations/``) and run programmatically when a
+store opens: there is no alembic.ini. Opening is idempotent and safe when several
+processes open the same database at once: PostgreSQL serializes upgrades with an
+advisory lock, SQLite with ``BEGIN IMMEDIATE``; both run the whole upgrade in one
+transaction, so a failed migration leaves the schema as it was.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+__all__ = [
+    "VERSION_TABLE",
+    "alembic_config",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "normalize_url",
+    "upgrade",
+]
+
+VERSION_TABLE = "switchtower_alembic_version"
+#: pg_advisory_xact_lock key held while migrating ("swtw" in ASCII)
+_PG_LOCK_KEY = 0x73777477
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL; ``postgresql://`` and ``postgres://`` use psycopg 3."""
+    text = str(url) if isinstance(url, URL) else url
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    parsed = make_url(text)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_engine(url: str | URL, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for the trace store: WAL and a busy timeout on SQLite, pre-ping on PostgreSQL.
+
+    SQLite runs in WAL mode (readers never block the writer, so a CLI and a gateway can
+    share one file) with ``synchronous=NORMAL``: a committed trace survives a process
+    crash; only an OS crash or power loss can lose the last few commits.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 5
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    if is_memory(parsed):
+        engine = sa.create_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        assert parsed.database is not None
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+    _sqlite_events(engine, busy_timeout_ms)
+    return engine
+
+
+def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling skips DDL and cannot BEGIN IMMEDIATE; take
+        # it over (the recipe in SQLAlchemy's SQLite dialect docs)
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    def on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    sa.event.listen(engine, "connect", on_connect)
+    sa.event.listen(engine, "begin", on_begin)
+
+
+def alembic_config() -> AlembicConfig:
+    """An Alembic config pointing at the migrations inside the installed package."""
+    cfg = AlembicConfig()
+    location = resources.files("switchtower.store") / "migrations"
+    cfg.set_main_option("script_location", str(location))
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; a no-op (one query) when it is already there."""
+    cfg = alembic_config()
+    if revision == "head":
+        with engine.connect() as conn:
+            if current_revision(conn) == ScriptDirectory.from_config(cfg).get_current_head():
+                return
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the trace store (run by switchtower.store.migrate)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first: each adds to the last, none is ever edited."""

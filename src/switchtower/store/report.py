@@ -1,0 +1,382 @@
+"""The spend report: what traffic cost by tier, operation and day, against the
+counterfactual of sending everything to the most expensive real-time model, plus A/B
+experiment arms with confidence intervals.
+
+The counterfactual prices each trace's own tokens at one model's prices (passed in, never
+hard-coded); it assumes that model would have read and written as many tokens. Without
+prices, the counterfactual recorded in each trace at request time is used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from switchtower.protocols import ModelInfo, TierInfo
+from switchtower.store.format import format_table, usd
+from switchtower.types import Trace
+
+__all__ = [
+    "ArmStats",
+    "Interval",
+    "ModelPrice",
+    "Report",
+    "SpendRow",
+    "build_report",
+    "counterfactual_price",
+    "format_report",
+    "mean_interval",
+    "summarize",
+    "wilson_interval",
+]
+
+#: the normal quantile for two-sided 95% intervals
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    low: float
+    high: float
+
+    def to_json(self) -> list[float]:
+        return [self.low, self.high]
+
+
+def wilson_interval(successes: float, trials: float, z: float = Z95) -> Interval:
+    """Wilson score interval for a success rate; (0, 1) when there are no trials."""
+    if trials <= 0:
+        return Interval(0.0, 1.0)
+    p = min(max(successes / trials, 0.0), 1.0)
+    z2 = z * z
+    denom = 1.0 + z2 / trials
+    center = (p + z2 / (2.0 * trials)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / trials + z2 / (4.0 * trials * trials)) / denom
+    return Interval(max(0.0, center - half), min(1.0, center + half))
+
+
+def mean_interval(values: Sequence[float], z: float = Z95) -> Interval | None:
+    """Normal-approximation interval for a mean (None for fewer than two values)."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    half = z * math.sqrt(var / n)
+    return Interval(mean - half, mean + half)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """USD per million tokens of the model everything is priced at in the counterfactual."""
+
+    model: str
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+def counterfactual_price(
+    models: Iterable[ModelInfo] | Mapping[Any, TierInfo],
+) -> ModelPrice | None:
+    """The most expensive real-time (non-batch) model, by input plus output price."""
+    infos: Iterable[ModelInfo]
+    if isinstance(models, Mapping):
+        infos = [m for tier in models.values() for m in tier.models]
+    else:
+        infos = models
+    candidates = [m for m in infos if m.tier == "realtime" and not m.batch]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda m: (m.input_per_mtok + m.output_per_mtok, m.name))
+    return ModelPrice(best.name, best.input_per_mtok, best.output_per_mtok)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """Totals for one group of traces (a tier, an operation, a day, or everything)."""
+
+    key: str
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    counterfactual_cost_usd: float = 0.0
+
+    @property
+    def savings_usd(self) -> float:
+        return self.counterfactual_cost_usd - self.cost_usd
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "requests": self.requests,
+            "errors": self.errors,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "counterfactual_cost_usd": self.counterfactual_cost_usd,
+            "savings_usd": self.savings_usd,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArmStats:
+    """One arm of an A/B experiment: success with a Wilson 95% CI, mean cost with a CI."""
+
+    experiment: str
+    arm: str
+    requests: int
+    trials: int
+    successes: float
+    success_rate: float | None
+    success_ci: Interval | None
+    total_cost_usd: float
+    mean_cost_usd: float | None
+    cost_ci: Interval | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "arm": self.arm,
+            "requests": self.requests,
+            "trials": self.trials,
+            "successes": self.successes,
+            "success_rate": self.success_rate,
+            "success_ci": self.success_ci.to_json() if self.success_ci else None,
+            "total_cost_usd": self.total_cost_usd,
+            "mean_cost_usd": self.mean_cost_usd,
+            "cost_ci": self.cost_ci.to_json() if self.cost_ci else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    since: float | None
+    until: float | None
+    total: SpendRow
+    by_tier: tuple[SpendRow, ...]
+    by_operation: tuple[SpendRow, ...]
+    by_day: tuple[SpendRow, ...]
+    arms: tuple[ArmStats, ...] = ()
+    #: the model the counterfactual priced traces at (None: per-trace recorded values)
+    counterfactual_model: str | None = None
+
+    @property
+    def savings_usd(self) -> float:
+        return self.total.savings_usd
+
+    @property
+    def savings_pct(self) -> float | None:
+        cf = self.total.counterfactual_cost_usd
+        return None if cf <= 0 else 100.0 * self.total.savings_usd / cf
+
+    @property
+    def tier_shares(self) -> dict[str, float]:
+        """Share of requests per tier (0..1)."""
+        n = self.total.requests
+        return {r.key: (r.requests / n if n else 0.0) for r in self.by_tier}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "requests": self.total.requests,
+            "total": self.total.to_json(),
+            "cost_usd": self.total.cost_usd,
+            "counterfactual_cost_usd": self.total.counterfactual_cost_usd,
+            "counterfactual_model": self.counterfactual_model,
+            "savings_usd": self.savings_usd,
+            "savings_pct": self.savings_pct,
+            "tier_shares": self.tier_shares,
+            "by_tier": [r.to_json() for r in self.by_tier],
+            "by_operation": [r.to_json() for r in self.by_operation],
+            "by_day": [r.to_json() for r in self.by_day],
+            "arms": [a.to_json() for a in self.arms],
+        }
+
+
+class _Acc:
+    __slots__ = ("cf", "cost", "errors", "inp", "out", "requests")
+
+    def __init__(self) -> None:
+        self.requests = self.errors = self.inp = self.out = 0
+        self.cost = self.cf = 0.0
+
+    def add(self, t: Trace, cf: float) -> None:
+        self.requests += 1
+        self.errors += t.status == "error"
+        self.inp += t.usage.input_tokens
+        self.out += t.usage.output_tokens
+        self.cost += t.cost_usd
+        self.cf += cf
+
+    def row(self, key: str) -> SpendRow:
+        return SpendRow(key, self.requests, self.errors, self.inp, self.out, self.cost, self.cf)
+
+
+def _success(t: Trace) -> float | None:
+    """1/0 for a judged success/failure, the score clamped to [0, 1], else None."""
+    o = t.outcome
+    if o is None:
+        return None
+    if o.success is not None:
+        return 1.0 if o.success else 0.0
+    if o.score is not None:
+        return min(max(o.score, 0.0), 1.0)
+    return None
+
+
+def _arm(experiment: str, arm: str, costs: list[float], judged: list[float]) -> ArmStats:
+    s, n = math.fsum(judged), len(judged)
+    return ArmStats(
+        experiment=experiment,
+        arm=arm,
+        requests=len(costs),
+        trials=n,
+        successes=s,
+        success_rate=s / n if n else None,
+        success_ci=wilson_interval(s, n) if n else None,
+        total_cost_usd=math.fsum(costs),
+        mean_cost_usd=math.fsum(costs) / len(costs) if costs else None,
+        cost_ci=mean_interval(costs),
+    )
+
+
+def summarize(
+    traces: Iterable[Trace],
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    prices: ModelPrice | Iterable[ModelInfo] | Mapping[Any, TierInfo] | None = None,
+) -> Report:
+    """Aggregate traces (one pass, memory per group) into a :class:`Report`."""
+    price = prices if isinstance(prices, ModelPrice) or prices is None else None
+    if prices is not None and price is None:
+        price = counterfactual_price(prices)  # type: ignore[arg-type]
+    total = _Acc()
+    groups: dict[str, dict[str, _Acc]] = {"tier": {}, "operation": {}, "day": {}}
+    arms: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for t in traces:
+        cf = (
+            price.cost(t.usage.input_tokens, t.usage.output_tokens)
+            if price is not None
+            else t.counterfactual_cost_usd
+        )
+        total.add(t, cf)
+        day = dt.datetime.fromtimestamp(t.created_at, tz=dt.UTC).date().isoformat()
+        for name, key in (("tier", t.tier), ("operation", t.operation), ("day", day)):
+            groups[name].setdefault(key, _Acc()).add(t, cf)
+        if t.experiment is not None and t.arm is not None:
+            costs, judged = arms.setdefault((t.experiment, t.arm), ([], []))
+            costs.append(t.cost_usd)
+            ok = _success(t)
+            if ok is not None:
+                judged.append(ok)
+
+    def rows(name: str, order: Sequence[str] | None = None) -> tuple[SpendRow, ...]:
+        accs = groups[name]
+        keys = sorted(accs, key=lambda k: (order.index(k) if order and k in order else 99, k))
+        return tuple(accs[k].row(k) for k in keys)
+
+    return Report(
+        since=since,
+        until=until,
+        total=total.row("total"),
+        by_tier=rows("tier", ("local", "async", "realtime")),
+        by_operation=rows("operation"),
+        by_day=rows("day"),
+        arms=tuple(_arm(e, a, *arms[(e, a)]) for e, a in sorted(arms)),
+        counterfactual_model=price.model if price else None,
+    )
+
+
+class _TraceSource(Protocol):
+    def iter_traces(self, since: float | None = None, until: float | None = None) -> Any: ...
+
+
+def build_report(
+    store: _TraceSource,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    prices: ModelPrice | Iterable[ModelInfo] | Mapping[Any, TierInfo] | None = None,
+) -> Report:
+    """The report over the store's traces with ``since <= created_at < until``."""
+    return summarize(store.iter_traces(since, until), since=since, until=until, prices=prices)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _spend_table(title: str, rows: Sequence[SpendRow], total: int) -> str:
+    body = [
+        [
+            r.key,
+            str(r.requests),
+            _pct(r.requests / total if total else None),
+            str(r.errors),
+            f"{r.input_tokens:,}",
+            f"{r.output_tokens:,}",
+            usd(r.cost_usd),
+            usd(r.counterfactual_cost_usd),
+            usd(r.savings_usd),
+        ]
+        for r in rows
+    ]
+    headers = [title, "requests", "share", "errors", "tokens in", "tokens out", "cost"]
+    headers += ["all-realtime", "saved"]
+    return format_table(headers, body)
+
+
+def format_report(report: Report) -> str:
+    """The report as plain-text tables for the terminal."""
+    t = report.total
+    span = " to ".join(
+        dt.datetime.fromtimestamp(x, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+        for x in (report.since, report.until)
+        if x is not None
+    )
+    cf_model = report.counterfactual_model or "as recorded per trace"
+    pct = "-" if report.savings_pct is None else f"{report.savings_pct:.1f}%"
+    out = [
+        f"switchtower spend report{' (' + span + ' UTC)' if span else ''}",
+        f"requests            {t.requests} ({t.errors} errors)",
+        f"cost                {usd(t.cost_usd)}",
+        f"all-realtime cost   {usd(t.counterfactual_cost_usd)} (priced at {cf_model})",
+        f"saved               {usd(report.savings_usd)} ({pct})",
+    ]
+    if t.requests == 0:
+        return "\n".join([*out, "", "no traces in this period"])
+    for title, rows in (
+        ("tier", report.by_tier),
+        ("operation", report.by_operation),
+        ("day", report.by_day),
+    ):
+        out += ["", _spend_table(title, rows, t.requests)]
+    if report.arms:
+        body = [
+            [
+                f"{a.experiment}/{a.arm}",
+                str(a.requests),
+                str(a.trials),
+                _pct(a.success_rate),
+                "-"
+                if a.success_ci is None
+                else f"{_pct(a.success_ci.low)}-{_pct(a.success_ci.high)}",
+                "-" if a.mean_cost_usd is None else usd(a.mean_cost_usd),
+                "-" if a.cost_ci is None else f"{usd(a.cost_ci.low)}-{usd(a.cost_ci.high)}",
+            ]
+            for a in report.arms
+        ]
+        headers = ["experiment/arm", "requests", "judged", "success", "95% CI"]
+        headers += ["mean cost", "95% CI"]
+        out += ["", format_table(headers, body)]
+    return "\n".join(out)
