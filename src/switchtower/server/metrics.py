@@ -1,0 +1,136 @@
+"""Prometheus metrics for one gateway app (its own registry: no global state).
+
+switchtower_http_requests_total{route, method, status}
+switchtower_http_request_duration_seconds{route}          histogram (to the last byte)
+switchtower_routed_requests_total{tier, operation}         tier share
+switchtower_spend_usd_total{tier, model}                   USD spent upstream
+switchtower_counterfactual_spend_usd_total                 the same tokens at the frontier
+switchtower_errors_total{kind}                             by error kind
+switchtower_trace_write_failures_total                     traces the store refused
+switchtower_trace_queue_depth                              traces waiting to be written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from switchtower.types import Trace
+
+__all__ = ["CONTENT_TYPE", "GatewayMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+
+
+class _FailureCollector(Collector):
+    def __init__(self, read: Callable[[], float]) -> None:
+        self._read = read
+
+    def collect(self) -> list[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "switchtower_trace_write_failures",
+            "Traces that could not be written to the trace store.",
+        )
+        family.add_metric([], self._read())
+        return [family]
+
+
+class GatewayMetrics:
+    """The gateway's counters and histograms, registered in a private registry."""
+
+    def __init__(
+        self,
+        *,
+        trace_failures: Callable[[], float] = lambda: 0.0,
+        trace_queue: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "switchtower_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "switchtower_http_request_duration_seconds",
+            "Time from request start to the last byte of the response.",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.routed = Counter(
+            "switchtower_routed_requests",
+            "Traced requests by the tier and operation that served them (tier share).",
+            ["tier", "operation"],
+            registry=r,
+        )
+        self.spend = Counter(
+            "switchtower_spend_usd",
+            "USD spent on upstream models.",
+            ["tier", "model"],
+            registry=r,
+        )
+        self.counterfactual = Counter(
+            "switchtower_counterfactual_spend_usd",
+            "What the same tokens would have cost on the most expensive real-time model.",
+            registry=r,
+        )
+        self.errors = Counter(
+            "switchtower_errors",
+            "Errors returned to clients, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        queue = Gauge(
+            "switchtower_trace_queue_depth",
+            "Traces waiting for the background writer.",
+            registry=r,
+        )
+        queue.set_function(trace_queue)
+        r.register(_FailureCollector(trace_failures))
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def observe_trace(self, trace: Trace) -> None:
+        self.routed.labels(trace.tier, trace.operation).inc()
+        if trace.cost_usd > 0:
+            self.spend.labels(trace.tier, trace.model).inc(trace.cost_usd)
+        if trace.counterfactual_cost_usd > 0:
+            self.counterfactual.inc(trace.counterfactual_cost_usd)
+
+    def observe_error(self, kind: str) -> None:
+        self.errors.labels(kind).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,157 @@
+"""Trace writes off the event loop.
+
+The pipeline's :class:`~switchtower.tracing.TraceRecorder` calls ``store.write`` inline;
+in the gateway that would put a database commit on every request's path. The gateway
+puts a :class:`BackgroundTraceWriter` in front of the store: ``write`` hands the trace
+to listeners (metrics, budget charging: on the caller's thread, cheap) and to a queue
+that one thread drains in batches (``write_many`` when the store has it). ``close``
+drains the queue, so a clean shutdown loses no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from switchtower.protocols import TraceStore
+from switchtower.types import Outcome, Trace
+
+__all__ = ["BackgroundTraceWriter"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_MAX_BATCH = 256
+
+
+class BackgroundTraceWriter:
+    """A :class:`TraceStore` that writes through a queue; reads go to the inner store."""
+
+    def __init__(
+        self,
+        inner: TraceStore | None,
+        *,
+        listeners: Sequence[Callable[[Trace], None]] = (),
+    ) -> None:
+        self.inner = inner
+        self.listeners = list(listeners)
+        self.write_failures = 0
+        self.written = 0
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- TraceStore -----------------------------------------------------------------------
+
+    def write(self, trace: Trace) -> None:
+        for listener in self.listeners:
+            try:
+                listener(trace)
+            except Exception:  # observers never break requests
+                log.exception("trace listener failed for trace %s", trace.id)
+        if self.inner is None:
+            return
+        self._ensure_thread()
+        self._queue.put(trace)
+
+    def get(self, trace_id: str) -> Trace | None:
+        if self.inner is None:
+            return None
+        self.flush()
+        return self.inner.get(trace_id)
+
+    def recent(self, limit: int = 20) -> Sequence[Trace]:
+        if self.inner is None:
+            return []
+        self.flush()
+        return self.inner.recent(limit)
+
+    def record_outcome(self, trace_id: str, outcome: Outcome) -> bool:
+        if self.inner is None:
+            return False
+        self.flush()
+        return self.inner.record_outcome(trace_id, outcome)
+
+    # -- the writer thread ----------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._drain, name="switchtower-trace-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _drain(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[Trace] = []
+            item = self._queue.get()
+            n_items = 1
+            if item is _STOP:
+                stop = True
+            else:
+                batch.append(item)
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                n_items += 1
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(item)
+            try:
+                if batch:
+                    self._write_batch(batch)
+            finally:
+                for _ in range(n_items):
+                    self._queue.task_done()
+
+    def _write_batch(self, batch: list[Trace]) -> None:
+        assert self.inner is not None
+        write_many = getattr(self.inner, "write_many", None)
+        if write_many is not None and len(batch) > 1:
+            try:
+                write_many(batch)
+            except Exception:
+                log.warning("batch of %d traces failed; writing one by one", len(batch))
+            else:
+                self.written += len(batch)
+                return
+        for trace in batch:
+            try:
+                self.inner.write(trace)
+            except Exception:
+                self.write_failures += 1
+                log.exception(
+                    "trace %s could not be written (failures so far: %d)",
+                    trace.id,
+                    self.write_failures,
+                )
+            else:
+                self.written += 1
+
+    def flush(self) -> None:
+        """Block until every queued trace has been written (or has failed)."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        """Drain the queue and stop the thread. Idempotent."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(_STOP)
+        thread.join()
+        self._thread = None

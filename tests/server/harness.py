@@ -1,0 +1,274 @@
+"""Gateway test harness: a pipeline of tiny fake stages (registered through the real
+registries) in front of real providers talking to the fake upstreams, and a live gateway
+under uvicorn on a loopback port in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from fakes.anthropic_upstream import FakeAnthropic
+from fakes.openai_upstream import FakeOpenAI
+from switchtower.config.schema import Config
+from switchtower.errors import NoEligibleModelError
+from switchtower.pipeline import Pipeline
+from switchtower.plugins import load_builtins
+from switchtower.pricing import build_model_infos
+from switchtower.protocols import TierInfo, TraceStore
+from switchtower.registries import classifiers, routers, selectors, signal_extractors
+from switchtower.registries import providers as provider_registry
+from switchtower.server import GatewayApp, KeyStore, Limiter, create_app
+from switchtower.tokens import estimate_message_tokens
+from switchtower.types import (
+    TIERS,
+    Classification,
+    Request,
+    RouteDecision,
+    Selection,
+    Signal,
+    Signals,
+    Tier,
+    tier_rank,
+)
+
+__all__ = ["LiveGateway", "build_pipeline", "gateway_config"]
+
+
+class KeywordClassifier:
+    """``code-edit`` when the prompt says "refactor", else ``summarize``."""
+
+    def __init__(self, *, config: Config, **_: Any) -> None:
+        self.config = config
+
+    def classify(self, request: Request) -> Classification:
+        op = "code-edit" if "refactor" in request.prompt.lower() else "summarize"
+        return Classification(op, 0.9, backend="test", explanation=f"keyword -> {op}")
+
+
+class PlainSignals:
+    def __init__(self, *, config: Config, history: Any = None, **_: Any) -> None:
+        self.config = config
+
+    def extract(self, request: Request, classification: Classification) -> Signals:
+        return Signals(
+            complexity=Signal("complexity", 0.1),
+            context_tokens=estimate_message_tokens(request.messages),
+            deadline=request.deadline,
+            failure_modes={},
+            explanation="test signals",
+        )
+
+
+class OperationRouter:
+    """code-edit -> realtime, anything else -> local; honours pinned and max tier."""
+
+    def __init__(self, *, config: Config, **_: Any) -> None:
+        self.config = config
+
+    def route(
+        self,
+        classification: Classification,
+        signals: Signals,
+        tiers: Mapping[Tier, TierInfo],
+        request: Request,
+    ) -> RouteDecision:
+        tier: Tier = "realtime" if classification.operation == "code-edit" else "local"
+        if request.pinned_tier is not None:
+            tier = request.pinned_tier
+        elif request.max_tier is not None and tier_rank(tier) > tier_rank(request.max_tier):
+            tier = request.max_tier
+        info = tiers.get(tier)
+        if info is None or not info.available:
+            raise NoEligibleModelError(f"no available model in tier {tier}")
+        return RouteDecision(
+            tier=tier,
+            predicted_success={t: 0.9 for t in TIERS},
+            eligible=(tier,),
+            rule="test",
+            explanation=f"test router -> {tier}",
+        )
+
+
+class FirstModelSelector:
+    """The first available model of the tier; the others are fallbacks."""
+
+    def __init__(self, *, config: Config, **_: Any) -> None:
+        self.config = config
+
+    def select(
+        self,
+        classification: Classification,
+        signals: Signals,
+        route: RouteDecision,
+        tiers: Mapping[Tier, TierInfo],
+    ) -> Selection:
+        names = [m.name for m in tiers[route.tier].models if m.available]
+        return Selection(
+            model=names[0],
+            tier=route.tier,
+            estimate=0.9,
+            fallbacks=tuple(names[1:]),
+            explanation="first available",
+        )
+
+
+def _register() -> None:
+    for registry, name, factory in (
+        (classifiers, "test-keyword", KeywordClassifier),
+        (signal_extractors, "test-plain", PlainSignals),
+        (routers, "test-operation", OperationRouter),
+        (selectors, "test-first", FirstModelSelector),
+    ):
+        if name not in registry:
+            registry.add(name, factory)  # type: ignore[arg-type]
+
+
+def gateway_config(
+    openai: FakeOpenAI,
+    anthropic: FakeAnthropic | None = None,
+    *,
+    db: Path | None = None,
+    redis_url: str | None = None,
+    realtime_models: int = 2,
+) -> Config:
+    """Two operations; local: one model on the fake; realtime: fake models (+ fake claude)."""
+    priced = {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "timeout_s": 5.0}
+    realtime: list[dict[str, Any]] = [
+        {"name": f"fake-frontier-{i}", "provider": "openai", "base_url": openai.base_url,
+         "model": f"frontier-{i}", **priced}
+        for i in range(realtime_models)
+    ]  # fmt: skip
+    if anthropic is not None:
+        realtime.append(
+            {"name": "fake-claude", "provider": "anthropic", "base_url": anthropic.base_url,
+             "api_key_env": "FAKE_ANTHROPIC_KEY", "input_per_mtok": 3.0,
+             "output_per_mtok": 15.0, "timeout_s": 5.0}
+        )  # fmt: skip
+    return Config.model_validate(
+        {
+            "operations": [
+                {"name": "summarize", "examples": ["summarize this"]},
+                {"name": "code-edit", "examples": ["refactor this"]},
+            ],
+            "tiers": {
+                "local": {
+                    "models": [
+                        {
+                            "name": "fake-local",
+                            "provider": "openai",
+                            "base_url": openai.base_url,
+                            "model": "local-small",
+                            "input_per_mtok": 0.0,
+                            "output_per_mtok": 0.0,
+                            "timeout_s": 5.0,
+                        }
+                    ]
+                },  # fmt: skip
+                "realtime": {"models": realtime},
+            },
+            "classifier": {"name": "test-keyword"},
+            "signals": {"name": "test-plain"},
+            "router": {"name": "test-operation"},
+            "selector": {"name": "test-first"},
+            "retry": {"max_attempts": 1, "base_delay_s": 0.0},
+            "storage": {
+                "url": f"sqlite:///{db}" if db else "sqlite:///:memory:",
+                "redis_url": redis_url,
+            },
+        }
+    )
+
+
+def build_pipeline(config: Config, store: TraceStore | None) -> Pipeline:
+    """The real Pipeline with the fake stages, built through the registries."""
+    load_builtins_safely()
+    _register()
+    names = {m.provider for t in config.tiers.values() for m in t.models}
+    chosen = {n: provider_registry.create(n, config=config) for n in sorted(names)}
+    return Pipeline(
+        config,
+        classifier=classifiers.create(config.classifier.name, config=config),
+        signals=signal_extractors.create(config.signals.name, config=config, history=None),
+        router=routers.create(config.router.name, config=config),
+        selector=selectors.create(config.selector.name, config=config),
+        providers=chosen,
+        tiers=build_model_infos(config, chosen),
+        store=store,
+    )
+
+
+def load_builtins_safely() -> None:
+    try:
+        load_builtins()
+    except ImportError:  # another stage's built-ins not there yet: providers still are
+        import switchtower.providers.builtin  # noqa: F401
+
+
+class LiveGateway:
+    """create_app + uvicorn in a thread with its own event loop, on 127.0.0.1:<free>."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        keys: KeyStore | None = None,
+        limiter: Limiter | None = None,
+        key_cache_ttl_s: float = 0.0,
+    ) -> None:
+        self.pipeline = pipeline
+        self.app: GatewayApp = create_app(
+            pipeline, keys=keys, limiter=limiter, key_cache_ttl_s=key_cache_ttl_s
+        )
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveGateway:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
+        self._server = server = uvicorn.Server(config)
+
+        async def main() -> None:
+            try:
+                await server.serve(sockets=[sock])
+            finally:
+                await self.pipeline.aclose()
+
+        self._thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> LiveGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
