@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from switchtower.config.schema import Config
@@ -85,6 +86,12 @@ class Pipeline:
         self.selector = selector
         self.providers = dict(providers)
         self._tiers = dict(tiers)
+        # the same tiers with every model callable: what a dry run plans against, so
+        # `switchtower route` shows the decision the configured tiers would make
+        self._all_tiers: dict[Tier, TierInfo] = {
+            t: replace(info, models=tuple(replace(m, available=True) for m in info.models))
+            for t, info in self._tiers.items()
+        }
         self._models: dict[str, ModelInfo] = {
             m.name: m for t in self._tiers.values() for m in t.models
         }
@@ -180,8 +187,12 @@ class Pipeline:
             explanation=f"operation {hint!r} given by the client",
         )
 
-    def plan(self, request: Request) -> Decision:
-        """classify -> signals -> route -> select. No model is called."""
+    def plan(self, request: Request, *, assume_available: bool = False) -> Decision:
+        """classify -> signals -> route -> select. No model is called.
+
+        With ``assume_available`` (a dry run), models that cannot be called here (no key,
+        no runtime) are planned as if they could; :meth:`unavailable` tells which.
+        """
         start = time.perf_counter()
         self._validate(request)
         classification = self._classify(request)
@@ -189,8 +200,9 @@ class Pipeline:
         if request.model is not None and request.model != "auto":
             route, selection = self._pinned_model(request.model)
         else:
-            route = self.router.route(classification, signals, self._tiers, request)
-            selection = self.selector.select(classification, signals, route, self._tiers)
+            tiers = self._all_tiers if assume_available else self._tiers
+            route = self.router.route(classification, signals, tiers, request)
+            selection = self.selector.select(classification, signals, route, tiers)
         overhead = (time.perf_counter() - start) * 1000.0
         return Decision(request, classification, signals, route, selection, overhead)
 
@@ -207,9 +219,22 @@ class Pipeline:
         selection = Selection(model=name, tier=info.tier, estimate=0.0, explanation=why)
         return route, selection
 
+    def unavailable(self, decision: Decision) -> dict[str, str]:
+        """Models of the plan (choice and fallbacks) that cannot be called here, and why."""
+        names = (decision.selection.model, *decision.selection.fallbacks)
+        return {
+            n: self._models[n].unavailable_reason or "unavailable"
+            for n in names
+            if n in self._models and not self._models[n].available
+        }
+
     def candidates(self, decision: Decision) -> list[ModelInfo]:
         names = (decision.selection.model, *decision.selection.fallbacks)
-        return [self._models[n] for n in dict.fromkeys(names) if n in self._models]
+        return [
+            self._models[n]
+            for n in dict.fromkeys(names)
+            if n in self._models and self._models[n].available
+        ]
 
     # -- execution ------------------------------------------------------------------------
 

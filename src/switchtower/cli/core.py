@@ -75,11 +75,17 @@ def route(text: str, as_json: bool, config_path: str | None, **hints: Any) -> No
     TEXT is the request ("-" reads standard input).
     """
     pipeline = Pipeline.from_config(load(config_path), store=None)
-    decision = pipeline.plan(_build_request(text, **hints))
+    decision = pipeline.plan(_build_request(text, **hints), assume_available=True)
+    missing = pipeline.unavailable(decision)
     if as_json:
-        echo_json(decision.to_json())
+        out = decision.to_json()
+        out["executable"] = decision.selection.model not in missing
+        out["unavailable"] = missing
+        echo_json(out)
     else:
         click.echo(render_decision(decision))
+        for name, why in missing.items():
+            click.echo(f"note       {name} cannot be called here: {why}")
 
 
 @click.command()
