@@ -30,8 +30,7 @@ def _request_options(f: Any) -> Any:
     f = click.option("--operation", default=None, help="Skip the classifier: this operation.")(f)
     f = click.option("--tier", type=click.Choice(TIERS), default=None, help="Pin a tier.")(f)
     f = click.option("--max-tier", type=click.Choice(TIERS), default=None)(f)
-    f = click.option("--model", default=None, help="A configured model: bypasses routing.")(f)
-    return f
+    return click.option("--model", default=None, help="A configured model: bypasses routing.")(f)
 
 
 def _read_text(text: str) -> str:
