@@ -89,7 +89,7 @@ class OperationRouter:
             raise NoEligibleModelError(f"no available model in tier {tier}")
         return RouteDecision(
             tier=tier,
-            predicted_success={t: 0.9 for t in TIERS},
+            predicted_success=dict.fromkeys(TIERS, 0.9),
             eligible=(tier,),
             rule="test",
             explanation=f"test router -> {tier}",
@@ -170,7 +170,7 @@ def gateway_config(
                             "timeout_s": 5.0,
                         }
                     ]
-                },  # fmt: skip
+                },
                 "realtime": {"models": realtime},
             },
             "classifier": {"name": "test-keyword"},

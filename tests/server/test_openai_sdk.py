@@ -43,7 +43,8 @@ def test_sync_completion_is_routed_and_traced(
     completion = raw.parse()
     assert completion.choices[0].message.content == "echo: summarize the meeting notes"
     assert completion.model == "fake-local"
-    assert completion.usage is not None and completion.usage.total_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.total_tokens > 0
     h = raw.headers
     assert h["x-switchtower-operation"] == "summarize"
     assert h["x-switchtower-tier"] == "local"
@@ -52,7 +53,9 @@ def test_sync_completion_is_routed_and_traced(
     assert fake_openai.requests[-1]["model"] == "local-small"
     gateway.app.gateway.writer.flush()
     trace = store.get(h["x-switchtower-trace-id"])
-    assert trace is not None and trace.status == "ok" and trace.model == "fake-local"
+    assert trace is not None
+    assert trace.status == "ok"
+    assert trace.model == "fake-local"
 
 
 def test_concrete_model_bypasses_routing_but_is_priced(
@@ -130,7 +133,8 @@ def test_streaming_text_and_usage(gateway: LiveGateway, store: SqlTraceStore) ->
         chunks = list(response.parse())
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == "echo: summarize one two three"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
     assert all(ch.model == "fake-local" for ch in chunks)
     # without include_usage no usage chunk is sent, as OpenAI does
     plain = list(
@@ -141,7 +145,9 @@ def test_streaming_text_and_usage(gateway: LiveGateway, store: SqlTraceStore) ->
     assert all(ch.usage is None for ch in plain)
     gateway.app.gateway.writer.flush()
     trace = store.get(trace_id)
-    assert trace is not None and trace.status == "ok" and trace.usage.output_tokens > 0
+    assert trace is not None
+    assert trace.status == "ok"
+    assert trace.usage.output_tokens > 0
 
 
 async def test_async_streaming_tool_calls(gateway: LiveGateway) -> None:
@@ -188,9 +194,11 @@ def test_invalid_requests_name_the_field(gateway: LiveGateway) -> None:
         c.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
     assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
     r = httpx.post(gateway.url + "/v1/chat/completions", content=b"{not json")
-    assert r.status_code == 400 and r.json()["error"]["param"] == "body"
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "body"
     r = httpx.get(gateway.url + "/v1/nothing-here")
-    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "not_found_error"
 
 
 def test_upstream_failure_is_502_naming_models(
@@ -216,7 +224,8 @@ def test_upstream_failure_is_502_naming_models(
     assert "Traceback" not in err.response.text
     gateway.app.gateway.writer.flush()
     (trace,) = store.recent(1)
-    assert trace.status == "error" and len(trace.attempts) == 3
+    assert trace.status == "error"
+    assert len(trace.attempts) == 3
 
 
 def test_models_endpoint(gateway: LiveGateway) -> None:

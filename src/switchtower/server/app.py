@@ -299,12 +299,14 @@ def create_app(
     keys: KeyStore | None = None,
     limiter: Limiter | None = None,
     key_cache_ttl_s: float = 5.0,
+    owns_pipeline: bool = False,
 ) -> GatewayApp:
     """The gateway as an ASGI app.
 
     ``keys`` enables API keys (required once any key exists); ``limiter`` holds rate and
     budget counters (default: in process). The pipeline's trace recorder is pointed at a
-    background writer (drained on shutdown); closing the pipeline stays with the caller.
+    background writer (drained on shutdown). With ``owns_pipeline`` the app also closes
+    the pipeline (its upstream clients) and the key store on shutdown.
     """
     writer = BackgroundTraceWriter(pipeline.recorder.store)
     metrics = GatewayMetrics(
@@ -336,6 +338,10 @@ def create_app(
         finally:
             await asyncio.to_thread(writer.close)
             await gate.limiter.aclose()
+            if owns_pipeline:
+                await pipeline.aclose()
+                if keys is not None:
+                    keys.close()
 
     async def http_error(request: HttpRequest, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
