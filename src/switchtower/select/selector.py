@@ -3,18 +3,21 @@
 For each candidate model the selector holds a Beta posterior of its success on this
 request: mean = the router's per-model prediction (``route/predictor.py``: built-in
 prior, policy evidence, trace history, item features), strength = the evidence behind
-it (``alpha + beta``). A model *clears* when the lower end of its posterior,
-``mean - z * sd``, reaches the confidence threshold (``selector.confidence_threshold``,
-overridden per operation by ``operations[].confidence_threshold``). Candidates are tried
-cheapest first (estimated cost of this request; equal cost: higher estimate first).
+it (``alpha + beta``). A model *clears* when the posterior probability that its success
+rate reaches the router's ``success_threshold`` is at least the confidence threshold
+(``selector.confidence_threshold``, overridden per operation by
+``operations[].confidence_threshold``); with a normal approximation of the posterior,
+``p - Phi^-1(confidence) * sd >= success_threshold``. Candidates are tried cheapest first
+(estimated cost of this request; equal cost: higher estimate first).
 
-- No model clears: the model with the highest estimate (equal: cheaper), said so.
+- No model clears: the cheapest model whose estimate is not credibly below the highest
+  (difference within ``Phi^-1(confidence)`` standard errors), said so.
 - Experiments: a request of an experiment's operation goes to its hashed arm when that
   model can serve it (eligible tier and model); no exploration then.
 - Exploration: a deterministic share (``selector.exploration``) of known-operation
   requests without a guard goes to a cheaper, still unproven model (fewer than
   ``proven_trials`` of evidence) whose optimistic bound ``mean + z * sd`` reaches the
-  threshold, highest bound first. The safe choice becomes its first fallback.
+  success threshold, highest bound first. The safe choice becomes its first fallback.
 - Fallbacks: the other candidates of the chosen tier by cost, then the candidates of
   the higher eligible tiers, tier by tier.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
+from statistics import NormalDist
 
 from switchtower.config.schema import Config, ExperimentConfig
 from switchtower.errors import NoEligibleModelError
@@ -51,6 +55,11 @@ def _sd(pred: Prediction) -> float:
     return math.sqrt(p * (1.0 - p) / (pred.strength + 1.0))
 
 
+def _z_of(confidence: float) -> float:
+    """The standard-normal quantile of ``confidence`` (clamped away from 0 and 1)."""
+    return NormalDist().inv_cdf(min(max(confidence, 1e-6), 1.0 - 1e-6))
+
+
 class BetaSelector:
     """Registered as ``beta`` in the selectors registry."""
 
@@ -66,7 +75,8 @@ class BetaSelector:
         reload_s: float = 5.0,
     ) -> None:
         sc = config.selector
-        self.threshold = sc.confidence_threshold
+        self.target = config.router.success_threshold
+        self.confidence = sc.confidence_threshold
         self.exploration = sc.exploration
         self.z = z
         self.proven_trials = proven_trials
@@ -74,7 +84,7 @@ class BetaSelector:
         self.source = PolicySource(
             config.router.policy, policy=policy, reload_s=reload_s, history_weight=history_weight
         )
-        self._op_threshold = {
+        self._op_confidence = {
             o.name: o.confidence_threshold
             for o in config.operations
             if o.confidence_threshold is not None
@@ -126,7 +136,8 @@ class BetaSelector:
         for ms in cands.values():
             ms.sort(key=lambda m: (m.cost(ctx, out), -preds[m.name].p, m.name))
         op = classification.operation
-        threshold = self._op_threshold.get(op, self.threshold)
+        confidence = self._op_confidence.get(op, self.confidence)
+        margin = _z_of(confidence)
         rid = route.request_id or f"anonymous-{next(self._counter)}"
 
         notes: list[str] = []
@@ -138,7 +149,7 @@ class BetaSelector:
 
         tier = route.tier if route.tier in cands else next(iter(cands))
         pool = cands[tier]
-        chosen, why = self._pick(pool, preds, threshold)
+        chosen, why = self._pick(pool, preds, margin, confidence)
         fallbacks = self._fallbacks(chosen, tier, cands)
         explored = False
         if (
@@ -147,12 +158,12 @@ class BetaSelector:
             and route.rule is None
             and unit_hash("explore", rid) < self.exploration
         ):
-            trial = self._explore(chosen, tier, cands, preds, threshold=threshold, ctx=ctx)
+            trial = self._explore(chosen, tier, cands, preds, ctx=ctx)
             if trial is not None:
                 fallbacks = (chosen.name, *(f for f in fallbacks if f != trial.name))
                 why = (
                     f"exploring {trial.name} (unproven, optimistic bound clears "
-                    f"{threshold:g}) instead of {chosen.name}: {why}"
+                    f"{self.target:g}) instead of {chosen.name}: {why}"
                 )
                 chosen, explored = trial, True
         est = preds[chosen.name]
@@ -168,16 +179,30 @@ class BetaSelector:
     # -- the pieces -----------------------------------------------------------------------
 
     def _pick(
-        self, pool: list[ModelInfo], preds: Mapping[str, Prediction], threshold: float
+        self,
+        pool: list[ModelInfo],
+        preds: Mapping[str, Prediction],
+        margin: float,
+        confidence: float,
     ) -> tuple[ModelInfo, str]:
         for m in pool:
             pr = preds[m.name]
-            if pr.p - self.z * _sd(pr) >= threshold:
-                return m, f"{m.name}: cheapest candidate whose estimate clears {threshold:g}"
-        best = max(pool, key=lambda m: preds[m.name].p)  # pool is cheapest-first: ties stay
+            if pr.p - margin * _sd(pr) >= self.target:
+                return m, (
+                    f"{m.name}: cheapest candidate with P(success >= {self.target:g}) "
+                    f">= {confidence:g}"
+                )
+        best = max(pool, key=lambda m: preds[m.name].p)
+        top = preds[best.name]
+        for m in pool:  # cheapest first: the first one not credibly worse than the best
+            pr = preds[m.name]
+            if pr.p >= top.p - margin * math.hypot(_sd(pr), _sd(top)):
+                best = m
+                break
         return best, (
-            f"{best.name}: no candidate in {best.tier} clears {threshold:g} with confidence; "
-            "chose the highest estimate"
+            f"{best.name}: no candidate in {best.tier} reaches {self.target:g} with "
+            f"confidence {confidence:g}; chose the cheapest one not credibly below the "
+            "highest estimate"
         )
 
     @staticmethod
@@ -197,7 +222,6 @@ class BetaSelector:
         cands: Mapping[Tier, list[ModelInfo]],
         preds: Mapping[str, Prediction],
         *,
-        threshold: float,
         ctx: int,
     ) -> ModelInfo | None:
         out = self.output_tokens
@@ -214,7 +238,7 @@ class BetaSelector:
                 if m.cost(ctx, out) > limit or pr.p >= preds[chosen.name].p:
                     continue
                 ucb = pr.p + self.z * _sd(pr)
-                if ucb >= threshold and ucb > best_ucb:
+                if ucb >= self.target and ucb > best_ucb:
                     best, best_ucb = m, ucb
         return best
 
