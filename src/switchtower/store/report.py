@@ -55,7 +55,10 @@ def wilson_interval(successes: float, trials: float, z: float = Z95) -> Interval
     denom = 1.0 + z2 / trials
     center = (p + z2 / (2.0 * trials)) / denom
     half = z * math.sqrt(p * (1.0 - p) / trials + z2 / (4.0 * trials * trials)) / denom
-    return Interval(max(0.0, center - half), min(1.0, center + half))
+    # exact at the edges: rounding must not lift the bound above 0 when nothing succeeded
+    low = 0.0 if p == 0.0 else min(max(0.0, center - half), p)
+    high = 1.0 if p == 1.0 else max(min(1.0, center + half), p)
+    return Interval(low, high)
 
 
 def mean_interval(values: Sequence[float], z: float = Z95) -> Interval | None:

@@ -327,7 +327,9 @@ class SqlTraceStore:
             if operation is not None:
                 q = q.where(TraceRow.operation == operation)
             if last is not None:
-                after = sa.tuple_(sa.literal(last[0], EpochTime()), sa.literal(last[1], sa.String()))
+                after = sa.tuple_(
+                    sa.literal(last[0], EpochTime()), sa.literal(last[1], sa.String())
+                )
                 q = q.where(sa.tuple_(TraceRow.created_at, TraceRow.id) > after)
             q = q.order_by(TraceRow.created_at, TraceRow.id).limit(batch_size)
             with _errors("read traces"), self._session() as s:
