@@ -25,8 +25,8 @@ from typing import Any
 
 from switchtower.config.schema import Config
 from switchtower.errors import DataFormatError
-from switchtower.registries import signal_extractors
 from switchtower.protocols import SignalExtractor
+from switchtower.registries import signal_extractors
 from switchtower.types import FAILURE_MODES, Classification, Request
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "signals_labelled.jsonl"
@@ -132,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--extractor", default="heuristic")
     parser.add_argument("--passes", type=int, default=5, help="latency passes over the set")
-    parser.add_argument("--errors", action="store_true", help="print misclassified lines")
+    parser.add_argument(
+        "--errors", default=None, metavar="SPLIT", help="print misclassified lines of SPLIT"
+    )
     args = parser.parse_args(argv)
 
     # only the signals stage is needed; other stages' built-ins may not import here
@@ -160,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.errors:
         print("\nerrors (label: + missed, - false alarm):")
         for e, p in zip(examples, predicted, strict=True):
+            if args.errors not in ("all", e.split):
+                continue
             missed, extra = e.labels - p, p - e.labels
             if missed or extra:
                 marks = [f"+{m}" for m in sorted(missed)] + [f"-{m}" for m in sorted(extra)]

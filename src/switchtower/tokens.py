@@ -58,7 +58,7 @@ OTHER_TOKENS_PER_CHAR = 0.9
 #: published counting recipe
 MESSAGE_OVERHEAD_TOKENS = 4
 #: above this many characters, count windows and scale instead of scanning everything
-EXACT_CHARS = 200_000
+EXACT_CHARS = 32_000
 _WINDOWS = 8
 _WINDOW_CHARS = EXACT_CHARS // _WINDOWS
 

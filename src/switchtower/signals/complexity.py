@@ -97,7 +97,7 @@ def complexity(
     """Complexity of a task given its prose ``text`` (code blocks are split out when
     ``code`` is not given); ``tokens`` defaults to the estimate over ``messages`` or text.
     """
-    text = cap(clean(text or ""))
+    text = clean(cap(text or ""))
     if code is None:
         text, blocks = split_code(text)
         code = "\n".join(blocks)

@@ -15,7 +15,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from switchtower.signals.lexicon import CHAIN, RULES, SAFE_ENV, Rule
+from switchtower.signals.lexicon import (
+    CHAIN,
+    IMPERATIVE_RULES,
+    RULES,
+    SAFE_ENV,
+    VERSION_JUMP,
+    Rule,
+)
 from switchtower.signals.repo_context import missing_repo_context
 from switchtower.signals.text import Prose, cap, clean, prose_view, snippet, split_code
 from switchtower.types import FAILURE_MODES, Signal, message_text
@@ -30,13 +37,15 @@ __all__ = [
 ]
 
 MAX_EVIDENCE = 4
-#: chain cues needed for a score of 1 - 1/e (about 0.63); four cues give ~0.55
-CHAIN_SCALE = 5.0
+#: matches of one rule looked at (bounded work on huge, repetitive inputs)
+_MAX_MATCHES = 32
+#: chain cues needed for a score of 1 - 1/e (about 0.63); three cues give ~0.53
+CHAIN_SCALE = 4.0
 
 #: how much a match counts, by rule kind and clause mode
 _MODE_FACTOR: Mapping[str, Mapping[str, float]] = {
     "action": {"act": 1.0, "explain": 0.3, "hypo": 0.2},
-    "topic": {"act": 1.0, "explain": 0.45, "hypo": 0.6},
+    "topic": {"act": 1.0, "explain": 0.3, "hypo": 0.5},
     "judge": {"act": 1.0, "explain": 1.0, "hypo": 0.8},
 }
 #: an action on a staging / local / dry-run target counts this much
@@ -49,6 +58,25 @@ _NEGATION = re.compile(
     r"must not|mustn'?t|won'?t|cannot|can'?t|instead of|rather than|except|no need to|"
     r"refrain from|stop|prevent\w*|block\w*|forbid\w*|disallow\w*)\b"
 )
+#: "can deploy", "allowed to delete": a capability, not an instruction
+_CAPABILITY = re.compile(
+    r"\b(?:can|could|may|might|able to|allowed to|permitted to|only|who|whether)\s+(?:\w+\s+)?$"
+)
+#: "the delete button", "a deploy script": the verb used as a noun or adjective
+_NOMINAL = re.compile(r"\b(?:the|a|an|this|that|our|my|your|its|their|each|every)\s+$")
+#: where an instruction's verb stands: clause start or after a connective / subject
+_IMPERATIVE_PREFIX = re.compile(
+    r"(?:^|\b(?:and|then|please|to|also|now|just|that|which|you|we|i|must|should|will|"
+    r"first|finally|next|immediately|right now|go ahead and|need|needs)|[,:;(-]|"
+    r"\b(?:bulk|mass|batch|hard|force)[- ]?)\s*$"
+)
+_POLITE_PREFIX = re.compile(r"^[\W\d]*(?:(?:hey|hi|ok|okay|so|please|pls|kindly)[,:]?\s+)*$")
+#: cosmetic UI work on a login page is not security work
+_COSMETIC = re.compile(
+    r"\b(?:colou?r|spinner|style|css|wider|narrower|taller|font|responsive|placeholder|"
+    r"label|icon|padding|margin|align\w*|animation|bold|theme|dark mode|layout|button|"
+    r"translation|copy text|tooltip)\b"
+)
 _EXCLUSION = re.compile(
     r"(?:\b(?:don'?t|do not|never|without|avoid|no need to|not)\s+(?:\w+\s+){0,2}"
     r"(?:touch|chang|modif|edit|alter|updat|affect|involv|mess|worry)\w*|\bunrelated to|"
@@ -56,13 +84,28 @@ _EXCLUSION = re.compile(
     r"\bno changes? to|\bleave (?:the |our )?(?:\w+ ){0,2}alone)[^.;\n]*$"
 )
 _NUMBERED = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|step \d+[:.)]?)\s+\S")
+_BACK_REF = re.compile(
+    r"\b(?:it|them|those|these|each(?: one)?|the result\w*|the output|that|its|their)\b"
+)
 _ACT_VERB = re.compile(
-    r"(?m)(?:^|[.;:]\s+|\band (?:then )?)(?:please )?(?:add|build|change|check|clone|compile|"
+    r"(?m)(?:^|[.;:,]\s+|\band (?:then )?|\bthen |\d[.)]\s+)(?:please )?(?:re-?)?"
+    r"(?:add|build|change|check|clone|compile|"
     r"configure|create|deploy|fetch|find|fix|generate|implement|install|load|merge|move|"
     r"open|parse|push|read|refactor|remove|rename|replace|rerun|run|scan|set up|setup|"
     r"split|start|tag|test|update|upload|validate|verify|write|collect|compute|extract|"
     r"filter|group|join|aggregate|export|import|download|train|evaluate|compare|summari[sz]e|"
-    r"send|notify|open a pr|bump|rebase|release|publish)\b"
+    r"send|notify|open|bump|rebase|release|publish|pull|cluster|clean|wait|point|"
+    r"decommission|identify|optimi[sz]e|profile|flash|confirm|bisect|reproduce|map|sum|"
+    r"assign|turn|translate|have|look|search|get|query|scrape|normali[sz]e|build|train|"
+    r"retrain|resolve|rebuild|restore|label|use|inventory|figure|estimate|take|tag|"
+    r"consume|transform|connect|match|flag|draft|decide|create|measure|break|wire|apply|"
+    r"enumerate|generate|check|collect|verify|trigger|export|deactivate|email|post|propose|"
+    r"calculate|dedupe|deduplicate|install|upload|download|sort|rank|pick|select|choose|"
+    r"review|approve|schedule|notify|report|record|annotate|classify|score|plot|chart|"
+    r"visuali[sz]e|publish|sync|restart|stop|kill|retry|wait|poll|monitor|watch|ask|"
+    r"tell|send|share|attach|archive|backup|back up|snapshot|provision|spin up|tear down|"
+    r"set|mark|close|assign|link|lint|format|package|sign|encrypt|decrypt|hash|"
+    r"migrate|backfill|switch|drop|delete|truncate)\b"
 )
 
 
@@ -87,22 +130,43 @@ def _factor(rule: Rule, prose: Prose, m: re.Match[str]) -> float:
     if _EXCLUSION.search(prefix):
         return 0.0
     factor = _MODE_FACTOR[rule.kind][prose.mode_at(start)]
+    clause = prose.text[cstart:cend]
     if rule.kind == "action":
         near = prefix[-32:].rsplit(",", 1)[-1]
-        if _NEGATION.search(near):
+        if _NEGATION.search(near) or _CAPABILITY.search(near) or _NOMINAL.search(near):
             return 0.0
-        clause = prose.text[cstart:cend]
+        if (
+            rule.name in IMPERATIVE_RULES
+            and not _POLITE_PREFIX.match(prefix)
+            and not _IMPERATIVE_PREFIX.search(prefix)
+        ):
+            return 0.0
         if SAFE_ENV.search(clause) and not re.search(r"\bprod(?:uction)?\b", clause):
             factor *= _SAFE_ENV_FACTOR
     return factor
+
+
+def _topic_context(name: str, clause: str) -> float:
+    """Discounts that depend on the signal: cosmetic UI work is not security work, and
+    a migration of a fresh / local / test database risks nothing."""
+    if name == "security_sensitive" and _COSMETIC.search(clause):
+        return 0.3
+    if name == "risky_migration" and SAFE_ENV.search(clause):
+        return _SAFE_ENV_FACTOR
+    return 1.0
 
 
 def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[str] = ()) -> Signal:
     """Score ``prose`` (and, at a discount, attached ``code``) against ``rules``."""
     best: dict[str, tuple[float, str]] = {}
     for rule in rules:
-        for m in rule.pattern.finditer(prose.text):
+        for n, m in enumerate(rule.pattern.finditer(prose.text)):
+            if n >= _MAX_MATCHES or best.get(rule.name, (0.0, ""))[0] >= rule.weight:
+                break
             w = rule.weight * _factor(rule, prose, m)
+            if w > 0.0 and rule.kind != "action":
+                cstart, cend = prose.clause_span(m.start())
+                w *= _topic_context(name, prose.text[cstart:cend])
             if w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, snippet(prose.text, m.start(), m.end()))
         for block in code:
@@ -112,7 +176,23 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
             w = rule.weight * _CODE_FACTOR
             if m2 and w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, "code: " + snippet(m2.string, m2.start(), m2.end()))
+    if name == "risky_migration":
+        jump = _version_jump(prose)
+        if jump is not None:
+            best["version-jump"] = jump
     return _combine(name, best)
+
+
+def _version_jump(prose: Prose) -> tuple[float, str] | None:
+    """A major-version upgrade ("from 3.2 to 4.2", "0.68 to 0.73", "v1 ... v2")."""
+    for m in VERSION_JUMP.finditer(prose.text):
+        old_major, old_minor, new_major, new_minor = m.groups()
+        major_change = old_major != new_major
+        zero_minor = old_major == new_major == "0" and old_minor != new_minor
+        if (major_change and int(new_major) > int(old_major)) or zero_minor:
+            w = 0.65 * _MODE_FACTOR["topic"][prose.mode_at(m.start())]
+            return w, snippet(prose.text, m.start(), m.end())
+    return None
 
 
 def _combine(name: str, best: Mapping[str, tuple[float, str]]) -> Signal:
@@ -139,10 +219,15 @@ def dependency_chain(prose: Prose, raw: str) -> Signal:
     if numbered >= 3:
         cues += 0.5 * numbered
         evidence.append(f"{numbered} numbered steps")
-    verbs = {m.group(0).split()[-1] for m in _ACT_VERB.finditer(prose.text)}
-    if len(verbs) >= 4:
-        cues += 0.5 * (len(verbs) - 3)
-        evidence.append(f"{len(verbs)} distinct action verbs")
+    steps = len(_ACT_VERB.findall(prose.text))
+    if steps >= 4:
+        cues += 1.0 * (steps - 2)
+        evidence.append(f"{steps} imperative steps")
+        # later steps that point back at earlier results ("fix it", "for each one")
+        refs = len(_BACK_REF.findall(prose.text))
+        if refs:
+            cues += min(2.0, 0.5 * refs)
+            evidence.append(f"{refs} references to earlier results")
     score = 1.0 - math.exp(-cues / CHAIN_SCALE)
     return Signal("long_dependency_chain", round(score, 4), tuple(evidence[: MAX_EVIDENCE + 1]))
 
@@ -167,7 +252,7 @@ def compute_failure_modes(
         kw["head"] = head_chars
     if tail_chars is not None:
         kw["tail"] = tail_chars
-    task = cap(clean(task_text(msgs)), **kw)
+    task = clean(cap(task_text(msgs), **kw))
     prose_raw, code = split_code(task)
     prose = prose_view(prose_raw)
     out: dict[str, Signal] = {

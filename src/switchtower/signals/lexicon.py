@@ -39,20 +39,46 @@ def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
 
 
 # shared vocabulary
-_PROD = r"(?:prod|production|live|customer[- ]facing|the real|main (?:db|database)|prod-\w+)"
+_PROD = (
+    r"(?:prod|production|prod-\w+|customer[- ]facing|the live (?:\w+ )?(?:db|database|site|"
+    r"system|environment|cluster|servers?)|live (?:db|database|site|environment|traffic|"
+    r"customers|users|cluster))"
+)
 _SAFE_ENV = (
-    r"(?:staging|stage|dev|development|local(?:ly|host)?|test(?:ing)?|sandbox|preview|my machine)"
+    r"(?:staging|stage|dev|development|local(?:ly|host)?|test(?:ing)?|sandbox|preview|"
+    r"my machine|scratch|fresh|empty|throwaway|brand[- ]new)"
 )
 _DATA_OBJ = (
     r"(?:records?|rows?|users?|accounts?|customers?|orders?|data|tables?|databases?|db|"
     r"collections?|buckets?|objects?|volumes?|backups?|snapshots?|clusters?|namespaces?|"
     r"instances?|servers?|vms?|branch(?:es)?|tags?|releases?|repos?(?:itory|itories)?|"
     r"indices|indexes|subscriptions?|invoices?|tenants?|keys?|secrets?|dns records?|"
-    r"zones?|queues?|topics?|emails?|messages?|files? (?:in|on|from) (?:s3|the bucket|prod))"
+    r"zones?|queues?|topics?|messages?|forks?|cdn|caches?|replicas?|(?:feature )?flags?|"
+    r"nodes?|hosts?|stacks?|deployments?|files? (?:in|on|from) (?:s3|the "
+    r"bucket|prod\w*))"
 )
 _DESTROY = (
     r"(?:delete|deleting|deletes|drop|dropping|drops|truncate|truncating|purge|purging|"
-    r"wipe|wiping|destroy|destroying|erase|erasing|remove|removing|nuke|nuking)"
+    r"wipe|wiping|destroy|destroying|erase|erasing|remove|removing|nuke|nuking|"
+    r"decommission\w*|tear down|tearing down|deprovision\w*)"
+)
+_WRITE_VERB = (
+    r"(?:update|delete|insert|modify|change|write|run|execute|apply|patch|edit|fix|alter|"
+    r"restart|reboot|kill|scale|shut ?down|roll ?back|reindex|flush|rotate|revoke|disable|"
+    r"reset|overwrite|replace|roll|set|mark|cancel|close|purge|invalidate|force|remove|"
+    r"promote|flip|migrate|backfill)"
+)
+#: technologies whose replacement by another is a platform migration
+_TECH = (
+    r"(?:postgres\w*|mysql|mariadb|sqlite|oracle|aurora|mssql|sql server|mongo\w*|dynamodb|"
+    r"cassandra|redis|memcached|elasticsearch|opensearch|solr|kafka|rabbitmq|sqs|pub/?sub|"
+    r"s3|gcs|local disk|nfs|on-?prem\w*|the cloud|aws|gcp|azure|heroku|kubernetes|k8s|ecs|"
+    r"ec2|lambda|express|fastify|koa|nestjs|django|flask|fastapi|rails|laravel|spring|"
+    r"react|vue|angular\w*|svelte|jquery|jenkins|github actions|gitlab ci|circleci|"
+    r"travis|webpack|vite|rollup|parcel|jest|vitest|mocha|pytest|unittest|sequelize|"
+    r"prisma|typeorm|hibernate|sqlalchemy|knex|celery|airflow|terraform|cloudformation|"
+    r"pulumi|javascript|typescript|python ?\d|java|kotlin|scala|go|rust|php|ruby|"
+    r"graphql|rest|grpc|soap|monolith|microservices?)"
 )
 
 SECURITY: tuple[Rule, ...] = (
@@ -67,50 +93,61 @@ SECURITY: tuple[Rule, ...] = (
         "credentials",
         r"\b(?:passwords?|passwd|passphrases?|credentials?|api[ _-]?keys?|"
         r"access[ _-]keys?|private[ _-]keys?|ssh[ _-]keys?|secret[ _-]keys?|client[ _-]secrets?|"
-        r"secrets? manager|vault|kms|\.env\b|secrets)\b",
+        r"secrets? manager|hashicorp vault|(?:in|from|into|to) vault|vault (?:secrets?|"
+        r"tokens?|polic\w+)|kms|\.env files?|secrets|gpg|pgp)\b",
         0.6,
         "topic",
     ),
     _r(
         "tokens",
-        r"\b(?:jwt|jwts|bearer|(?:access|refresh|auth|session|csrf|api|reset|"
-        r"personal access) tokens?|session (?:cookie|fixation|hijack\w*)|cookies? flags?)\b",
+        r"\b(?:jwt|jwts|bearer|(?:access|refresh|auth|session|csrf|api|reset|personal access)"
+        r" tokens?|session (?:cookie|fixation|hijack\w*)|cookies? flags?|httponly|samesite)\b",
         0.6,
         "topic",
     ),
     _r(
         "crypto",
-        r"\b(?:encrypt\w*|decrypt\w*|cipher\w*|aes|rsa|ecdsa|hmac|tls|ssl|mtls|"
-        r"certificates?|x\.?509|bcrypt|argon2|scrypt|pbkdf2|salt(?:ed|ing)?|nonce|"
-        r"(?:hash|hashing) (?:the )?passwords?|password hash\w*|signature verification|"
-        r"verify (?:the )?signatures?|webhook signatures?)\b",
+        r"\b(?:encrypt\w*|decrypt\w*|aes(?:-\w+)?|rsa|ecdsa|ed25519|hmac|tls|ssl|mtls|https|"
+        r"hsts|certificates?|x\.?509|bcrypt|argon2|scrypt|pbkdf2|salt(?:ed|ing)?|nonce|"
+        r"(?:hash|hashing|re-?hash\w*) (?:the |all |stored )?passwords?|password hash\w*|"
+        r"signature verification|verify (?:the )?signatures?|(?:webhook|hmac) signatures?|"
+        r"unsigned|signed (?:images?|payloads?|urls?)|constant[- ]time)\b",
         0.55,
         "topic",
     ),
     _r(
         "access-control",
-        r"\b(?:permissions?|rbac|abac|acls?|access control|privileges?|"
+        r"\b(?:(?:file |access |user |iam |folder )?permissions? (?:checks?|model|system|"
+        r"boundar\w+|escalation)|rbac|abac|acls?|access (?:control|checks?)|privileges?|"
         r"sudo|chmod|chown|iam (?:roles?|polic\w+|users?)|least privilege|role-based|"
-        r"authori[sz]ed users?|admin (?:access|rights|role|panel|endpoints?))\b",
-        0.5,
+        r"(?:owner|admin|editor|superuser|root) (?:roles?|rights|permissions?|access|login)|"
+        r"is_?admin|authori[sz]ed users?|admin (?:access|rights|role|panel|endpoints?)|"
+        r"40[13]|forbidden|unauthori[sz]ed|another (?:user|tenant|customer)'s|cross-tenant|"
+        r"tenant isolation|idor|lock down|(?:disable|deactivate|revoke|offboard|deprovision|"
+        r"suspend)\w* (?:\S+ ){0,4}(?:accounts?|access|logins?|users?))\b",
+        0.55,
         "topic",
     ),
+    _r("permission-word", r"\bpermissions?\b", 0.35, "topic"),
     _r(
         "injection",
-        r"\b(?:(?:sql|command|shell|code|ldap|xpath|template|header|log|prompt|"
-        r"nosql|os) injection|xss|cross-site|csrf|ssrf|xxe|path traversal|directory traversal|"
-        r"open redirect|deseriali[sz]\w+ (?:of )?untrusted|sanitiz\w+|escap\w+ (?:user )?input|"
-        r"untrusted input|user-supplied|parameteri[sz]ed quer\w+)\b",
+        r"\b(?:(?:sql|command|shell|code|ldap|xpath|template|header|log|prompt|nosql|os) "
+        r"injection|inject\w* (?:script|sql|code|commands?)|xss|cross-site|csrf|ssrf|xxe|"
+        r"path traversal|directory traversal|open redirect|mass assignment|"
+        r"deseriali[sz]\w+ (?:of )?untrusted|sanitiz\w+|escap\w+ (?:user )?(?:input|filters?|"
+        r"html|queries|strings?|shell)|untrusted (?:input|data)|user-supplied|user input "
+        r"reaches|input validation|parameteri[sz]ed quer\w+|ldap (?:filters?|search))\b"
+        r"|\beval\(",
         0.6,
         "topic",
     ),
     _r(
         "vulnerability",
-        r"\b(?:vulnerab\w+|exploit\w*|cve-\d+|security (?:audit|review|hole|"
-        r"issue|bug|flaw|fix|patch|risk)s?|insecure|pen ?test\w*|penetration test\w*|"
-        r"threat model\w*|privilege escalation|leak(?:s|ing|ed)? (?:secrets?|credentials?|"
-        r"tokens?|keys?|passwords?|pii)|attack surface|brute[- ]force|timing attack|"
-        r"hardcoded (?:secrets?|credentials?|passwords?|keys?))\b",
+        r"\b(?:vulnerab\w+|exploit\w*|cve-\d+|security (?:audit|review|hole|issue|bug|flaw|"
+        r"fix|patch|risk)s?|insecure|pen ?test\w*|penetration test\w*|threat model\w*|"
+        r"privilege escalation|leak(?:s|ing|ed)? (?:secrets?|credentials?|tokens?|keys?|"
+        r"passwords?|pii)|attack surface|brute[- ]force|timing attack|(?:secret|key) "
+        r"(?:is )?(?:strong|weak)|hardcoded (?:secrets?|credentials?|passwords?|keys?))\b",
         0.65,
         "judge",
     ),
@@ -122,78 +159,86 @@ SECURITY: tuple[Rule, ...] = (
     ),
 )
 
+#: action rules whose verb must stand where an instruction's verb stands (see failure_modes)
+IMPERATIVE_RULES = frozenset(
+    {
+        "prod-write",
+        "destroy-data",
+        "deploy",
+        "payment",
+        "send-message",
+        "infra-change",
+        "rotate-revoke",
+    }
+)
+
 WRITE: tuple[Rule, ...] = (
     _r(
         "prod-write",
-        r"\b(?:update|delete|insert|modify|change|write|run|execute|apply|patch|"
-        r"edit|fix|alter|restart|reboot|kill|scale (?:down|up|to)|shut ?down|roll ?back|"
-        r"reindex|flush|rotate|revoke|disable)\w*\b[^.;\n]{0,50}\b(?:on|in|to|against|from|"
-        r"for) (?:the )?" + _PROD + r"\b",
+        r"\b" + _WRITE_VERB + r"\w*\b[^.;\n]{0,60}?\b" + _PROD + r"\b",
         0.7,
-        "action",
-    ),
-    _r(
-        "prod-object",
-        r"\b" + _PROD + r" (?:database|db|server|cluster|data|table|"
-        r"environment|env|bucket|config|traffic|users?|customers?)\b",
-        0.3,
         "action",
     ),
     _r("destroy-data", r"\b" + _DESTROY + r"\b[^.;\n]{0,40}?\b" + _DATA_OBJ + r"\b", 0.6, "action"),
     _r(
         "destroy-cmd",
-        r"(?:\brm -(?:rf|fr|r)\b|\bdrop (?:table|database|schema|index|"
-        r"collection)\b|\btruncate table\b|\bdelete from\b|\bterraform destroy\b|"
-        r"\bkubectl delete\b|\bdocker system prune\b|\bflushall\b|\bflushdb\b|"
-        r"\baws s3 rm\b|\bgit branch -d\b|\bgit clean -\w*f)",
+        r"(?:\brm -(?:rf|fr|r)\b|\bdrop (?:table|database|schema|index|collection)\b|"
+        r"\btruncate table\b|\bdelete from\b|\bterraform destroy\b|\bkubectl delete\b|"
+        r"\bdocker system prune\b|\bflushall\b|\bflushdb\b|\baws s3 rm\b|\bgit branch -d\b|"
+        r"\bgit clean -\w*f|\bupdate \w+ set\b)",
         0.7,
         "action",
     ),
     _r(
         "force-push",
-        r"(?:\bforce[- ]push\w*|\bpush\w* (?:\S+ ){0,3}(?:--force|-f)\b|"
-        r"--force-with-lease|\bgit reset --hard\b[^.;\n]{0,30}\bpush|\brewrite (?:the )?"
-        r"(?:git )?history\b|\bpush\w* (?:directly )?(?:to|into) (?:main|master|"
+        r"(?:\bforce[- ]push\w*|\bpush\w* (?:\S+ ){0,3}(?:--force|-f)\b|--force-with-lease|"
+        r"\bgit reset --hard\b[^.;\n]{0,30}\bpush|\brewrite (?:the )?(?:git )?history\b|"
+        r"\bpush\w* (?:\S+ ){0,3}(?:directly )?(?:to|into) (?:origin/)?(?:main|master|"
         r"production|release)\b)",
         0.75,
         "action",
     ),
     _r(
         "deploy",
-        r"(?:^|[^\w-])(?:(?:re)?deploy(?:ing|s)?|roll(?:ing)? ?out|ship(?:ping)? "
-        r"(?:it|this|the \w+)|publish(?:ing)? (?:\S+ ){0,3}(?:to|on) (?:npm|pypi|"
-        r"crates\.io|the app store|play store|docker hub|the registry|maven)|"
-        r"cut (?:a |the )?release|promote \S+ (?:\S+ ){0,2}to " + _PROD + r"|"
-        r"release (?:it|this|v?\d[\w.]*) to|push (?:it |this |the \w+ )?(?:live|to "
+        r"\b(?:(?:re)?deploy(?:ing|s)?|roll(?:ing)? ?out|ship(?:ping)? (?:it|this|the \w+)|"
+        r"(?:publish|release|submit|ship)\w* (?:\S+ ){0,5}?(?:to|on) (?:the )?(?:npm|pypi|"
+        r"crates\.io|app store|play store|testflight|docker hub|the registry|maven|"
+        r"\d+% of (?:users|customers)|everyone|all users|" + _PROD + r")|"
+        r"cut (?:a |the )?release|release (?:it|them)\b|promote \S+ (?:\S+ ){0,2}to "
         + _PROD
-        + r")|go live|terraform apply|kubectl apply|helm (?:upgrade|install)|"
+        + r"|push (?:it |this |the \w+ )?(?:live|to "
+        + _PROD
+        + r")|go live|"
+        r"terraform apply|kubectl apply|helm (?:upgrade|install)|"
         r"merge (?:\S+ ){0,3}(?:into|to) (?:main|master|production|release))\b",
         0.6,
         "action",
     ),
     _r(
         "payment",
-        r"\b(?:charge|charging|refund|refunding|issue (?:a |the )?(?:refund|credit)|"
-        r"pay(?:ing)? (?:out|the|all|\$)|payouts?|transfer(?:ring)? (?:\$|funds|money|\d)|"
-        r"wire (?:\$|funds|money|the)|process (?:the |all )?(?:payments?|refunds?|payroll)|"
-        r"cancel (?:the |all |their )?(?:subscriptions?|orders?))\b",
+        r"\b(?:charge|charging|refund|refunding|issue (?:a |the )?(?:\$?[\d,.]+ )?(?:refunds?|"
+        r"credits?)|pay(?:ing)? (?:out|the|all|\$)|payouts?|transfer(?:ring)? (?:\$|funds|"
+        r"money|\d)|wire (?:\$|funds|money|the (?:money|funds|payment))|"
+        r"process (?:the |all )?(?:payments?|refunds?|"
+        r"payroll)|cancel (?:the |all |their )?(?:subscriptions?|orders?))\b",
         0.65,
         "action",
     ),
     _r(
         "send-message",
-        r"\b(?:send|sending|email|e-mail|text|sms|dm|message|notify|notifying|"
-        r"broadcast|announce|post|tweet|publish|blast|reply to)\b[^.;\n]{0,40}?\b(?:all |every |"
-        r"our |the |each |affected |those |these )?(?:customers?|clients?|users?|subscribers?|"
-        r"recipients?|mailing list|newsletter|everyone|team|channel|#[\w-]+|slack|discord|"
-        r"twitter|linkedin|email|emails|sms|invites?|invitations?|notifications?|"
-        r"reminders?|the reply|the response|the message|candidates?|vendors?|list)\b",
+        r"\b(?:send|sending|email|e-mail|text|sms|dm|message|notify|notifying|broadcast|"
+        r"announce|post|tweet|publish|blast|reply to|invite|ping|tell)\b[^.;\n]{0,40}?(?:\b(?:all|"
+        r"every|each|everyone|everybody|affected|customers?|clients?|users?|subscribers?|"
+        r"recipients?|mailing list|newsletter|team|channel|slack|discord|twitter|linkedin|"
+        r"invites?|invitations?|notifications?|reminders?|candidates?|vendors?|tickets?|"
+        r"owners?|authors?|stakeholders?|members?|people|"
+        r"them|the reply|the response|the message)\b|(?<!\w)#[\w-]+)",
         0.55,
         "action",
     ),
     _r(
         "infra-change",
-        r"\b(?:change|update|modify|delete|remove|edit|open|close)\b"
+        r"\b(?:change|update|modify|delete|remove|edit|open|close|apply|point)\b"
         r"[^.;\n]{0,30}\b(?:dns|firewall|security group|load balancer|ingress|cdn|"
         r"route ?53|cloudflare)\b",
         0.5,
@@ -201,84 +246,84 @@ WRITE: tuple[Rule, ...] = (
     ),
     _r(
         "rotate-revoke",
-        r"\b(?:rotate|rotating|revoke|revoking|invalidate|invalidating|"
-        r"disable|disabling|deactivate|ban|suspend)\b[^.;\n]{0,30}\b(?:keys?|tokens?|"
-        r"credentials?|accounts?|users?|sessions?|certificates?|api keys?)\b",
+        r"\b(?:rotate|rotating|revoke|revoking|invalidate|invalidating|disable|disabling|"
+        r"deactivate|ban|suspend)\b[^.;\n]{0,30}\b(?:keys?|tokens?|credentials?|accounts?|"
+        r"users?|sessions?|certificates?|api keys?)\b",
         0.55,
         "action",
     ),
 )
 
 MIGRATION: tuple[Rule, ...] = (
+    _r("migration-word", r"\b(?:migrat(?:e|es|ed|ing|ion|ions)|makemigrations)\b", 0.4, "topic"),
     _r(
-        "migration",
-        r"\b(?:migrat(?:e|es|ed|ing|ion|ions)|makemigrations|"
-        r"schema (?:change|migration|update|evolution)s?)\b",
-        0.5,
+        "migration-object",
+        r"\b(?:migrat\w+|schema (?:change|migration|update|evolution)s?)\b[^.;\n]{0,40}?\b(?:"
+        r"database|db|schema|data|tables?|columns?|services?|apps?|codebase|cluster|versions?|"
+        r"framework|librar\w+|api|pipelines?|ci|index\w*|scripts?|models?|components?|"
+        r"consoles?|store|production|prod)\b|\b(?:run|apply|write|generate|create|review|"
+        r"squash|revert) (?:\S+ ){0,3}?(?:migrations?|schema changes?)\b",
+        0.6,
         "topic",
     ),
     _r(
         "schema-change",
-        r"\b(?:alter table|add (?:a |an |the )?(?:new )?(?:column|"
-        r"not null|foreign key|unique constraint|constraint|index)|(?:drop|rename|"
-        r"change|widen|split|merge) (?:the |a |an )?(?:\w+ )?(?:columns?|tables?|"
-        r"column types?|primary key)|change (?:the )?(?:type|data type) of|"
-        r"(?:database|db|table|sql) schema|denormali[sz]\w*|partition(?:ing)? (?:the )?table)\b",
+        r"\b(?:alter table|add (?:a |an |the )?(?:new )?(?:\S+ )?(?:column|not null|"
+        r"foreign key|unique constraint|constraint|index)|(?:drop|rename|change|widen|split|"
+        r"merge|partition) (?:the |a |an )?(?:\S+ )?(?:columns?|tables?|column types?|"
+        r"primary key)|change (?:the )?(?:type|data type|primary key) of|foreign keys?|"
+        r"(?:encrypt|hash|re-?encode|normali[sz]e|backfill|denormali[sz]e)\w* (?:the |all "
+        r"|existing )?(?:\S+ ){0,3}?columns?|denormali[sz]\w*|partition(?:ing)? (?:the )?"
+        r"\S+ table)\b",
         0.7,
         "topic",
     ),
+    _r("schema-noun", r"\b(?:database|db|table|sql) schema\b", 0.35, "topic"),
     _r(
         "migration-tool",
-        r"\b(?:alembic|flyway|liquibase|knex migrate|prisma migrate|"
-        r"rails db:migrate|rake db:migrate|django migrations?|ecto migrations?|"
-        r"goose|dbmate|sqitch|south migrations?)\b",
+        r"\b(?:alembic|flyway|liquibase|knex migrate|prisma migrate|rails db:migrate|"
+        r"rake db:migrate|django migrations?|ecto migrations?|goose|dbmate|sqitch)\b",
         0.7,
         "topic",
     ),
     _r(
         "data-migration",
-        r"\b(?:backfill\w*|re-?index(?:ing)? (?:all|every|the whole)|"
-        r"(?:move|moving|copy|copying|transfer|transferring|port|porting) (?:all |the )?"
-        r"(?:\w+ ){0,2}(?:data|records|rows|tables?|documents|users|files|blobs) (?:from|to|"
-        r"into|over)|re-?encod\w+ (?:all|every|existing)|re-?hash\w* (?:all|every|existing)|"
-        r"convert (?:all |every )?existing (?:\w+ ){0,2}(?:rows|records|data))\b",
+        r"\b(?:backfill\w*|re-?index(?:ing)? (?:all|every|the whole|without)|"
+        r"(?:move|moving|copy|copying|transfer|transferring|port|porting|import|importing|"
+        r"load|loading|convert|converting) (?!this|these|the following|that)(?:all |the )?"
+        r"[^.;\n]{0,30}?\b(?:data|records|"
+        r"rows|tables?|documents|collections|users|files|blobs|uploads|orders|history|"
+        r"historical \w+)\b[^.;\n]{0,40}?\b(?:from|into|to|over)\b|re-?encod\w+ (?:all|every|"
+        r"existing)|re-?hash\w* (?:all|every|existing|stored)|convert (?:all |every )?"
+        r"existing (?:\w+ ){0,2}(?:rows|records|data)|one (?:schema|database) per tenant)\b",
         0.65,
         "topic",
     ),
     _r(
         "platform-switch",
-        r"\b(?:switch\w*|mov\w+|port\w*|convert\w*|rewrit\w+|transition\w*)"
-        r"\b[^.;\n]{0,40}?\bfrom (?:\w+[ .-]?){1,3} to\b",
-        0.45,
-        "topic",
-    ),
-    _r(
-        "major-upgrade",
-        r"\b(?:upgrad\w+|bump\w*|updat\w+|mov\w+)\b[^.;\n]{0,40}?\b(?:"
-        r"(?:from )?v?\d+(?:\.x)? to v?\d+(?:\.x|\.0)?(?!\.\d*[1-9])\b|to (?:the )?(?:next|new|"
-        r"latest) major (?:version|release)|major version|python ?3|react 1[89]|vue ?3|"
-        r"angular \d+|django [45]|rails [678]|spring boot 3|sqlalchemy 2|pydantic (?:v?2)|"
-        r"java (?:1[17]|21)|node (?:1[68]|2\d)|php 8|\.net (?:[6-9]|core))",
+        r"\b(?:switch\w*|mov\w+|port\w*|convert\w*|rewrit\w+|transition\w*|migrat\w+|replac\w+"
+        r"|upgrad\w+)\b(?! (?:this|these|the following|that|my|the snippet))"
+        r"[^.;\n]{0,40}?\b(?:from (?:the )?" + _TECH + r"\b[^.;\n]{0,20}? to\b|"
+        r"to (?:the )?" + _TECH + r"\b)|\b" + _TECH + r" to " + _TECH + r"\b|"
+        r"\b(?:split|break|extract|carv)\w* [^.;\n]{0,40}?(?:monolith|into (?:its own|a "
+        r"separate|separate) (?:micro)?services?)",
         0.6,
         "topic",
     ),
     _r(
         "framework-port",
-        r"\b(?:python 2 to (?:python )?3|py2 to py3|class components to "
-        r"(?:hooks|function)|angularjs to angular|javascript to typescript|js to ts|"
-        r"commonjs to esm|callbacks to (?:async|promises)|monolith to microservices|"
-        r"on-?prem(?:ise)? to (?:the )?cloud|mysql to postgres\w*|postgres\w* to mysql|"
-        r"mongo\w* to postgres\w*|webpack to vite|jest to vitest|unittest to pytest|"
-        r"rest to graphql|optionals? api to composition api|java to kotlin)\b",
+        r"\b(?:python 2 to (?:python )?3|py2 to py3|class components to (?:hooks|function)|"
+        r"angularjs to angular|commonjs to esm|callbacks to (?:async|promises)|options api "
+        r"to (?:the )?composition api|javax to jakarta)\b",
         0.75,
         "topic",
     ),
     _r(
         "migration-risk",
-        r"\b(?:zero[- ]downtime|irreversible|data loss|rollback plan|"
-        r"down migration|backward[- ]compatib\w+ schema|dual[- ]writ\w+|expand[- ]contract)\b",
+        r"\b(?:zero[- ]downtime|without downtime|minimal downtime|irreversible|data loss|"
+        r"rollback plan|down migration|dual[- ]writ\w+|expand[- ]contract|without locking)\b",
         0.45,
-        "judge",
+        "topic",
     ),
 )
 
@@ -315,6 +360,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "risky_migration": MIGRATION,
 }
 
+#: the version-number change of an upgrade: "from 3.2 to 4.2", "v1 ... v2", "0.68 to 0.73"
+VERSION_JUMP = re.compile(
+    r"\b(?:upgrad|bump|updat|mov|migrat|port|switch|replac|go)\w*\b[^.;\n]{0,50}?"
+    r"\bv?(\d+)(?:\.(\d+))?(?:\.\d+)*(?:\.x)?\b[^.;\n]{0,30}?\b(?:to|with|->|→)\s+"
+    r"(?:[a-z][\w.-]* ){0,2}v?(\d+)(?:\.(\d+))?"
+)
 SAFE_ENV = re.compile(
     r"\b(?:on|in|to|against|into) (?:the |a |my |our )?(?:own )?"
     + _SAFE_ENV

@@ -19,7 +19,7 @@ from typing import Any
 from switchtower.signals.text import Prose, cap, clean, snippet, split_code
 from switchtower.types import Signal, message_text
 
-__all__ = ["attached_code", "missing_repo_context"]
+__all__ = ["ATTACHED_HEAD", "ATTACHED_TAIL", "attached_code", "missing_repo_context"]
 
 _EXT = (
     r"py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|go|rs|java|kt|kts|rb|php|cs|cpp|cc|cxx|c|h|hpp|"
@@ -32,9 +32,41 @@ _PATH = re.compile(
     r"|(?<![\w/:.@-])(?:\.{1,2}/)?(?:src|lib|libs|app|apps|tests?|spec|pkg|cmd|internal|"
     r"config|scripts|services|packages|modules|components|api|server|client|web|frontend|"
     r"backend|infra|deploy|migrations|handlers|utils|core|docs)/[\w./-]+"
-    r"|\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile|Cargo\.toml|"
-    r"package\.json|requirements\.txt|go\.mod|pom\.xml)\b"
+    r"|(?<![\w/.])\.(?:env|gitignore|dockerignore|eslintrc|prettierrc|babelrc|npmrc|"
+    r"bashrc|zshrc|editorconfig)(?:\.\w+)?\b"
+    r"|\b(?:Cargo\.toml|package\.json|requirements\.txt|go\.mod|pom\.xml)\b"
 )
+#: names of build files that are also generic concepts ("how do Makefile targets work")
+_GENERIC_FILE = re.compile(r"\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile)\b")
+_ENDPOINT = re.compile(
+    r"\b(?:GET|POST|PUT|PATCH|DELETE) /[\w/{}:.-]*|(?<![\w/])/(?:api|v\d+)/[\w/{}:.-]+"
+)
+#: an identifier named as a code artifact: "the sync_accounts job", "list_invoices endpoint"
+_NAMED_ARTIFACT = re.compile(
+    r"\b([A-Za-z_]\w*(?:_[A-Za-z0-9]|\.[A-Za-z_]|[a-z][A-Z][a-z])[\w.]*)`? "
+    r"(?:function|method|class|module|job|handler|"
+    r"component|endpoint|hook|worker|script|service|middleware|decorator|helper|test|"
+    r"fixture|route|view|resolver|task|command|flag|option|setting|constant|variable|"
+    r"field|prop|package|library|type|interface|struct|enum)s?\b"
+)
+#: identifiers next to these words name data (columns, tables), not code
+_DATA_NAME = re.compile(
+    r"(?:\b(?:column|table|field|index on|key|attribute|header|property|row|collection)s?"
+    r"\W{0,3}$)"
+)
+_DATA_NAME_AFTER = re.compile(r"^\W{0,3}(?:column|table|field|key|attribute|header)s?\b")
+#: the clause names a public language or library: symbols are its public API
+_PUBLIC_API = re.compile(
+    r"\b(?:in|with|from|of|using) (?:the )?(?:java|javascript|js|typescript|ts|python|go|"
+    r"golang|rust|c\+\+|c#|kotlin|swift|ruby|php|scala|react|vue|angular|node(?:\.js)?|"
+    r"numpy|pandas|django|flask|spring|\.net|linq|streams?|stdlib|standard library|"
+    r"lodash|jquery|rxjs)\b"
+)
+_INLINE_SQL = re.compile(
+    r"\b(?:SELECT .+ FROM|UPDATE \w+ SET|INSERT INTO|DELETE FROM|ALTER TABLE|CREATE "
+    r"(?:TABLE|INDEX))\b[^\n]*"
+)
+_INDEFINITE = re.compile(r"\b(?:a|an|new|create|generate|write)\s+$", re.I)
 _CALL = re.compile(r"\b([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\((?:[^()\n]{0,40})\)")
 _BACKTICK = re.compile(r"`([^`\s][^`\n]{0,60})`")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -50,6 +82,11 @@ _DEICTIC_STRONG = re.compile(
     r"source tree)|our (?:codebase|code base|repo|repository|monorepo|source code)|"
     r"(?:on |at )?lines? \d+|(?:pr|pull request|mr|merge request|issue|ticket|commit) "
     r"#?\w*\d\w*|the (?:failing|broken|flaky|red) (?:tests?|build|job|check|pipeline|ci)|"
+    r"the (?:whole|entire) (?:codebase|code base|repo|repository|project|app|code)|"
+    r"(?:the|our|my) (?:readme|changelog)|(?:i|we|you) (?:mentioned|showed|sent|shared|"
+    r"pasted|discussed|wrote|made|changed|fixed) (?:earlier|before|above|yesterday|"
+    r"last time|previously)|the (?:pull request|pr|mr|merge request|diff|patch|commit) "
+    r"(?:that|which|i|we|you|from|for)|"
     r"the (?:error|stack ?trace|traceback|diff|code|snippet|function|file|patch|log) "
     r"(?:above|below|i (?:sent|pasted|shared|attached))|(?:as|like) (?:shown|attached) "
     r"(?:above|below))\b"
@@ -59,7 +96,9 @@ _CODE_NOUN = (
     r"class|classes|component|endpoint|endpoints|handler|controller|script|tests?|"
     r"test suite|pipeline|config|configuration|implementation|api|backend|frontend|model|"
     r"query|file|files|helper|middleware|workflow|dockerfile|makefile|migration|hook|route|"
-    r"routes|resolver|worker|job|bug)"
+    r"routes|resolver|worker|job|bug|receiver|consumer|producer|listener|parser|"
+    r"serializer|validator|client|server|loader|exporter|importer|scheduler|cache|layer|"
+    r"schema|manifest|template|chart|playbook|suite|repo|repository|codebase)s?"
 )
 _DEICTIC = re.compile(
     r"\b(?:(?:our|my|the existing|the current) (?:[\w-]+ ){0,2}?|(?:this|that|these|those) "
@@ -78,6 +117,7 @@ _WELL_KNOWN = re.compile(
     r"flask|fastapi|react|console|document|window|array|string|object|promise|math|list|"
     r"dict|str|int|float|set|tuple|self|this|process|fs|path|http|express|app|jquery|\$|"
     r"node|next|nuxt|vue|three|d3|chart|moment|socket|lodash|_|git|npm|pip|kubectl|docker|"
+    r"angular|ember|backbone|express|nest|knockout|p5|phaser|pixi|"
     r"print|len|range|map|filter|reduce|fetch|open|main|setTimeout|setInterval|useEffect|"
     r"useState|useMemo|useCallback|useRef|async|await|sorted|sum|min|max|zip|enumerate|"
     r"isinstance|super|format|split|join|append|push|pop|slice|splice|toString|parseInt|"
@@ -173,6 +213,10 @@ _BRANDS = frozenset(
         "stripe",
     )
 )
+#: characters of each message searched for attached code (more than the prose cap: a
+#: pasted file may sit in the middle of a long message)
+ATTACHED_HEAD = 16_000
+ATTACHED_TAIL = 4_000
 #: code-like lines in one message needed to count it as attached code
 _MIN_CODE_LINES = 3
 
@@ -183,7 +227,7 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
     for m in messages:
         if not isinstance(m, Mapping):
             continue
-        text = cap(clean(message_text(m)))
+        text = clean(cap(message_text(m), ATTACHED_HEAD, ATTACHED_TAIL))
         if not text:
             continue
         if m.get("role") in ("tool", "function"):
@@ -191,6 +235,7 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
             continue
         prose, blocks = split_code(text)
         parts.extend(blocks)
+        parts.extend(m.group(0) for m in _INLINE_SQL.finditer(prose))
         if len(_CODE_LINE.findall(prose)) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
             parts.append(prose)
     return "\n".join(parts)
@@ -200,39 +245,58 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
     """Distinct references -> (weight, kind). The key is what to look for in code."""
     refs: dict[str, tuple[float, str]] = {}
 
-    def add(key: str, weight: float, kind: str) -> None:
+    def add(key: str, weight: float, kind: str, start: int = -1, end: int = -1) -> None:
         key = key.strip("`'\". ")
         if len(key) < 2:
             return
+        if start >= 0:
+            before, after = raw[max(0, start - 14) : start], raw[end : end + 12]
+            if _DATA_NAME.search(before) or _DATA_NAME_AFTER.match(after):
+                weight *= 0.3
+            elif _PUBLIC_API.search(raw[start : start + 80]):
+                weight *= 0.5
         old = refs.get(key)
         if old is None or weight > old[0]:
             refs[key] = (weight, kind)
 
     for m in _PATH.finditer(raw):
         path = m.group(0)
+        if _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
+            continue
         base = path.rsplit("/", 1)[-1]
         known = _WELL_KNOWN.match(base.lower()) and path.count("/") == 0
         add(base if "/" in path else path, 0.2 if known else 0.6, "file " + path)
+    for m in _GENERIC_FILE.finditer(raw):
+        if not _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
+            add(m.group(0), 0.35, "file " + m.group(0))
+    for m in _ENDPOINT.finditer(raw):
+        add(m.group(0), 0.55, "endpoint " + m.group(0))
+    for m in _NAMED_ARTIFACT.finditer(raw):
+        if not _WELL_KNOWN.match(m.group(1)):
+            add(m.group(1).rsplit(".", 1)[-1], 0.6, snippet(raw, m.start(), m.end()))
     for m in _CALL.finditer(raw):
         name = m.group(1)
         compound = "_" in name or "." in name or _CAMEL.fullmatch(name) is not None
         weight = 0.5 if compound else 0.3
         if _WELL_KNOWN.match(name):
             weight = 0.15
-        add(name.rsplit(".", 1)[-1], weight, "symbol " + snippet(raw, m.start(), m.end()))
+        short = name.rsplit(".", 1)[-1]
+        add(short, weight, "symbol " + snippet(raw, m.start(), m.end()), m.start(), m.end())
     for m in _BACKTICK.finditer(raw):
         ident = m.group(1)
         if " " in ident.strip() or _WELL_KNOWN.match(ident):
             continue
         compound = bool(re.search(r"[_./A-Z]", ident[1:]))
-        add(ident.split("(")[0].rsplit(".", 1)[-1], 0.45 if compound else 0.25, f"`{ident}`")
+        key = ident.split("(")[0].rsplit(".", 1)[-1]
+        add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
     for m in _SNAKE.finditer(raw):
-        add(m.group(0), 0.4, "identifier " + m.group(0))
+        add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
     for m in _CAMEL.finditer(raw):
         word = m.group(0)
         if word.lower() in _BRANDS or _WELL_KNOWN.match(word):
             continue
-        add(word, 0.5 if _CLASS_SUFFIX.search(word) else 0.3, "identifier " + word)
+        weight = 0.5 if _CLASS_SUFFIX.search(word) else 0.3
+        add(word, weight, "identifier " + word, m.start(), m.end())
     for m in _DEICTIC_STRONG.finditer(prose.text):
         add("@" + m.group(0), 0.55, repr(snippet(prose.text, m.start(), m.end())))
     for m in _DEICTIC.finditer(prose.text):

@@ -32,14 +32,16 @@ __all__ = [
     "split_code",
 ]
 
-HEAD_CHARS = 12_000
-TAIL_CHARS = 4_000
+HEAD_CHARS = 4_000
+TAIL_CHARS = 1_500
 
 Mode = Literal["act", "explain", "hypo"]
 
 _FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
-_CLAUSE_END = re.compile(r"[.!?;]+(?=\s|$)|\n+|\s(?:but|however|then|and then|after that)\s")
+_CLAUSE_END = re.compile(
+    r"(?:[!?;]+|(?<!\.)\.(?!\.))(?=\s|$)|\n+|\s(?:but|however|then|and then|after that)\s"
+)
 _POLITE = (
     r"(?:(?:hey|hi|ok|okay|so|now|also|and|but|then|please|pls|kindly|quick question)[,:]?\s+)*"
 )
@@ -49,11 +51,13 @@ _EXPLAIN_LEAD = re.compile(
     r"what(?:'s| is| are| was| were| does| do| did| happens)?\b|why|when|where|which|who|"
     r"how (?:does|do|did|is|are|was|would|could|can|should|come|many|much|to)\b|"
     r"is (?:it|there|this|that)\b|are (?:there|these|those|we)\b|does\b|do (?:we|i|you)\b|"
-    r"define|compare|help me understand|teach|outline|recap|"
+    r"define|compare|help me understand|teach|outline|recap|list|show(?: me)?|display|print|"
     r"(?:write|draft|create|prepare|give me|produce|make)\s+(?:me\s+)?(?:a |an |the |some )?"
     r"(?:[\w-]+\s+){0,3}(?:doc|docs|documentation|tutorial|blog|article|guide|explanation|"
     r"summary|overview|faq|readme|post|slides?|quiz|lesson|comparison|diagram|"
-    r"changelog entry|release notes?|draft|proposal|outline)\b|draft\b)"
+    r"changelog entry|release notes?|draft|proposal|outline|poem|haiku|limerick|story|song|"
+    r"joke|essay|cover letter|bio|flashcards?|flashcard set|presentation|talk|template|"
+    r"mockup|copy)\b|draft\b)"
 )
 _HYPO = re.compile(
     r"\b(?:what (?:would|will|could|might) happen|hypothetical(?:ly)?|in theory|"
@@ -108,10 +112,22 @@ def split_code(text: str) -> tuple[str, list[str]]:
     return _FENCE.sub(keep, text), blocks
 
 
+_REQUEST_LEAD = re.compile(r"^\W*" + _POLITE + r"(?:can|could|would|will) you\s+(?:please\s+)?\w+")
+#: an explanation that goes on to ask for the change itself ("compare X and switch")
+_THEN_ACT = re.compile(
+    r"\b(?:and|then) (?:then )?(?:switch|implement|fix|apply|change|update|add|make|use|"
+    r"migrate|deploy|delete|send|run|rewrite|replace|patch|remove)\b"
+)
+
+
 def _mode(clause: str) -> Mode:
     if _HYPO.search(clause):
         return "hypo"
-    if _EXPLAIN_LEAD.match(clause) or clause.rstrip().endswith("?"):
+    if _EXPLAIN_LEAD.match(clause):
+        return "act" if _THEN_ACT.search(clause) else "explain"
+    if _REQUEST_LEAD.match(clause):
+        return "act"
+    if clause.rstrip().endswith("?"):
         return "explain"
     return "act"
 
