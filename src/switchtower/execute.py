@@ -20,6 +20,7 @@ Streams retry and fall back only until the first chunk has been passed on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import time
@@ -317,4 +318,7 @@ class ExecutorStream:
 async def _aclose(iterator: AsyncIterator[Any]) -> None:
     close = getattr(iterator, "aclose", None)
     if close is not None:
-        await close()
+        # "already running": the loop's finalizer is closing it (the stream was abandoned
+        # without aclose() and garbage-collected); nothing is left to do here
+        with contextlib.suppress(RuntimeError):
+            await close()
