@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from switchtower.errors import TraceStoreError
@@ -100,7 +100,7 @@ def attempt_rows(trace: Trace) -> list[dict[str, Any]]:
     ]
 
 
-def _attempt_from_row(row: AttemptRow) -> Attempt:
+def _attempt_from_row(row: AttemptRow | Any) -> Attempt:
     return Attempt(
         model=row.model,
         provider=row.provider,
@@ -116,7 +116,11 @@ def _attempt_from_row(row: AttemptRow) -> Attempt:
     )
 
 
-def trace_from_row(row: TraceRow, attempts: list[AttemptRow] | None = None) -> Trace:
+def trace_from_row(
+    row: TraceRow | Any, attempts: Sequence[AttemptRow | Any] | None = None
+) -> Trace:
+    """A Trace from an ORM ``TraceRow`` or a Core row of ``traces`` (attribute access);
+    ``attempts`` defaults to the ORM relationship."""
     outcome = None
     if row.outcome_at is not None:
         outcome = Outcome(

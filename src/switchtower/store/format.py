@@ -38,16 +38,20 @@ def format_time(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to width; the first column left-aligned, the others right-aligned."""
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None
+) -> str:
+    """Columns padded to width. ``align`` has one letter per column, ``l`` or ``r``;
+    by default the first column is left-aligned and the others (numbers) right-aligned."""
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    how = align or "l" + "r" * (len(headers) - 1)
 
     def line(cells: Sequence[str]) -> str:
         parts = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            c.ljust(w) if a == "l" else c.rjust(w)
+            for c, w, a in zip(cells, widths, how, strict=True)
         ]
         return "  ".join(parts).rstrip()
 
@@ -77,7 +81,7 @@ def format_trace_table(traces: Sequence[Trace]) -> str:
     ]
     headers = ["time (UTC)", "id", "operation", "tier", "model", "status", "tokens in/out"]
     headers += ["cost", "latency", "outcome"]
-    return format_table(headers, rows)
+    return format_table(headers, rows, align="llllllrrrl")
 
 
 def _outcome_word(t: Trace) -> str:

@@ -301,7 +301,9 @@ def summarize(
 
 
 class _TraceSource(Protocol):
-    def iter_traces(self, since: float | None = None, until: float | None = None) -> Any: ...
+    def iter_traces(
+        self, since: float | None = None, until: float | None = None, *, with_attempts: bool = ...
+    ) -> Iterable[Trace]: ...
 
 
 def build_report(
@@ -312,7 +314,8 @@ def build_report(
     prices: ModelPrice | Iterable[ModelInfo] | Mapping[Any, TierInfo] | None = None,
 ) -> Report:
     """The report over the store's traces with ``since <= created_at < until``."""
-    return summarize(store.iter_traces(since, until), since=since, until=until, prices=prices)
+    traces = store.iter_traces(since, until, with_attempts=False)  # the report needs none
+    return summarize(traces, since=since, until=until, prices=prices)
 
 
 def _pct(x: float | None) -> str:
@@ -342,18 +345,22 @@ def _spend_table(title: str, rows: Sequence[SpendRow], total: int) -> str:
 def format_report(report: Report) -> str:
     """The report as plain-text tables for the terminal."""
     t = report.total
-    span = " to ".join(
-        dt.datetime.fromtimestamp(x, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
-        for x in (report.since, report.until)
+    span = " ".join(
+        f"{word} {dt.datetime.fromtimestamp(x, tz=dt.UTC):%Y-%m-%d %H:%M} UTC"
+        for word, x in (("from", report.since), ("until", report.until))
         if x is not None
     )
-    cf_model = report.counterfactual_model or "as recorded per trace"
+    cf_how = (
+        f"priced at {report.counterfactual_model}"
+        if report.counterfactual_model
+        else "as recorded in each trace"
+    )
     pct = "-" if report.savings_pct is None else f"{report.savings_pct:.1f}%"
     out = [
-        f"switchtower spend report{' (' + span + ' UTC)' if span else ''}",
+        f"switchtower spend report{' (' + span + ')' if span else ''}",
         f"requests            {t.requests} ({t.errors} errors)",
         f"cost                {usd(t.cost_usd)}",
-        f"all-realtime cost   {usd(t.counterfactual_cost_usd)} (priced at {cf_model})",
+        f"all-realtime cost   {usd(t.counterfactual_cost_usd)} ({cf_how})",
         f"saved               {usd(report.savings_usd)} ({pct})",
     ]
     if t.requests == 0:

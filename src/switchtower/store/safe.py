@@ -184,9 +184,14 @@ class SafeTraceWriter:
         return self.store.recent(limit, **filters)
 
     def iter_traces(
-        self, since: float | None = None, until: float | None = None, **kw: Any
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        *,
+        with_attempts: bool = True,
+        **kw: Any,
     ) -> Iterator[Trace]:
-        return self.store.iter_traces(since, until, **kw)
+        return self.store.iter_traces(since, until, with_attempts=with_attempts, **kw)
 
     def record_outcome(self, trace_id: str, outcome: Outcome) -> bool:
         return self.store.record_outcome(trace_id, outcome)
