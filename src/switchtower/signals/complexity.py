@@ -97,15 +97,16 @@ def complexity(
     """Complexity of a task given its prose ``text`` (code blocks are split out when
     ``code`` is not given); ``tokens`` defaults to the estimate over ``messages`` or text.
     """
-    text = clean(cap(text or ""))
+    full = text or ""
+    if tokens is None:
+        # the length feature reads the whole request, not the scanned cap
+        tokens = estimate_message_tokens(messages) if messages is not None else None
+    text = clean(cap(full))
     if code is None:
         text, blocks = split_code(text)
         code = "\n".join(blocks)
     if tokens is None:
-        if messages is not None:
-            tokens = estimate_message_tokens(messages)
-        else:
-            tokens = estimate_tokens(text) + estimate_tokens(code)
+        tokens = estimate_tokens(full)
     feats = _feature_values(text, code, tokens)
     score = sum(COMPLEXITY_WEIGHTS[k] * v for k, (v, _) in feats.items())
     ranked = sorted(feats.items(), key=lambda kv: -COMPLEXITY_WEIGHTS[kv[0]] * kv[1][0])

@@ -1,0 +1,76 @@
+"""Complexity features and the offline token estimate."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from switchtower.signals import complexity
+from switchtower.tokens import (
+    EXACT_CHARS,
+    MESSAGE_OVERHEAD_TOKENS,
+    estimate_message_tokens,
+    estimate_tokens,
+)
+
+
+def test_complexity_grows_with_requirements_and_code() -> None:
+    easy = complexity("Say hello.")
+    hard = complexity(
+        "Implement a thread-safe LRU cache with O(1) get and put.\n"
+        "- it must be backward compatible\n- it should handle concurrent writers\n"
+        "- make sure eviction is deterministic\n- no more than 200 lines\n"
+        "Then benchmark it and debug any race condition.\n"
+        "```python\nclass Cache:\n    pass\n```"
+    )
+    assert 0.0 <= easy.score < hard.score <= 1.0
+    assert hard.evidence
+    assert any("requirements" in e for e in hard.evidence)
+
+
+def test_complexity_evidence_names_length() -> None:
+    sig = complexity("word " * 2000)
+    assert sig.score > 0.2
+    assert any("tokens" in e for e in sig.evidence)
+
+
+def test_empty_is_zero_tokens() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_message_tokens([]) == 0
+
+
+# Reference counts from SmolLM2's 49k byte-level BPE (benchmarks/tokens_calibration.py);
+# cl100k gives the same or fewer. The estimate must stay within a factor of 1.5.
+KNOWN = [
+    ("Hello world, how are you?", 7),
+    ("def parse_config(path: str) -> dict:\n    return {}", 15),
+    ("The quick brown fox jumps over the lazy dog.", 10),
+    ("configuration", 1),
+]
+
+
+def test_within_documented_factor_of_known_counts() -> None:
+    for text, bpe in KNOWN:
+        est = estimate_tokens(text)
+        assert bpe / 1.5 <= est <= bpe * 1.5 + 1, (text, est, bpe)
+
+
+def test_message_overhead() -> None:
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    expected = 2 * MESSAGE_OVERHEAD_TOKENS + estimate_tokens("hi") + estimate_tokens("hello")
+    assert estimate_message_tokens(msgs) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=500), st.text(max_size=500))
+def test_monotone_under_appending(a: str, b: str) -> None:
+    """Below the sampling cap, appending text never lowers the estimate."""
+    assert estimate_tokens(a + b) >= estimate_tokens(a)
+
+
+def test_huge_text_is_scaled_not_scanned() -> None:
+    unit = "The deploy failed because the config was wrong. "
+    small = estimate_tokens(unit * 100)
+    huge = estimate_tokens(unit * 100 * 40)
+    assert len(unit * 100 * 40) > EXACT_CHARS
+    assert 30 * small <= huge <= 50 * small
