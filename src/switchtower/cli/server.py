@@ -40,7 +40,7 @@ def is_loopback_host(host: str) -> bool:
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @config_option
 @exits_on_error
-def serve(
+def serve(  # noqa: PLR0917 - click passes options as keywords
     host: str | None,
     port: int | None,
     workers: int,
