@@ -271,6 +271,9 @@ class Pipeline:
             status_error = exc
             raise
         finally:
+            # close the upstream call first (a client that went away must not leave it
+            # running), so the attempts are final when the trace is built
+            await result.aclose()
             latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
             completion: Completion | None = result.completion()
             if completion is not None and status_error is None:
