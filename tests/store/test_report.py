@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from switchtower.errors import TraceStoreError
 from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.store import SqlTraceStore
 from switchtower.store.report import (
@@ -202,3 +203,20 @@ def test_mean_interval_needs_two_values() -> None:
 def test_format_report_has_no_trailing_spaces() -> None:
     text = format_report(summarize(_set(), prices=PRICE))
     assert all(line == line.rstrip() for line in text.splitlines())
+
+
+def test_build_report_needs_a_store_that_can_list_traces() -> None:
+    class WriteOnly:
+        def write(self, trace: Trace) -> None: ...
+
+        def get(self, trace_id: str) -> Trace | None:
+            return None
+
+        def recent(self, limit: int = 20) -> list[Trace]:
+            return []
+
+        def record_outcome(self, trace_id: str, outcome: object) -> bool:
+            return False
+
+    with pytest.raises(TraceStoreError, match="cannot list traces"):
+        build_report(WriteOnly())  # type: ignore[arg-type]

@@ -103,6 +103,8 @@ def alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     location = resources.files("switchtower.store") / "migrations"
     cfg.set_main_option("script_location", str(location))
+    # revision files must be importable module names (mypy checks them): v0002_slug.py
+    cfg.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
     return cfg
 
 

@@ -13,9 +13,10 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from switchtower.protocols import ModelInfo, TierInfo
+from switchtower.errors import TraceStoreError
+from switchtower.protocols import ModelInfo, TierInfo, TraceStore
 from switchtower.store.format import format_table, usd
 from switchtower.types import Trace
 
@@ -300,6 +301,7 @@ def summarize(
     )
 
 
+@runtime_checkable
 class _TraceSource(Protocol):
     def iter_traces(
         self, since: float | None = None, until: float | None = None, *, with_attempts: bool = ...
@@ -307,13 +309,18 @@ class _TraceSource(Protocol):
 
 
 def build_report(
-    store: _TraceSource,
+    store: _TraceSource | TraceStore,
     *,
     since: float | None = None,
     until: float | None = None,
     prices: ModelPrice | Iterable[ModelInfo] | Mapping[Any, TierInfo] | None = None,
 ) -> Report:
-    """The report over the store's traces with ``since <= created_at < until``."""
+    """The report over the store's traces with ``since <= created_at < until``.
+
+    ``store`` is any trace store with ``iter_traces`` (SqlTraceStore, SafeTraceWriter).
+    """
+    if not isinstance(store, _TraceSource):
+        raise TraceStoreError(f"{type(store).__name__} cannot list traces for a report")
     traces = store.iter_traces(since, until, with_attempts=False)  # the report needs none
     return summarize(traces, since=since, until=until, prices=prices)
 

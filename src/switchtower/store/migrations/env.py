@@ -2,9 +2,11 @@
 
 switchtower runs migrations programmatically (``switchtower.store.migrate``), handing
 over an open connection in ``config.attributes["connection"]``; there is no alembic.ini.
-To write a new revision during development::
+To write a new revision during development (files are named ``v<rev>_<slug>.py``)::
 
-    python -m switchtower.store.migrate revision -m "add column x"
+    from alembic import command
+    from switchtower.store import migrate
+    command.revision(migrate.alembic_config(), "add column x", rev_id="0002")
 """
 
 from __future__ import annotations
