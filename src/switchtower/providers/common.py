@@ -26,6 +26,7 @@ from switchtower.errors import (
     UpstreamUnavailableError,
 )
 from switchtower.protocols import ModelInfo
+from switchtower.tokens import estimate_tokens
 from switchtower.types import Completion, Usage
 
 __all__ = [
@@ -141,11 +142,6 @@ def completion_from_openai(raw: Mapping[str, Any], model: ModelInfo) -> Completi
         finish_reason=first.get("finish_reason"),
         raw=dict(raw),
     )
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (about 4 characters a token) for upstreams that report none."""
-    return max(1, (len(text) + 3) // 4) if text else 0
 
 
 def usage_chunk(
