@@ -23,8 +23,8 @@ from switchtower.store.codec import trace_from_dict, trace_to_dict
 from switchtower.store.format import format_trace, format_trace_table, trace_to_json
 from switchtower.store.report import Report, build_report, format_report
 from switchtower.store.safe import SafeTraceWriter
-from switchtower.store.spool import ReplayResult, Spool
-from switchtower.store.sql import SqlTraceStore, default_spool_path, is_transient, open_store
+from switchtower.store.spool import ReplayResult, Spool, default_spool_path
+from switchtower.store.sql import SqlTraceStore, is_transient, open_store
 
 __all__ = [
     "ReplayResult",

@@ -23,8 +23,8 @@ from types import MappingProxyType
 from typing import Any
 
 from switchtower.errors import TraceStoreError
-from switchtower.store.spool import Spool
-from switchtower.store.sql import SqlTraceStore, default_spool_path, open_store
+from switchtower.store.spool import Spool, default_spool_path
+from switchtower.store.sql import SqlTraceStore, open_store
 from switchtower.types import Outcome, Trace
 
 __all__ = ["SafeTraceWriter"]

@@ -14,6 +14,7 @@ sharing a spool (a gateway and a CLI) never lose lines to each other.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
+from switchtower.store import migrate
 from switchtower.store.codec import trace_from_dict, trace_to_dict
 from switchtower.types import Trace
 
@@ -30,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: in-process locking only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ReplayResult", "Spool"]
+__all__ = ["ReplayResult", "Spool", "default_spool_path"]
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +171,25 @@ class Spool:
         tmp.unlink(missing_ok=True)
         self._append_lines(tmp, lines)
         os.replace(tmp, self.path)
+
+
+def _state_dir() -> Path:
+    env = os.environ.get("SWITCHTOWER_SPOOL_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "switchtower"
+
+
+def default_spool_path(url: str | URL, spool_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Beside a SQLite file (``<db>.spool.jsonl``); else in ``spool_dir``, then
+    ``$SWITCHTOWER_SPOOL_DIR``, then ``$XDG_STATE_HOME/switchtower``, named by a hash of
+    the URL (password excluded) so each database has its own spool."""
+    parsed = migrate.normalize_url(url)
+    if parsed.get_backend_name() == "sqlite" and not migrate.is_memory(parsed):
+        assert parsed.database is not None
+        db = Path(parsed.database).expanduser()
+        return (Path(spool_dir) if spool_dir else db.parent) / f"{db.name}.spool.jsonl"
+    key = parsed.render_as_string(hide_password=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return (Path(spool_dir) if spool_dir else _state_dir()) / f"traces-{digest}.spool.jsonl"

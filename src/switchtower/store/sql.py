@@ -13,7 +13,6 @@ through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import os
@@ -21,20 +20,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from switchtower.errors import TraceStoreError
 from switchtower.store import migrate
 from switchtower.store.codec import attempt_rows, trace_from_row, trace_row
 from switchtower.store.models import AttemptRow, EpochTime, TraceRow
-from switchtower.store.spool import ReplayResult, Spool
+from switchtower.store.spool import ReplayResult, Spool, default_spool_path
 from switchtower.types import Outcome, Trace
 
 __all__ = ["SqlTraceStore", "default_spool_path", "is_transient", "open_store"]
@@ -437,28 +435,6 @@ class SqlTraceStore:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _state_dir() -> Path:
-    env = os.environ.get("SWITCHTOWER_SPOOL_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "switchtower"
-
-
-def default_spool_path(url: str | URL, spool_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Beside a SQLite file (``<db>.spool.jsonl``); else in ``spool_dir``, then
-    ``$SWITCHTOWER_SPOOL_DIR``, then ``$XDG_STATE_HOME/switchtower``, named by a hash of
-    the URL (password excluded) so each database has its own spool."""
-    parsed = migrate.normalize_url(url)
-    if parsed.get_backend_name() == "sqlite" and not migrate.is_memory(parsed):
-        assert parsed.database is not None
-        db = Path(parsed.database).expanduser()
-        return (Path(spool_dir) if spool_dir else db.parent) / f"{db.name}.spool.jsonl"
-    key = parsed.render_as_string(hide_password=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return (Path(spool_dir) if spool_dir else _state_dir()) / f"traces-{digest}.spool.jsonl"
 
 
 def open_store(
