@@ -120,9 +120,10 @@ class Pipeline:
                     chosen[m.provider] = provider_registry.create(m.provider, config=config)
         tiers = build_model_infos(config, chosen)
         if store == "auto":
-            from switchtower.store import open_store
+            from switchtower.store import SafeTraceWriter
 
-            store = open_store(config.storage.url)
+            # starts even with the database down: traces spool to disk until it answers
+            store = SafeTraceWriter.open(config.storage.url)
         history: HistorySource | None = store if hasattr(store, "success_counts") else None  # type: ignore[assignment]
         return cls(
             config,

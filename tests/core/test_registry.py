@@ -13,6 +13,10 @@ class Thing:
         self.size = size
 
 
+def other_thing() -> Thing:
+    return Thing(size=2)
+
+
 def test_register_and_create_with_options() -> None:
     reg: Registry[Thing] = Registry("things")
     reg.register("thing")(Thing)
@@ -42,4 +46,4 @@ def test_a_name_cannot_be_taken_twice() -> None:
     reg.add("a", Thing)
     reg.add("a", Thing)  # the same factory again is harmless
     with pytest.raises(RegistryError, match="already registered"):
-        reg.add("a", lambda: Thing())
+        reg.add("a", other_thing)
