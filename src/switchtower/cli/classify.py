@@ -1,12 +1,192 @@
-"""`switchtower classify` (filled in by its issue)."""
+"""``switchtower classify``: classify a text, train an artifact, evaluate on a dataset."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
+from switchtower.errors import SwitchtowerError
+
 __all__ = ["classify"]
+
+_BACKENDS = ("tfidf", "embed", "hybrid")
+
+
+def _fail(exc: SwitchtowerError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _load_pairs(
+    train: str | None, test: str | None, dataset: str | None, data_dir: str | None
+) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]] | None]:
+    from switchtower.classify.evaluate import DATASETS, read_examples
+    from switchtower.classify.evaluate import data_dir as resolve
+
+    if dataset:
+        root = resolve(data_dir)
+        if not root.is_dir():
+            raise click.ClickException(f"data directory {root} not found (set --data-dir)")
+        return DATASETS[dataset](root)
+    if not train:
+        raise click.UsageError("give --train FILE (and --test FILE) or --dataset NAME")
+    return read_examples(train), (read_examples(test) if test else None)
 
 
 @click.group()
 def classify() -> None:
-    """Not available yet."""
+    """The skill classifier: label requests, train artifacts, evaluate on datasets."""
+
+
+@classify.command("text")
+@click.argument("text")
+@click.option("--artifact", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
+def classify_text(text: str, artifact: str | None, config_path: str | None) -> None:
+    """Classify TEXT with the configured (or given) classifier; prints JSON."""
+    from switchtower.config.load import load_config
+    from switchtower.plugins import load_builtins
+    from switchtower.registries import classifiers
+    from switchtower.types import Request
+
+    try:
+        overrides: dict[str, Any] = {"classifier": {"artifact": artifact}} if artifact else {}
+        config = load_config(config_path, overrides=overrides)
+        load_builtins()
+        clf = classifiers.create(config.classifier.name, config=config, **config.classifier.options)
+        c = clf.classify(Request.from_text(text))
+    except SwitchtowerError as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        json.dumps(
+            {
+                "operation": c.operation,
+                "confidence": round(c.confidence, 4),
+                "alternatives": [[op, round(p, 4)] for op, p in c.alternatives],
+                "backend": c.backend,
+                "explanation": c.explanation,
+            }
+        )
+    )
+
+
+@classify.command("train")
+@click.option("--train", "train_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)
+@click.option("--data-dir", default=None, help="Root of the shared data (default ../shared/data).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Train on the configured operations' examples (the default source).",
+)
+@click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
+@click.option("--shots", type=int, default=None, help="Sample N examples per label.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Artifact directory to write.",
+)
+def train_cmd(  # noqa: PLR0917
+    train_file: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    config_path: str | None,
+    backend: str,
+    shots: int | None,
+    seed: int,
+    out_dir: str,
+) -> None:
+    """Train a classifier and write its artifact (classifier.json + arrays.npz)."""
+    from switchtower.classify.builtin import config_examples
+    from switchtower.classify.evaluate import sample_shots
+    from switchtower.classify.train import train_classifier
+    from switchtower.config.load import load_config
+
+    try:
+        if train_file or dataset:
+            (texts, labels), _ = _load_pairs(train_file, None, dataset, data_dir)
+        else:
+            texts, labels = config_examples(load_config(config_path))
+        if shots:
+            texts, labels = sample_shots(texts, labels, shots, seed)
+        model = train_classifier(
+            texts, labels, backend=backend, seed=seed, log=lambda m: click.echo(m, err=True)
+        )
+        path = model.save(out_dir)
+    except SwitchtowerError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"wrote {path} ({len(model.labels)} labels, threshold {model.threshold:.3f})")
+
+
+@classify.command("eval")
+@click.option("--train", "train_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--test", "test_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)
+@click.option("--data-dir", default=None, help="Root of the shared data (default ../shared/data).")
+@click.option("--shots", type=int, default=None, help="Sample N training examples per label.")
+@click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--latency-samples", type=int, default=1000, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
+def eval_cmd(  # noqa: PLR0917
+    train_file: str | None,
+    test_file: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    shots: int | None,
+    backend: str,
+    seed: int,
+    latency_samples: int,
+    json_out: str | None,
+) -> None:
+    """Train on --train, measure on --test (label `oos` = out of scope)."""
+    from switchtower.classify.evaluate import evaluate, sample_shots
+    from switchtower.classify.train import train_classifier
+
+    if not dataset and not test_file:
+        raise click.UsageError("give --train FILE --test FILE, or --dataset NAME")
+    try:
+        (texts, labels), test = _load_pairs(train_file, test_file, dataset, data_dir)
+        assert test is not None
+        if shots:
+            texts, labels = sample_shots(texts, labels, shots, seed)
+        started = time.perf_counter()
+        model = train_classifier(
+            texts, labels, backend=backend, seed=seed, log=lambda m: click.echo(m, err=True)
+        )
+        train_seconds = time.perf_counter() - started
+        result = evaluate(model, test[0], test[1], latency_samples=latency_samples)
+        size = _model_bytes(model)
+    except SwitchtowerError as exc:
+        raise _fail(exc) from exc
+    result = {
+        "dataset": dataset or Path(test_file or "").name,
+        "backend": backend,
+        "shots": shots,
+        "seed": seed,
+        "n_train": len(texts),
+        **result,
+        "train_seconds": train_seconds,
+        "model_bytes": size,
+    }
+    for key, value in result.items():
+        click.echo(f"{key:24s} {value:.4f}" if isinstance(value, float) else f"{key:24s} {value}")
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+
+
+def _model_bytes(model: Any) -> int:
+    """Size of the saved artifact (the embedding model's own weights not included)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model.save(Path(tmp) / "m")
+        return sum(p.stat().st_size for p in path.iterdir())

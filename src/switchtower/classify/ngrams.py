@@ -1,0 +1,117 @@
+"""Word and character n-gram TF-IDF features, computed without scikit-learn at run time.
+
+Training uses scikit-learn's vectorizer with :func:`analyze` as its analyzer, so that
+training and inference tokenise identically by construction. The fitted vocabulary and
+idf weights are exported as plain data; :meth:`NgramFeaturizer.transform_one` rebuilds a
+request's sparse vector from them in pure Python + numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["NgramFeaturizer", "SparseRow", "analyze", "fit_ngrams"]
+
+_WORD = re.compile(r"(?u)\b\w+\b")
+CHAR_MIN, CHAR_MAX = 2, 5
+#: character n-grams come from at most this many leading characters of a word
+#: (hashes, base64 and other long tokens would otherwise flood the features)
+MAX_WORD_CHARS = 30
+
+#: (feature indices, values): one l2-normalised sparse row
+SparseRow = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+
+
+def analyze(text: str) -> list[str]:
+    """Lowercased word 1-2 grams (``w:``) and in-word character 2-5 grams (``c:``)."""
+    words = _WORD.findall(text.lower())
+    feats = [f"w:{w}" for w in words]
+    feats.extend(f"w:{a} {b}" for a, b in pairwise(words))
+    for w in words:
+        padded = f" {w[:MAX_WORD_CHARS]} "
+        n_chars = len(padded)
+        for n in range(CHAR_MIN, CHAR_MAX + 1):
+            if n > n_chars:
+                break
+            feats.extend(f"c:{padded[i : i + n]}" for i in range(n_chars - n + 1))
+    return feats
+
+
+@dataclass(frozen=True, slots=True)
+class NgramFeaturizer:
+    """A fitted vocabulary (feature -> column) and its idf weights (sublinear tf, l2)."""
+
+    terms: tuple[str, ...]
+    idf: npt.NDArray[np.float32]
+    vocabulary: Mapping[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.terms) != self.idf.shape[0]:
+            raise ValueError("vocabulary and idf lengths differ")
+        object.__setattr__(self, "vocabulary", {t: i for i, t in enumerate(self.terms)})
+
+    @property
+    def dim(self) -> int:
+        return int(self.idf.shape[0])
+
+    def transform_one(self, text: str) -> SparseRow:
+        counts = Counter(f for f in analyze(text) if f in self.vocabulary)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter((self.vocabulary[f] for f in counts), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(
+            (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
+        )
+        vals = tf * self.idf[idx]
+        norm = float(np.linalg.norm(vals))
+        return idx, (vals / norm if norm > 0 else vals).astype(np.float32)
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """A scipy CSR matrix (rows as :meth:`transform_one`)."""
+        from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+
+        indptr = [0]
+        indices: list[npt.NDArray[np.int64]] = []
+        data: list[npt.NDArray[np.float32]] = []
+        for t in texts:
+            idx, vals = self.transform_one(t)
+            indices.append(idx)
+            data.append(vals)
+            indptr.append(indptr[-1] + len(idx))
+        return csr_matrix(
+            (
+                np.concatenate(data) if data else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                np.asarray(indptr),
+            ),
+            shape=(len(texts), self.dim),
+        )
+
+    def to_arrays(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        return {"terms": list(self.terms)}, {"idf": self.idf}
+
+    @classmethod
+    def from_arrays(
+        cls, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+    ) -> NgramFeaturizer:
+        terms = tuple(str(t) for t in meta["terms"])
+        return cls(terms=terms, idf=np.asarray(arrays["idf"], dtype=np.float32))
+
+
+def fit_ngrams(texts: Sequence[str], *, min_df: int = 1) -> NgramFeaturizer:
+    """Fit the vocabulary and smoothed idf on training texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer=analyze, min_df=min_df, sublinear_tf=True, dtype=np.float32)
+    vec.fit(texts)
+    terms = tuple(str(t) for t in vec.get_feature_names_out())
+    return NgramFeaturizer(terms=terms, idf=np.asarray(vec.idf_, dtype=np.float32))

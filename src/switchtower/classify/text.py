@@ -1,0 +1,56 @@
+"""Input hygiene: every string becomes something the featurizers can read, never a crash.
+
+The truncation rule (documented in ``docs/classifier.md``): after dropping control
+characters and collapsing whitespace, a text longer than :data:`MAX_CHARS` keeps its first
+:data:`HEAD_CHARS` and its last :data:`TAIL_CHARS` characters, joined by ``" ... "``.
+Agent requests put the instruction either before a pasted document ("Summarize this:
+...") or after it ("... What does this function do?"), so both ends are kept.
+
+Text that is mostly not printable (binary pasted as text) is treated as empty.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["HEAD_CHARS", "MAX_CHARS", "TAIL_CHARS", "is_binary", "prepare_text"]
+
+MAX_CHARS = 2000
+HEAD_CHARS = 1500
+TAIL_CHARS = 500
+
+#: a text with more than this share of control/unassigned characters is binary
+_BINARY_SHARE = 0.3
+_WS = re.compile(r"\s+")
+
+
+def is_binary(text: str) -> bool:
+    """True when more than 30% of the (first 4,000) characters are not printable text."""
+    sample = text[:4000]
+    if not sample:
+        return False
+    bad = sum(
+        1
+        for ch in sample
+        if not ch.isspace() and unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
+    )
+    return bad / len(sample) > _BINARY_SHARE
+
+
+def prepare_text(text: object) -> str:
+    """Clean, whitespace-normalised and truncated text; ``""`` when there is nothing to read."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    # cut pathological inputs before scanning them character by character
+    if len(text) > 4 * MAX_CHARS:
+        text = text[: 2 * HEAD_CHARS] + " " + text[-2 * TAIL_CHARS :]
+    if is_binary(text):
+        return ""
+    text = "".join(ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = _WS.sub(" ", text).strip()
+    if len(text) > MAX_CHARS:
+        text = text[:HEAD_CHARS].rstrip() + " ... " + text[-TAIL_CHARS:].lstrip()
+    return text

@@ -1,0 +1,28 @@
+"""The embedding and hybrid backends (extra `embed`; skipped when it is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from switchtower.classify import embed_available, load, train_classifier
+
+pytestmark = [
+    pytest.mark.embed,
+    pytest.mark.skipif(not embed_available(), reason="needs the `embed` extra"),
+]
+
+
+def test_hybrid_trains_saves_and_loads(
+    taxonomy_examples: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    texts, labels = taxonomy_examples
+    model = train_classifier(texts, labels, backend="hybrid", seed=0)
+    c = model.classify_text("Could you render this letter in Italian?")
+    assert c.operation == "translate"
+    assert c.backend == "hybrid"
+    back = load(model.save(tmp_path / "h"))
+    probe = ["fix the failing build", "how tall is mount everest"]
+    np.testing.assert_allclose(back.predict_proba(probe), model.predict_proba(probe), atol=2e-3)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from switchtower.classify.text import HEAD_CHARS, MAX_CHARS, TAIL_CHARS, is_binary, prepare_text
+
+
+def test_short_text_is_only_whitespace_normalised() -> None:
+    assert prepare_text("  fix\tthe\n\nbug  ") == "fix the bug"
+
+
+def test_long_text_keeps_head_and_tail() -> None:
+    text = "summarize this " + "lorem ipsum " * 2000 + " what does it conclude?"
+    out = prepare_text(text)
+    assert len(out) <= MAX_CHARS + 10
+    assert out.startswith("summarize this")
+    assert out.endswith("what does it conclude?")
+    assert " ... " in out
+    assert len(out) >= HEAD_CHARS + TAIL_CHARS
+
+
+def test_binary_and_empty_become_empty() -> None:
+    assert prepare_text("") == ""
+    assert prepare_text(None) == ""
+    assert prepare_text("\x00\x01\x02\x03\x04" * 50) == ""
+    assert is_binary("\x00\x01\x02 abc" * 10)
+    assert not is_binary("héllo wörld, 你好")
+
+
+def test_bytes_and_control_characters_are_cleaned() -> None:
+    assert prepare_text(b"write \xff code") == "write \ufffd code"
+    assert prepare_text("a\x00b\u200bc") == "a b c"
