@@ -232,3 +232,16 @@ def test_models_endpoint(gateway: LiveGateway) -> None:
     ids = [m.id for m in client(gateway).models.list()]
     assert ids[:3] == ["auto", "auto:code-edit", "auto:summarize"]
     assert {"fake-local", "fake-frontier-0", "fake-claude"} <= set(ids)
+
+
+def test_no_eligible_model_is_400_when_the_client_pinned_it(gateway: LiveGateway) -> None:
+    """Regression (found by schemathesis): pinning a tier with no models answered 503, as
+    if the server were down; the client's own constraint is a 400 naming it."""
+    with pytest.raises(openai.BadRequestError) as bad:
+        client(gateway).chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-switchtower-tier": "async"},
+        )
+    assert bad.value.body["code"] == "no_eligible_model"  # type: ignore[index]
+    assert bad.value.body["param"] == "metadata.tier"  # type: ignore[index]

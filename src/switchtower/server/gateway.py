@@ -15,7 +15,12 @@ from switchtower.errors import NoEligibleModelError, SwitchtowerError
 from switchtower.pipeline import Pipeline
 from switchtower.server.access import Caller, Gatekeeper
 from switchtower.server.anthropic_wire import AnthropicStream, message_body
-from switchtower.server.http_errors import BudgetExceededError, to_http
+from switchtower.server.http_errors import (
+    BudgetExceededError,
+    ConstraintsExcludeAllError,
+    constraint_fields,
+    to_http,
+)
 from switchtower.server.metrics import GatewayMetrics
 from switchtower.server.openai_wire import ChatCall, completion_body, sse_chunk, sse_done
 from switchtower.server.sse import SSEResponse
@@ -95,6 +100,9 @@ class Gateway:
                     f"the key's remaining daily budget (${budget:.6f}) is too small for any "
                     f"eligible model: {exc}"
                 ) from exc
+            fields = constraint_fields(request)
+            if fields:
+                raise ConstraintsExcludeAllError(str(exc), fields=fields) from exc
             raise
 
     # -- non-streaming ------------------------------------------------------------------------

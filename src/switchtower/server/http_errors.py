@@ -7,6 +7,8 @@ to status codes and OpenAI / Anthropic error bodies.
         ├── KeyRevokedError         403: a key that was revoked
         ├── RateLimitedError        429: the key's requests-per-minute limit (Retry-After)
         └── BudgetExceededError     429: the key's daily USD budget is spent (Retry-After)
+    NoEligibleModelError (switchtower.errors)
+    └── ConstraintsExcludeAllError  400: the request's own tier/cost hints left no model
 
 No error body ever carries a stack trace: unexpected exceptions become a generic 500.
 """
@@ -33,9 +35,11 @@ __all__ = [
     "AccessError",
     "AuthenticationError",
     "BudgetExceededError",
+    "ConstraintsExcludeAllError",
     "HttpError",
     "KeyRevokedError",
     "RateLimitedError",
+    "constraint_fields",
     "to_http",
 ]
 
@@ -72,6 +76,24 @@ class BudgetExceededError(AccessError):
     kind = "budget_exceeded"
     status = 429
     error_type = "rate_limit_error"
+
+
+class ConstraintsExcludeAllError(NoEligibleModelError):
+    """No model is eligible under the constraints the client itself sent."""
+
+    kind = "no_eligible_model"
+
+    def __init__(self, message: str, *, fields: list[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def constraint_fields(req: Request | None) -> list[str]:
+    """The routing constraints a request carries (names as in ``metadata``)."""
+    if req is None:
+        return []
+    fields = [("pinned_tier", "tier"), ("max_tier", "max_tier"), ("max_cost_usd", "max_cost_usd")]
+    return [name for attr, name in fields if getattr(req, attr) is not None]
 
 
 #: OpenAI error ``type`` -> Anthropic error ``type``
@@ -138,17 +160,12 @@ def _unknown_model(exc: BaseException, _req: Request | None) -> HttpError:
     return HttpError(404, "not_found_error", str(exc), "model_not_found", "model")
 
 
-def _constraint_fields(req: Request | None) -> list[str]:
-    if req is None:
-        return []
-    fields = [("pinned_tier", "tier"), ("max_tier", "max_tier"), ("max_cost_usd", "max_cost_usd")]
-    return [name for attr, name in fields if getattr(req, attr) is not None]
-
-
 def _no_eligible(exc: BaseException, req: Request | None) -> HttpError:
     # The client's own constraints ruled every model out: their request to change (400).
     # Otherwise no configured model can serve right now: the server's problem (503).
-    constraints = _constraint_fields(req)
+    constraints = (
+        exc.fields if isinstance(exc, ConstraintsExcludeAllError) else constraint_fields(req)
+    )
     if constraints:
         return HttpError(
             400,
