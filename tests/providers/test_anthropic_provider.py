@@ -154,6 +154,20 @@ async def test_complete_round_trip(
     assert "sk-ant-fake" in (headers.get("x-api-key", "") + headers.get("authorization", ""))
 
 
+async def test_sampling_params_reach_the_wire(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic
+) -> None:
+    """Regression: temperature/top_p/top_k were SDK keywords that SDK 2.x no longer
+    accepts, so every request carrying them failed with a TypeError (a 502 to clients)."""
+    model = info(anthropic_spec(fake_anthropic))
+    params = {"temperature": 0.2, "top_p": 0.9, "top_k": 5, "max_tokens": 20}
+    completion = await provider.complete(model, Request(messages=CONVERSATION, params=params))
+    assert completion.text
+    sent = fake_anthropic.requests[-1]
+    assert (sent["temperature"], sent["top_p"], sent["top_k"]) == (0.2, 0.9, 5)
+    assert sent["max_tokens"] == 20
+
+
 async def test_tool_use_round_trip(
     provider: AnthropicProvider, fake_anthropic: FakeAnthropic
 ) -> None:

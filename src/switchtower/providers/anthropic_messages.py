@@ -7,6 +7,8 @@ SDK's retries are off (the executor owns retries and fallback).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,26 @@ from switchtower.types import Completion, Request
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes over a second
     import anthropic
+
+
+@functools.cache
+def _create_params() -> frozenset[str]:
+    from anthropic.resources.messages import AsyncMessages
+
+    return frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
+
+
+def _sdk_kwargs(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Body fields the SDK's ``create`` names stay keywords; the rest (``temperature``,
+    ``top_p``, ``top_k`` in SDK releases that dropped them) travel in ``extra_body``,
+    so the wire request is the same whichever SDK release is installed."""
+    known = _create_params()
+    kwargs = {k: v for k, v in body.items() if k in known}
+    extra = {k: v for k, v in body.items() if k not in known}
+    if extra:
+        kwargs["extra_body"] = {**extra, **kwargs.get("extra_body", {})}
+    return kwargs
+
 
 __all__ = ["AnthropicProvider"]
 
@@ -96,10 +118,11 @@ class AnthropicProvider:
 
     def _kwargs(self, model: ModelInfo, spec: ModelConfig, request: Request) -> dict[str, Any]:
         try:
-            return to_anthropic(spec.model_id, request.messages, request.params)
+            body = to_anthropic(spec.model_id, request.messages, request.params)
         except UpstreamError as exc:
             exc.model = model.name
             raise
+        return _sdk_kwargs(body)
 
     async def complete(self, model: ModelInfo, request: Request) -> Completion:
         import anthropic
