@@ -18,8 +18,10 @@ pytestmark = [
 def test_hybrid_trains_saves_and_loads(
     taxonomy_examples: tuple[list[str], list[str]], tmp_path: Path
 ) -> None:
-    texts, labels = taxonomy_examples
-    model = train_classifier(texts, labels, backend="hybrid", seed=0)
+    keep = {"translate", "fix-bug", "answer-question", "write-docs"}
+    rows = [(t, y) for t, y in zip(*taxonomy_examples, strict=True) if y in keep]
+    texts, labels = [t for t, _ in rows], [y for _, y in rows]
+    model = train_classifier(texts, labels, backend="hybrid", seed=0, folds=2)
     c = model.classify_text("Could you render this letter in Italian?")
     assert c.operation == "translate"
     assert c.backend == "hybrid"

@@ -88,6 +88,13 @@ def classify_text(text: str, artifact: str | None, config_path: str | None) -> N
 @click.option("--shots", type=int, default=None, help="Sample N examples per label.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--oos-share",
+    type=click.FloatRange(0.0, 0.95),
+    default=0.2,
+    show_default=True,
+    help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
@@ -102,6 +109,7 @@ def train_cmd(  # noqa: PLR0917
     backend: str,
     shots: int | None,
     seed: int,
+    oos_share: float,
     out_dir: str,
 ) -> None:
     """Train a classifier and write its artifact (classifier.json + arrays.npz)."""
@@ -118,7 +126,12 @@ def train_cmd(  # noqa: PLR0917
         if shots:
             texts, labels = sample_shots(texts, labels, shots, seed)
         model = train_classifier(
-            texts, labels, backend=backend, seed=seed, log=lambda m: click.echo(m, err=True)
+            texts,
+            labels,
+            backend=backend,
+            seed=seed,
+            oos_share=oos_share,
+            log=lambda m: click.echo(m, err=True),
         )
         path = model.save(out_dir)
     except SwitchtowerError as exc:
@@ -134,6 +147,13 @@ def train_cmd(  # noqa: PLR0917
 @click.option("--shots", type=int, default=None, help="Sample N training examples per label.")
 @click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--oos-share",
+    type=click.FloatRange(0.0, 0.95),
+    default=0.2,
+    show_default=True,
+    help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
+)
 @click.option("--latency-samples", type=int, default=1000, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
 def eval_cmd(  # noqa: PLR0917
@@ -144,6 +164,7 @@ def eval_cmd(  # noqa: PLR0917
     shots: int | None,
     backend: str,
     seed: int,
+    oos_share: float,
     latency_samples: int,
     json_out: str | None,
 ) -> None:
@@ -160,7 +181,12 @@ def eval_cmd(  # noqa: PLR0917
             texts, labels = sample_shots(texts, labels, shots, seed)
         started = time.perf_counter()
         model = train_classifier(
-            texts, labels, backend=backend, seed=seed, log=lambda m: click.echo(m, err=True)
+            texts,
+            labels,
+            backend=backend,
+            seed=seed,
+            oos_share=oos_share,
+            log=lambda m: click.echo(m, err=True),
         )
         train_seconds = time.perf_counter() - started
         result = evaluate(model, test[0], test[1], latency_samples=latency_samples)
@@ -172,6 +198,7 @@ def eval_cmd(  # noqa: PLR0917
         "backend": backend,
         "shots": shots,
         "seed": seed,
+        "oos_share": oos_share,
         "n_train": len(texts),
         **result,
         "train_seconds": train_seconds,
