@@ -19,18 +19,30 @@ __all__ = ["SAMPLE_REQUESTS", "demo"]
 SAMPLE_REQUESTS: tuple[tuple[Deadline, str], ...] = (
     ("interactive", "Draft a short, friendly reply to Sam thanking him for the quick review."),
     ("batch", "Translate 'The deployment finished without errors' into French."),
-    ("soon", "Summarize this note in one sentence: the team agreed to move standup to 10am "
-     "and to rotate the on-call schedule weekly starting next Monday."),
+    (
+        "soon",
+        "Summarize this note in one sentence: the team agreed to move standup to 10am "
+        "and to rotate the on-call schedule weekly starting next Monday.",
+    ),
     ("interactive", "What is the capital of Australia?"),
     ("batch", "Extract the email addresses from: contact ana@example.com or ops@example.org."),
     ("interactive", "Write a Python function that returns the n-th Fibonacci number."),
     ("soon", "Fix the bug in parse_config() in src/config/loader.py that drops empty keys."),
-    ("interactive", "Run the migration that drops the legacy users table on the production "
-     "database, then force-push the release branch."),
-    ("batch", "Review the authentication middleware for JWT signature bypasses and rotate the "
-     "leaked API secret."),
-    ("batch", "Plan the steps to split the monolith into three services: first extract the "
-     "billing module, then migrate its tables, then switch traffic, then delete the old code."),
+    (
+        "interactive",
+        "Run the migration that drops the legacy users table on the production "
+        "database, then force-push the release branch.",
+    ),
+    (
+        "batch",
+        "Review the authentication middleware for JWT signature bypasses and rotate the "
+        "leaked API secret.",
+    ),
+    (
+        "batch",
+        "Plan the steps to split the monolith into three services: first extract the "
+        "billing module, then migrate its tables, then switch traffic, then delete the old code.",
+    ),
 )
 
 

@@ -12,6 +12,7 @@ def render_decision(decision: Decision) -> str:
     fired = [f"{n}={v.score:.2f}" for n, v in sig.failure_modes.items() if v.score >= 0.2]
     alts = ", ".join(f"{op} {p:.2f}" for op, p in c.alternatives[:2])
     predicted = ", ".join(f"{t} {p:.2f}" for t, p in r.predicted_success.items())
+    fallbacks = f" (fallbacks: {', '.join(s.fallbacks)})" if s.fallbacks else ""
     lines = [
         f"operation  {c.operation} ({c.confidence:.2f}{'; then ' + alts if alts else ''})",
         f"           {c.explanation}",
@@ -20,7 +21,7 @@ def render_decision(decision: Decision) -> str:
         f"tier       {r.tier}" + (f" [rule: {r.rule}]" if r.rule else ""),
         f"           predicted success: {predicted or 'n/a'}",
         f"           {r.explanation}",
-        f"model      {s.model}" + (f" (fallbacks: {', '.join(s.fallbacks)})" if s.fallbacks else ""),
+        f"model      {s.model}{fallbacks}",
         f"           {s.explanation}",
         f"overhead   {decision.overhead_ms:.2f} ms",
     ]
