@@ -14,9 +14,11 @@ import email.utils
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from datetime import UTC
 from typing import Any
+
+import orjson
 
 from switchtower.errors import (
     UpstreamError,
@@ -32,6 +34,8 @@ from switchtower.types import Completion, Usage
 __all__ = [
     "completion_from_openai",
     "estimate_tokens",
+    "json_bytes",
+    "json_loads",
     "parse_retry_after",
     "status_error",
     "unreachable_error",
@@ -168,3 +172,30 @@ def usage_chunk(
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: object) -> object:
+    """JSON for the non-dict mappings and other sequences a request may hold."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_bytes(value: object) -> bytes:
+    """Compact UTF-8 JSON (orjson; the standard library for what orjson refuses, such as
+    integers beyond 64 bits or non-string keys)."""
+    try:
+        return orjson.dumps(value, default=_plain)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
+
+
+def json_loads(data: bytes | str) -> Any:
+    """Parse JSON (orjson); raises ValueError on malformed input, like ``json.loads``."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # the standard library accepts a little more (NaN, huge integers)
+        return json.loads(data)

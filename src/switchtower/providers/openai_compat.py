@@ -5,16 +5,27 @@ serves every configured model whose ``provider`` is ``openai``. It keeps one
 ``AsyncOpenAI`` client per (base URL, key), all sharing one HTTP connection pool, and makes
 exactly one call per ``complete``/``stream`` (the SDK's own retries are off: the executor
 owns retries and fallback).
+
+The hot path is lean: the internal format *is* OpenAI's, so the provider sends the request
+body as JSON bytes through the SDK's generic ``client.post(..., cast_to=httpx2.Response)``
+(auth, headers, timeouts, status errors and exceptions are still the SDK's) and parses the
+answer, or the SSE lines of a stream, itself: no per-request request-param transformation
+and no pydantic response models, which cost more CPU than everything else a gateway
+request does. The SDK's aiohttp transport (``openai.DefaultAioHttpClient``) is used when
+aiohttp is installed (about half the CPU of the default httpx transport per call);
+option ``transport="httpx"`` picks the default one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 
 from switchtower.config.schema import Config, ModelConfig
@@ -23,6 +34,8 @@ from switchtower.protocols import ModelInfo
 from switchtower.providers.common import (
     completion_from_openai,
     estimate_tokens,
+    json_bytes,
+    json_loads,
     status_error,
     unreachable_error,
     usage_chunk,
@@ -31,7 +44,6 @@ from switchtower.types import Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
     import openai
-    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 __all__ = ["BATCH_NOT_BUILT", "OpenAIProvider", "is_loopback"]
 
@@ -42,6 +54,11 @@ NO_KEY = "not-needed"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 #: request fields the provider owns; everything else in ``request.params`` passes through
 _OWNED = frozenset({"model", "messages", "stream"})
+_PATH = "/chat/completions"
+Transport = Literal["auto", "aiohttp", "httpx"]
+#: ``stream`` for ``client.post``: typed ``bool`` so the overload returning ``cast_to``
+#: applies (the SDK returns the raw ``httpx2.Response`` for that cast_to, streamed)
+_STREAM: bool = True
 
 
 def is_loopback(base_url: str | None) -> bool:
@@ -57,9 +74,14 @@ def is_loopback(base_url: str | None) -> bool:
         return False
 
 
-def _messages(request: Request) -> list[ChatCompletionMessageParam]:
-    """The messages, passed through unchanged (OpenAI format is the request format)."""
-    return cast("list[ChatCompletionMessageParam]", list(request.messages))
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What every call to one configured model needs, resolved once."""
+
+    client: openai.AsyncOpenAI
+    model_id: str
+    options: openai.RequestOptions  # the SDK's per-request options (the timeout)
+    where: str
 
 
 def _key_env(spec: ModelConfig) -> str | None:
@@ -76,6 +98,8 @@ class OpenAIProvider:
     ``stream_usage`` (default true) asks for a final usage chunk with
     ``stream_options.include_usage``; when an upstream sends none, a final chunk with an
     estimated usage (marked ``"estimated": true``) is added so callers can always price.
+    ``transport``: ``"auto"`` (aiohttp when installed, else httpx), ``"aiohttp"``,
+    ``"httpx"``.
     """
 
     def __init__(
@@ -85,13 +109,16 @@ class OpenAIProvider:
         name: str = "openai",
         max_connections: int = 100,
         stream_usage: bool = True,
+        transport: Transport = "auto",
     ) -> None:
         self.name = name
         self.config = config
         self.stream_usage = stream_usage
+        self.transport = transport
         self._max_connections = max_connections
         self._http: httpx2.AsyncClient | None = None
         self._clients: dict[tuple[str | None, str], openai.AsyncOpenAI] = {}
+        self._targets: dict[tuple[str, str, str | None, str, float], _Target] = {}
 
     # -- availability --------------------------------------------------------------------
 
@@ -105,6 +132,26 @@ class OpenAIProvider:
 
     # -- clients -------------------------------------------------------------------------
 
+    def _http_client(self) -> httpx2.AsyncClient:
+        import openai
+
+        if self._http is None:
+            limits = httpx2.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=min(20, self._max_connections),
+            )
+            use_aiohttp = self.transport == "aiohttp"
+            if self.transport == "auto":
+                try:
+                    import aiohttp  # noqa: F401
+                except ImportError:
+                    pass
+                else:
+                    use_aiohttp = True
+            factory = openai.DefaultAioHttpClient if use_aiohttp else openai.DefaultAsyncHttpxClient
+            self._http = factory(limits=limits)
+        return self._http
+
     def _client(self, spec: ModelConfig) -> openai.AsyncOpenAI:
         import openai
 
@@ -113,17 +160,29 @@ class OpenAIProvider:
         cache_key = (spec.base_url, key)
         client = self._clients.get(cache_key)
         if client is None:
-            if self._http is None:
-                limits = httpx2.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=min(20, self._max_connections),
-                )
-                self._http = openai.DefaultAsyncHttpxClient(limits=limits)
             client = openai.AsyncOpenAI(
-                api_key=key, base_url=spec.base_url, max_retries=0, http_client=self._http
+                api_key=key, base_url=spec.base_url, max_retries=0, http_client=self._http_client()
             )
             self._clients[cache_key] = client
         return client
+
+    def _target(self, model: ModelInfo) -> tuple[_Target, ModelConfig]:
+        """The client and call options for a model (cached; the key is re-read each call,
+        so a rotated key in the environment takes effect without a restart)."""
+        spec = self._spec(model)
+        env = _key_env(spec)
+        key = (os.environ.get(env) if env else None) or NO_KEY
+        cache_key = (model.name, spec.model_id, spec.base_url, key, spec.timeout_s)
+        target = self._targets.get(cache_key)
+        if target is None:
+            target = _Target(
+                client=self._client(spec),
+                model_id=spec.model_id,
+                options={"timeout": spec.timeout_s},
+                where=self._where(spec),
+            )
+            self._targets[cache_key] = target
+        return target, spec
 
     @staticmethod
     def _spec(model: ModelInfo) -> ModelConfig:
@@ -149,45 +208,59 @@ class OpenAIProvider:
         return unreachable_error(model=model.name, where=self._where(spec), exc=exc)
 
     @staticmethod
-    def _params(request: Request) -> dict[str, Any]:
-        return {k: v for k, v in request.params.items() if k not in _OWNED}
+    def _body(request: Request, model_id: str, **extra: Any) -> bytes:
+        """The JSON body: model, messages (unchanged: OpenAI format is the request format),
+        then every pass-through parameter."""
+        body: dict[str, Any] = {"model": model_id, "messages": request.messages}
+        for k, v in request.params.items():
+            if k not in _OWNED:
+                body[k] = v
+        body.update(extra)
+        return json_bytes(body)
 
     # -- calls ---------------------------------------------------------------------------
 
     async def complete(self, model: ModelInfo, request: Request) -> Completion:
         import openai
 
-        spec = self._spec(model)
-        client = self._client(spec)
+        target, spec = self._target(model)
         try:
-            response = await client.chat.completions.create(
-                model=spec.model_id,
-                messages=_messages(request),
-                extra_body=self._params(request),
-                timeout=spec.timeout_s,
+            response = await target.client.post(
+                _PATH,
+                cast_to=httpx2.Response,
+                content=self._body(request, target.model_id),
+                options=target.options,
             )
+            raw = json_loads(response.content)
         except openai.OpenAIError as exc:
             raise self._error(exc, model, spec) from exc
-        raw = response.model_dump(mode="json", exclude_unset=True)
+        except ValueError as exc:  # not JSON: the upstream is not OpenAI-compatible
+            raise unreachable_error(model=model.name, where=target.where, exc=exc) from exc
+        if not isinstance(raw, Mapping):
+            raise unreachable_error(
+                model=model.name,
+                where=target.where,
+                exc=ValueError(f"expected a JSON object, got {type(raw).__name__}"),
+            )
         return completion_from_openai(raw, model)
 
     async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
         import openai
 
-        spec = self._spec(model)
-        client = self._client(spec)
-        params = self._params(request)
-        if self.stream_usage and "stream_options" not in params:
-            params["stream_options"] = {"include_usage": True}
+        target, spec = self._target(model)
+        extra: dict[str, Any] = {"stream": True}
+        if self.stream_usage and "stream_options" not in request.params:
+            extra["stream_options"] = {"include_usage": True}
         try:
-            upstream: openai.AsyncStream[
-                ChatCompletionChunk
-            ] = await client.chat.completions.create(
-                model=spec.model_id,
-                messages=_messages(request),
-                stream=True,
-                extra_body=params,
-                timeout=spec.timeout_s,
+            response = cast(
+                httpx2.Response,
+                await target.client.post(
+                    _PATH,
+                    cast_to=httpx2.Response,
+                    content=self._body(request, target.model_id, **extra),
+                    options=target.options,
+                    stream=_STREAM,  # the raw response, body unread (cast_to decides)
+                ),
             )
         except openai.OpenAIError as exc:
             raise self._error(exc, model, spec) from exc
@@ -195,8 +268,7 @@ class OpenAIProvider:
         chunk_id: str | None = None
         text_parts: list[str] = []
         try:
-            async for event in upstream:
-                chunk = event.model_dump(mode="json", exclude_unset=True)
+            async for chunk in _sse_chunks(response):
                 chunk_id = chunk_id or chunk.get("id")
                 if chunk.get("usage"):
                     saw_usage = True
@@ -208,7 +280,7 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise self._error(exc, model, spec) from exc
         finally:
-            await upstream.close()
+            await response.aclose()
         if not saw_usage:
             prompt = "\n".join(str(m.get("content") or "") for m in request.messages)
             usage = Usage(estimate_tokens(prompt), estimate_tokens("".join(text_parts)))
@@ -218,6 +290,73 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         self._clients.clear()
+        self._targets.clear()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
+
+
+async def _sse_chunks(response: httpx2.Response) -> AsyncIterator[dict[str, Any]]:
+    """The JSON ``data`` of each server-sent event, until ``[DONE]`` or the end.
+
+    Errors as the SDK raises them: an ``{"error": ...}`` event is ``openai.APIError``,
+    a broken or timed-out connection ``APIConnectionError`` / ``APITimeoutError``.
+    """
+    import openai
+
+    done = False
+    try:
+        # after [DONE] the rest of the body is still read: the connection is then reused
+        async for data in _sse_data(response):
+            if done:
+                continue
+            if data.startswith(b"[DONE]"):
+                done = True
+                continue
+            try:
+                chunk = json_loads(data)
+            except ValueError as exc:
+                raise openai.APIError(
+                    f"malformed stream event: {exc}", request=response.request, body=None
+                ) from exc
+            if not isinstance(chunk, dict):
+                continue
+            error = chunk.get("error")
+            if error:
+                message = error.get("message") if isinstance(error, Mapping) else None
+                raise openai.APIError(
+                    message
+                    if isinstance(message, str) and message
+                    else "An error occurred during streaming",
+                    request=response.request,
+                    body=error,
+                )
+            yield chunk
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except (httpx2.RequestError, anyio.EndOfStream) as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+
+
+async def _sse_data(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The ``data`` of each event (multi-line data joined by newlines), comments and other
+    fields skipped. Lines end with LF or CRLF (what every OpenAI-compatible server sends)."""
+    pending = b""
+    data: list[bytes] = []
+    async for block in response.aiter_bytes():
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        for raw_line in lines:
+            line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
+            if not line:
+                if data:
+                    yield b"\n".join(data)
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+    if pending.startswith(b"data:"):
+        value = pending[5:].rstrip(b"\r")
+        data.append(value[1:] if value.startswith(b" ") else value)
+    if data:
+        yield b"\n".join(data)
