@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -37,13 +36,24 @@ def analyze(text: str) -> list[str]:
     feats = [f"w:{w}" for w in words]
     feats.extend(f"w:{a} {b}" for a, b in pairwise(words))
     for w in words:
-        padded = f" {w[:MAX_WORD_CHARS]} "
-        n_chars = len(padded)
-        for n in range(CHAR_MIN, CHAR_MAX + 1):
-            if n > n_chars:
-                break
-            feats.extend(f"c:{padded[i : i + n]}" for i in range(n_chars - n + 1))
+        feats.extend(_word_features(w)[1:])
     return feats
+
+
+def _word_features(word: str) -> list[str]:
+    """The ``w:`` unigram and ``c:`` character n-grams of one (lowercased) word."""
+    feats = [f"w:{word}"]
+    padded = f" {word[:MAX_WORD_CHARS]} "
+    n_chars = len(padded)
+    for n in range(CHAR_MIN, CHAR_MAX + 1):
+        if n > n_chars:
+            break
+        feats.extend(f"c:{padded[i : i + n]}" for i in range(n_chars - n + 1))
+    return feats
+
+
+#: distinct words whose feature columns are kept (a bounded per-featurizer cache)
+_WORD_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,14 @@ class NgramFeaturizer:
     terms: tuple[str, ...]
     idf: npt.NDArray[np.float32]
     vocabulary: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    #: word -> the vocabulary columns of its features (repeats kept, for tf)
+    _word_cache: dict[str, tuple[int, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: the last (text, row): classify and explain featurize the same text back to back
+    _last: list[tuple[str, SparseRow]] = field(
+        init=False, repr=False, compare=False, default_factory=list
+    )
 
     def __post_init__(self) -> None:
         if len(self.terms) != self.idf.shape[0]:
@@ -63,17 +81,46 @@ class NgramFeaturizer:
     def dim(self) -> int:
         return int(self.idf.shape[0])
 
+    def _columns(self, word: str) -> tuple[int, ...]:
+        cols = self._word_cache.get(word)
+        if cols is None:
+            vocab = self.vocabulary
+            cols = tuple(vocab[f] for f in _word_features(word) if f in vocab)
+            if len(self._word_cache) >= _WORD_CACHE_SIZE:
+                self._word_cache.clear()
+            self._word_cache[word] = cols
+        return cols
+
     def transform_one(self, text: str) -> SparseRow:
-        counts = Counter(f for f in analyze(text) if f in self.vocabulary)
+        """The same row as featurizing :func:`analyze` output, computed word by word:
+        a word's character n-grams are looked up once and cached, so a request costs a
+        few dict lookups per word instead of building hundreds of n-gram strings."""
+        last = self._last
+        if last and last[0][0] == text:
+            return last[0][1]
+        words = _WORD.findall(text.lower())
+        counts: dict[int, int] = {}
+        for w in words:
+            for j in self._columns(w):
+                counts[j] = counts.get(j, 0) + 1
+        vocab = self.vocabulary
+        for a, b in pairwise(words):
+            j2 = vocab.get(f"w:{a} {b}")
+            if j2 is not None:
+                counts[j2] = counts.get(j2, 0) + 1
+        row: SparseRow
         if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter((self.vocabulary[f] for f in counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(
-            (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
-        )
-        vals = tf * self.idf[idx]
-        norm = float(np.linalg.norm(vals))
-        return idx, (vals / norm if norm > 0 else vals).astype(np.float32)
+            row = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        else:
+            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = np.fromiter(
+                (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
+            )
+            vals = tf * self.idf[idx]
+            norm = float(np.linalg.norm(vals))
+            row = idx, (vals / norm if norm > 0 else vals).astype(np.float32)
+        last[:] = [(text, row)]
+        return row
 
     def transform(self, texts: Sequence[str]) -> Any:
         """A scipy CSR matrix (rows as :meth:`transform_one`)."""

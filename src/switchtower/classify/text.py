@@ -25,11 +25,17 @@ _BINARY_SHARE = 0.3
 _WS = re.compile(r"\s+")
 
 
+#: ASCII characters that are control characters but not whitespace (category Cc)
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
 def is_binary(text: str) -> bool:
     """True when more than 30% of the (first 4,000) characters are not printable text."""
     sample = text[:4000]
     if not sample:
         return False
+    if sample.isascii():  # the common case, without a Python loop over characters
+        return len(_ASCII_CONTROL.findall(sample)) / len(sample) > _BINARY_SHARE
     bad = sum(
         1
         for ch in sample
@@ -49,7 +55,12 @@ def prepare_text(text: object) -> str:
         text = text[: 2 * HEAD_CHARS] + " " + text[-2 * TAIL_CHARS :]
     if is_binary(text):
         return ""
-    text = "".join(ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if text.isascii():
+        text = _ASCII_CONTROL.sub(" ", text)
+    else:
+        text = "".join(
+            ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in text
+        )
     text = _WS.sub(" ", text).strip()
     if len(text) > MAX_CHARS:
         text = text[:HEAD_CHARS].rstrip() + " ... " + text[-TAIL_CHARS:].lstrip()
