@@ -144,6 +144,19 @@ def train_cmd(  # noqa: PLR0917
 @click.option("--test", "test_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)
 @click.option("--data-dir", default=None, help="Root of the shared data (default ../shared/data).")
+@click.option(
+    "--taxonomy",
+    is_flag=True,
+    default=False,
+    help="Train on the built-in operation taxonomy (examples plus descriptions).",
+)
+@click.option(
+    "--train-config",
+    "train_config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Train on this config file's operations (examples plus descriptions).",
+)
 @click.option("--shots", type=int, default=None, help="Sample N training examples per label.")
 @click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -161,6 +174,8 @@ def eval_cmd(  # noqa: PLR0917
     test_file: str | None,
     dataset: str | None,
     data_dir: str | None,
+    taxonomy: bool,
+    train_config: str | None,
     shots: int | None,
     backend: str,
     seed: int,
@@ -168,14 +183,21 @@ def eval_cmd(  # noqa: PLR0917
     latency_samples: int,
     json_out: str | None,
 ) -> None:
-    """Train on --train, measure on --test (label `oos` = out of scope)."""
-    from switchtower.classify.evaluate import evaluate, sample_shots
+    """Train on --train (or --taxonomy / --train-config), measure on --test
+    (label `oos` = out of scope)."""
+    from switchtower.classify.evaluate import evaluate, read_examples, sample_shots
     from switchtower.classify.train import train_classifier
 
     if not dataset and not test_file:
         raise click.UsageError("give --train FILE --test FILE, or --dataset NAME")
+    if sum(map(bool, (train_file, dataset, taxonomy, train_config))) > 1:
+        raise click.UsageError("give one of --train, --dataset, --taxonomy, --train-config")
     try:
-        (texts, labels), test = _load_pairs(train_file, test_file, dataset, data_dir)
+        if taxonomy or train_config:
+            texts, labels = _config_pairs(train_config)
+            test = read_examples(test_file) if test_file else None
+        else:
+            (texts, labels), test = _load_pairs(train_file, test_file, dataset, data_dir)
         assert test is not None
         if shots:
             texts, labels = sample_shots(texts, labels, shots, seed)
@@ -208,6 +230,18 @@ def eval_cmd(  # noqa: PLR0917
         click.echo(f"{key:24s} {value:.4f}" if isinstance(value, float) else f"{key:24s} {value}")
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+
+
+def _config_pairs(config_path: str | None) -> tuple[list[str], list[str]]:
+    """Training pairs exactly as the ``auto`` classifier builds them: the built-in
+    taxonomy (``config_path`` None) or that file's operations."""
+    from switchtower.classify.builtin import config_examples
+    from switchtower.config.load import default_operations, load_config
+    from switchtower.config.schema import Config
+
+    if config_path:
+        return config_examples(load_config(config_path))
+    return config_examples(Config.model_validate({"operations": default_operations()}))
 
 
 def _model_bytes(model: Any) -> int:
