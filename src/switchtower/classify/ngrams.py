@@ -8,7 +8,6 @@ request's sparse vector from them in pure Python + numpy.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ class NgramFeaturizer:
     idf: npt.NDArray[np.float32]
     vocabulary: Mapping[str, int] = field(init=False, repr=False, compare=False)
     #: word -> the vocabulary columns of its features (repeats kept, for tf)
-    _word_cache: dict[str, tuple[int, ...]] = field(
+    _word_cache: dict[str, npt.NDArray[np.int64]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
     #: the last (text, row): classify and explain featurize the same text back to back
@@ -81,11 +80,12 @@ class NgramFeaturizer:
     def dim(self) -> int:
         return int(self.idf.shape[0])
 
-    def _columns(self, word: str) -> tuple[int, ...]:
+    def _columns(self, word: str) -> npt.NDArray[np.int64]:
         cols = self._word_cache.get(word)
         if cols is None:
             vocab = self.vocabulary
-            cols = tuple(vocab[f] for f in _word_features(word) if f in vocab)
+            found = [vocab[f] for f in _word_features(word) if f in vocab]
+            cols = np.asarray(found, dtype=np.int64)
             if len(self._word_cache) >= _WORD_CACHE_SIZE:
                 self._word_cache.clear()
             self._word_cache[word] = cols
@@ -99,23 +99,17 @@ class NgramFeaturizer:
         if last and last[0][0] == text:
             return last[0][1]
         words = _WORD.findall(text.lower())
-        counts: dict[int, int] = {}
-        for w in words:
-            for j in self._columns(w):
-                counts[j] = counts.get(j, 0) + 1
         vocab = self.vocabulary
-        for a, b in pairwise(words):
-            j2 = vocab.get(f"w:{a} {b}")
-            if j2 is not None:
-                counts[j2] = counts.get(j2, 0) + 1
+        parts = [self._columns(w) for w in words]
+        bigrams = [vocab.get(f"w:{a} {b}") for a, b in pairwise(words)]
+        parts.append(np.asarray([j for j in bigrams if j is not None], dtype=np.int64))
+        cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         row: SparseRow
-        if not counts:
+        if cols.size == 0:
             row = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         else:
-            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
-            tf = np.fromiter(
-                (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
-            )
+            idx, counts = np.unique(cols, return_counts=True)
+            tf = (1.0 + np.log(counts)).astype(np.float32)
             vals = tf * self.idf[idx]
             norm = float(np.linalg.norm(vals))
             row = idx, (vals / norm if norm > 0 else vals).astype(np.float32)
