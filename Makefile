@@ -27,7 +27,7 @@ install-run: $(VENV)/.run-installed
 install-test: $(VENV)/.test-installed
 
 run: install-run
-	$(BIN)/switchtower demo
+	$(BIN)/switchtower serve
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks
