@@ -16,6 +16,18 @@ __all__ = ["openapi_document"]
 
 _JSON = "application/json"
 _SSE = "text/event-stream"
+#: one server-sent event (OpenAPI 3.1 puts the per-event schema under ``schema``; the
+#: generic event shape from the OpenAPI specification: ``data`` holds the JSON text)
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -352,7 +364,7 @@ def openapi_document(config: Config) -> dict[str, Any]:
         return {
             "description": "The answer (JSON, or server-sent events when `stream` is true).",
             "headers": _ROUTING_HEADERS,
-            "content": {_JSON: {"schema": _ref(schema)}, _SSE: {"schema": {"type": "string"}}},
+            "content": {_JSON: {"schema": _ref(schema)}, _SSE: {"schema": _SSE_EVENT}},
         }
 
     simple = (400, 401, 403, 429)

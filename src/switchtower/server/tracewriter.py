@@ -4,8 +4,14 @@ The pipeline's :class:`~switchtower.tracing.TraceRecorder` calls ``store.write``
 in the gateway that would put a database commit on every request's path. The gateway
 puts a :class:`BackgroundTraceWriter` in front of the store: ``write`` hands the trace
 to listeners (metrics, budget charging: on the caller's thread, cheap) and to a queue
-that one thread drains in batches (``write_many`` when the store has it). ``close``
-drains the queue, so a clean shutdown loses no trace.
+(a few microseconds on the event loop). One thread drains the queue in batches, group
+commit: after the first trace arrives it lingers ``linger_s`` (default 50 ms) so the
+traces of that window are written in one ``write_many`` transaction instead of one
+commit each (less CPU and GIL time taken from the event loop; a batch is at most
+``max_batch`` traces). ``flush`` and ``close`` cut the linger short and wait for the
+queue to drain, so a clean shutdown loses no trace. On a crash (kill -9, power loss) the
+traces accepted in the last ``linger_s`` plus one batch write are lost; a database
+outage loses nothing: the store spools (see :mod:`switchtower.store.safe`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _MAX_BATCH = 256
+_LINGER_S = 0.05
 
 
 class BackgroundTraceWriter:
@@ -35,14 +42,21 @@ class BackgroundTraceWriter:
         inner: TraceStore | None,
         *,
         listeners: Sequence[Callable[[Trace], None]] = (),
+        linger_s: float = _LINGER_S,
+        max_batch: int = _MAX_BATCH,
     ) -> None:
         self.inner = inner
         self.listeners = list(listeners)
+        self.linger_s = linger_s
+        self.max_batch = max_batch
         self.write_failures = 0
         self.written = 0
+        self.batches = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: set by flush/close: write what is queued now, without lingering
+        self._hurry = threading.Event()
 
     # -- TraceStore -----------------------------------------------------------------------
 
@@ -101,7 +115,10 @@ class BackgroundTraceWriter:
                 stop = True
             else:
                 batch.append(item)
-            while len(batch) < _MAX_BATCH:
+                if self.linger_s > 0 and self._queue.qsize() < self.max_batch - 1:
+                    # group commit: let the traces of the next few ms join this batch
+                    self._hurry.wait(self.linger_s)
+            while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -128,6 +145,7 @@ class BackgroundTraceWriter:
                 log.warning("batch of %d traces failed; writing one by one", len(batch))
             else:
                 self.written += len(batch)
+                self.batches += 1
                 return
         for trace in batch:
             try:
@@ -145,13 +163,19 @@ class BackgroundTraceWriter:
     def flush(self) -> None:
         """Block until every queued trace has been written (or has failed)."""
         if self._thread is not None:
-            self._queue.join()
+            self._hurry.set()
+            try:
+                self._queue.join()
+            finally:
+                self._hurry.clear()
 
     def close(self) -> None:
         """Drain the queue and stop the thread. Idempotent."""
         thread = self._thread
         if thread is None:
             return
+        self._hurry.set()
         self._queue.put(_STOP)
         thread.join()
         self._thread = None
+        self._hurry.clear()

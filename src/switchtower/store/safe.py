@@ -145,8 +145,23 @@ class SafeTraceWriter:
         log.warning("trace %s spooled, store unavailable: %s", trace.id, exc)
 
     def write_many(self, traces: Sequence[Trace]) -> None:
-        for trace in traces:
-            self.write(trace)
+        """Store traces in one transaction (the gateway's background writer batches);
+        never raises. If the batch fails (an outage, or one bad trace) each trace is
+        written on its own, so it is stored, spooled or rejected by itself."""
+        store = self.store_or_none()
+        if store is None or len(traces) <= 1:
+            for trace in traces:
+                self.write(trace)
+            return
+        try:
+            store.write_many(traces)
+        except Exception as exc:
+            log.info("batch of %d traces failed (%s); writing one by one", len(traces), exc)
+            for trace in traces:
+                self.write(trace)
+            return
+        self._count("written", len(traces))
+        store.replay_if_due()
 
     def replay(self) -> int:
         """Replay the spool into the store now; returns how many were stored. Never raises."""

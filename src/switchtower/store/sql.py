@@ -138,6 +138,10 @@ class SqlTraceStore:
         except TraceStoreError as exc:
             self._keep(trace, exc)
             raise
+        self.replay_if_due()
+
+    def replay_if_due(self) -> None:
+        """After a successful write: replay spooled traces in the background if any wait."""
         if self._replay_due:
             self._replay_in_background()
 
