@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from switchtower.classify.embed import embed_available
-from switchtower.classify.model import TrainedClassifier, load
+from switchtower.classify.model import REJECT_LABEL, TrainedClassifier, load
 from switchtower.classify.train import examples_digest, train_classifier
 from switchtower.config.schema import Config
 from switchtower.errors import ConfigError, DataFormatError
 from switchtower.registries import classifiers
 
-__all__ = ["build_classifier", "cache_dir", "config_examples"]
+__all__ = ["build_classifier", "builtin_out_of_scope", "cache_dir", "config_examples"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,27 @@ def cache_dir() -> Path:
     return Path(base) / "switchtower"
 
 
-def config_examples(config: Config) -> tuple[list[str], list[str]]:
-    """Training pairs from the configured operations (each example, and the description)."""
+def _taxonomy() -> dict[str, Any]:
+    text = resources.files("switchtower.classify").joinpath("taxonomy.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def builtin_out_of_scope() -> list[str]:
+    """The taxonomy's ``out_of_scope`` examples: requests that are not agent work."""
+    return [str(x) for x in _taxonomy().get("out_of_scope") or [] if str(x).strip()]
+
+
+def config_examples(
+    config: Config, *, out_of_scope: bool | None = None
+) -> tuple[list[str], list[str]]:
+    """Training pairs from the configured operations (each example, and the description).
+
+    ``out_of_scope`` adds the built-in out-of-scope examples as the :data:`REJECT_LABEL`
+    class; ``None`` (default) adds them when the configured operations include every
+    built-in operation (the taxonomy, used or extended), since custom operations may
+    cover what the built-in list calls out of scope.
+    """
     texts: list[str] = []
     labels: list[str] = []
     for op in config.operations:
@@ -48,6 +70,13 @@ def config_examples(config: Config) -> tuple[list[str], list[str]]:
             if text.strip():
                 texts.append(text)
                 labels.append(op.name)
+    if out_of_scope is None:
+        builtin = {str(op.get("name")) for op in _taxonomy().get("operations") or []}
+        out_of_scope = bool(builtin) and builtin <= {op.name for op in config.operations}
+    if out_of_scope and texts:
+        extra = builtin_out_of_scope()
+        texts.extend(extra)
+        labels.extend([REJECT_LABEL] * len(extra))
     return texts, labels
 
 
@@ -58,13 +87,15 @@ def build_classifier(
     unknown_threshold: float | None = None,
     cache: bool = True,
     seed: int = 0,
+    out_of_scope_examples: bool | None = None,
     **train_options: Any,
 ) -> TrainedClassifier:
-    """Load ``config.classifier.artifact``, or train from the configured operations."""
+    """Load ``config.classifier.artifact``, or train from the configured operations
+    (plus the built-in out-of-scope examples: see :func:`config_examples`)."""
     if config.classifier.artifact:
         model = load(config.classifier.artifact)
     else:
-        texts, labels = config_examples(config)
+        texts, labels = config_examples(config, out_of_scope=out_of_scope_examples)
         if not texts:
             raise ConfigError(
                 "no operation has examples or a description to train on", key="operations"

@@ -142,10 +142,13 @@ def evaluate(
         raise DataFormatError("empty test set")
     probs = model.predict_proba(texts)
     labs = np.array(model.labels)
-    top = probs.argmax(axis=1)
-    conf = probs.max(axis=1)
+    rej = model.reject_index
+    in_probs = probs if rej is None else np.where(np.arange(len(labs)) == rej, -1.0, probs)
+    top = in_probs.argmax(axis=1)
+    conf = in_probs.max(axis=1)
     closed = labs[top]
-    pred = np.where(conf >= model.threshold, closed, UNKNOWN)
+    rejected = np.zeros(len(texts), bool) if rej is None else probs.argmax(axis=1) == rej
+    pred = np.where((conf >= model.threshold) & ~rejected, closed, UNKNOWN)
     gold = np.array([UNKNOWN if y in OOS_LABELS else y for y in labels])
     ins = gold != UNKNOWN
     out: dict[str, Any] = {"n_test": len(texts), "n_in_scope": int(ins.sum())}

@@ -24,13 +24,24 @@ from switchtower.classify.text import prepare_text
 from switchtower.errors import DataFormatError
 from switchtower.types import UNKNOWN, Classification, Request
 
-__all__ = ["ARRAYS_FILE", "FORMAT_VERSION", "META_FILE", "TrainedClassifier", "load", "save"]
+__all__ = [
+    "ARRAYS_FILE",
+    "FORMAT_VERSION",
+    "META_FILE",
+    "REJECT_LABEL",
+    "TrainedClassifier",
+    "load",
+    "save",
+]
 
 FORMAT_VERSION = 1
 META_FILE = "classifier.json"
 ARRAYS_FILE = "arrays.npz"
 #: alternatives returned besides the answer
 N_ALTERNATIVES = 3
+#: a trained class that stands for "not agent work" (chit-chat, personal errands): when it
+#: wins, the answer is ``unknown``; it is never returned as an operation or alternative
+REJECT_LABEL = "_out_of_scope"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,22 +91,28 @@ class TrainedClassifier:
 
     def decide(self, probs: npt.NDArray[np.float64], text: str | None = None) -> Classification:
         """Turn one row of probabilities into a :class:`Classification`."""
-        order = np.argsort(-probs)
-        top = int(order[0])
+        ranked = [int(i) for i in np.argsort(-probs)]
+        rejected = self.labels[ranked[0]] == REJECT_LABEL
+        order = [i for i in ranked if self.labels[i] != REJECT_LABEL]
+        top = order[0]
         p_top = float(probs[top])
-        if p_top < self.threshold:
-            alts = tuple((self.labels[int(i)], float(probs[i])) for i in order[:N_ALTERNATIVES])
+        if rejected or p_top < self.threshold:
+            alts = tuple((self.labels[i], float(probs[i])) for i in order[:N_ALTERNATIVES])
+            why = (
+                f"out of scope: closest to the out-of-scope examples "
+                f"(p={float(probs[ranked[0]]):.2f})"
+                if rejected
+                else f"out of scope: best guess {self.labels[top]!r} at {p_top:.2f} is below "
+                f"the unknown threshold {self.threshold:.2f}"
+            )
             return Classification(
                 operation=UNKNOWN,
                 confidence=1.0 - p_top,
                 alternatives=alts,
                 backend=self.backend,
-                explanation=(
-                    f"out of scope: best guess {self.labels[top]!r} at {p_top:.2f} is below "
-                    f"the unknown threshold {self.threshold:.2f}"
-                ),
+                explanation=why,
             )
-        alts = tuple((self.labels[int(i)], float(probs[i])) for i in order[1 : N_ALTERNATIVES + 1])
+        alts = tuple((self.labels[i], float(probs[i])) for i in order[1 : N_ALTERNATIVES + 1])
         why = self.components[0].explain(text, top) if text else ""
         return Classification(
             operation=self.labels[top],
@@ -104,6 +121,11 @@ class TrainedClassifier:
             backend=self.backend,
             explanation=f"{self.backend}: p={p_top:.2f}" + (f"; {why}" if why else ""),
         )
+
+    @property
+    def reject_index(self) -> int | None:
+        """Column of :data:`REJECT_LABEL` in the probabilities, if the model has it."""
+        return self.labels.index(REJECT_LABEL) if REJECT_LABEL in self.labels else None
 
     def with_threshold(self, threshold: float) -> TrainedClassifier:
         from dataclasses import replace

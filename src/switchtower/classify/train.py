@@ -22,7 +22,7 @@ import numpy.typing as npt
 from switchtower.classify.calibrate import ece, fit_temperature, log_softmax, pick_threshold
 from switchtower.classify.components import COMPONENTS, Component, EmbedComponent, TfidfComponent
 from switchtower.classify.embed import Encoder, MiniLMEncoder
-from switchtower.classify.model import TrainedClassifier
+from switchtower.classify.model import REJECT_LABEL, TrainedClassifier
 from switchtower.classify.ngrams import NgramFeaturizer
 from switchtower.classify.text import prepare_text
 from switchtower.errors import DataFormatError
@@ -179,7 +179,8 @@ def train_classifier(
 
     known = data.y >= 0
     y_in, z_in, z_oos = _cross_validate(data, kinds, k, seed, enc, opts, min_real_oos, say)
-    cal = _calibrate(z_in, z_oos, y_in, oos_share)
+    reject = data.labels.index(REJECT_LABEL) if REJECT_LABEL in data.labels else None
+    cal = _calibrate(z_in, z_oos, y_in, oos_share, reject)
     threshold = cal.threshold
 
     everything = np.flatnonzero(known)
@@ -275,8 +276,12 @@ def _calibrate(
     z_oos: Sequence[npt.NDArray[np.float64]],
     y_in: npt.NDArray[np.int64],
     oos_share: float,
+    reject: int | None = None,
 ) -> _Calibration:
-    """Per-component temperatures, the mixing weight, the final temperature, the threshold."""
+    """Per-component temperatures, the mixing weight, the final temperature, the threshold.
+
+    With a ``reject`` class (:data:`REJECT_LABEL`), its examples count as out of scope
+    and a row it wins is rejected whatever the threshold."""
     temps = [fit_temperature(z, y_in) for z in z_in]
     mix: tuple[float, ...] = (1.0,) * len(z_in)
     if len(z_in) == 2:
@@ -287,9 +292,12 @@ def _calibrate(
     temperature = fit_temperature(combined_in, y_in)
     p_in = np.exp(log_softmax(combined_in / temperature))
     p_oos = np.exp(log_softmax(np.asarray(_weighted(z_oos, weights)) / temperature))
-    conf_in = p_in.max(axis=1) if len(p_in) else np.zeros(0)
+    conf_in, conf_oos = _kept_confidence(p_in, reject), _kept_confidence(p_oos, reject)
     correct = p_in.argmax(axis=1) == y_in if len(p_in) else np.zeros(0, bool)
-    conf_oos = p_oos.max(axis=1) if len(p_oos) else np.zeros(0)
+    if reject is not None:  # the reject class's own examples are out of scope
+        ours = y_in == reject
+        conf_oos = np.concatenate([conf_oos, conf_in[ours]])
+        conf_in, correct = conf_in[~ours], correct[~ours]
     share = min(max(oos_share, 0.0), 0.95)
     threshold = pick_threshold(conf_in, correct, conf_oos, oos_weight=share / (1 - share))
     stats: dict[str, float | None] = {
@@ -298,6 +306,16 @@ def _calibrate(
         "cv_oos_recall": float((conf_oos < threshold).mean()) if len(conf_oos) else None,
     }
     return _Calibration(mix, weights, temperature, threshold, stats)
+
+
+def _kept_confidence(p: npt.NDArray[np.float64], reject: int | None) -> npt.NDArray[np.float64]:
+    """Best in-scope probability per row; 0 where the reject class wins."""
+    if len(p) == 0:
+        return np.zeros(0)
+    if reject is None:
+        return np.asarray(p.max(axis=1))
+    rest = np.delete(p, reject, axis=1)
+    return np.where(p.argmax(axis=1) == reject, 0.0, rest.max(axis=1))
 
 
 def _weighted(parts: Sequence[npt.NDArray[np.float64]], w: Sequence[float]) -> Any:
