@@ -132,6 +132,11 @@ class OpenAIProvider:
 
     # -- clients -------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Import the SDK and open the shared HTTP client now (a server calls this at
+        start-up, so the first request does not pay the second the import takes)."""
+        self._http_client()
+
     def _http_client(self) -> httpx2.AsyncClient:
         import openai
 

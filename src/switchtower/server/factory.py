@@ -19,10 +19,13 @@ def limiter_for(config: Config) -> Limiter:
 
 
 def app_from_config(config: Config) -> GatewayApp:
-    """Pipeline, key store and limiter from ``config``; the app owns and closes them."""
+    """Pipeline, key store and limiter from ``config``; the app owns and closes them (and
+    the process's garbage collector: start-up objects are frozen, see ``create_app``)."""
     pipeline = Pipeline.from_config(config)
     keys = KeyStore.open(config.storage.url)
-    return create_app(pipeline, keys=keys, limiter=limiter_for(config), owns_pipeline=True)
+    return create_app(
+        pipeline, keys=keys, limiter=limiter_for(config), owns_pipeline=True, freeze_gc=True
+    )
 
 
 def app_from_environment() -> GatewayApp:
