@@ -1,7 +1,8 @@
 """Added latency of the gateway over calling the same upstream directly (routing on).
 
     .venv/bin/python benchmarks/gateway_latency.py [--rates 100,500] [--duration 15]
-        [--json benchmarks/results/gateway_latency.json] [--litellm-venv /tmp/litellm-venv]
+        [--workers 1] [--json benchmarks/results/gateway_latency.json]
+        [--litellm-venv /tmp/litellm-venv] [--litellm-rates 100]
 
 Three processes: a fast fake OpenAI-compatible upstream (fixed answer), the gateway
 (``switchtower serve``, one worker, ``model: auto`` so every request is classified,
@@ -12,6 +13,13 @@ last byte, so a server that falls behind is charged for the queueing. Each rate 
 against the upstream directly, then through the gateway, then (when the throwaway venv
 exists) through the LiteLLM proxy pointed at the same upstream; the added latency is the
 difference of the percentiles.
+
+Next to the latencies each run records what it cost: CPU milliseconds per request of
+the gateway (all its processes), of the upstream and of this load generator (from
+``/proc``, Linux), and the machine's load average before and after, so a run on a busy
+shared machine can be told from a slow gateway. The gateway's CPU per request bounds
+its throughput: one worker cannot serve more than ``1000 / cpu_ms`` requests/s on a
+free core, and the load generator and the upstream share the same cores.
 
 LiteLLM is never a dependency: install it only in a throwaway venv,
 ``python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install
@@ -117,7 +125,8 @@ def wait_http(port: int, path: str, timeout: float = 90.0) -> None:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], port: int, path: str, **kw: Any) -> Iterator[None]:
+def process(cmd: list[str], port: int, path: str, **kw: Any) -> Iterator[int]:
+    """Start ``cmd``, wait until ``path`` answers on ``port``; yields the process id."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
     try:
         try:
@@ -126,7 +135,7 @@ def process(cmd: list[str], port: int, path: str, **kw: Any) -> Iterator[None]:
             proc.kill()
             err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
             raise RuntimeError(f"{cmd[0]} did not start:\n{err}") from None
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -261,9 +270,9 @@ async def open_loop(port: int, model: str, rate: float, duration: float) -> dict
             return
         latencies.append((time.perf_counter() - (due - t0) - p0) * 1000.0)
 
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(i) for i in range(n)))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
     pool.close()
     latencies.sort()
 
@@ -281,16 +290,53 @@ async def open_loop(port: int, model: str, rate: float, duration: float) -> dict
         "p99_ms": round(pct(0.99), 3),
         "max_ms": round(latencies[-1], 3) if latencies else 0.0,
         "connections": pool.opened,
+        "loadgen_cpu_ms_per_request": round(cpu * 1000.0 / max(n, 1), 3),
     }
 
 
-def measure(port: int, model: str, rate: float, duration: float) -> dict[str, Any]:
+def process_tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of ``pid`` and its descendants so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    if pid not in stats:
+        return None
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats[current][1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total
+
+
+def measure(
+    port: int, model: str, rate: float, duration: float, watch: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """One open-loop run; ``watch`` names processes whose CPU per request is recorded."""
+    watch = watch or {}
+    before = {name: process_tree_cpu(pid) for name, pid in watch.items()}
+    load_before = os.getloadavg()
     try:
         import uvloop
 
-        return uvloop.run(open_loop(port, model, rate, duration))  # type: ignore[no-any-return]
+        result: dict[str, Any] = uvloop.run(open_loop(port, model, rate, duration))
     except ImportError:
-        return asyncio.run(open_loop(port, model, rate, duration))
+        result = asyncio.run(open_loop(port, model, rate, duration))
+    for name, pid in watch.items():
+        after, start = process_tree_cpu(pid), before[name]
+        if after is not None and start is not None:
+            result[f"{name}_cpu_ms_per_request"] = round(
+                (after - start) * 1000.0 / max(result["requests"], 1), 3
+            )
+    result["loadavg_1m"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+    return result
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -303,12 +349,42 @@ def added(target: dict[str, Any], direct: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def run_litellm(
+    bin_path: Path,
+    work: Path,
+    *,
+    upstream: tuple[int, int],
+    rates: list[float],
+    duration: float,
+    runs: list[Any],
+) -> None:
+    """The same runs through the LiteLLM proxy (one worker) pointed at the same upstream."""
+    up, up_pid = upstream
+    ll = free_port()
+    cmd = [str(bin_path), "--config", str(litellm_config(up, work)), "--port", str(ll),
+           "--num_workers", "1"]  # fmt: skip
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    with process(cmd, ll, "/health/liveliness", cwd=work, env=env) as ll_pid:
+        for rate in rates:
+            direct = measure(up, "bench-model", rate, duration, {"upstream": up_pid})
+            watch = {"litellm": ll_pid, "upstream": up_pid}
+            lite = measure(ll, "bench-model", rate, duration, watch)
+            run = next((r for r in runs if r["rate"] == rate), None)
+            if run is None:
+                run = {"rate": rate}
+                runs.append(run)
+            run.update(litellm_direct=direct, litellm=lite)
+            run["litellm_added"] = added(lite, direct)
+            report(run)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--role", choices=["bench", "upstream"], default="bench")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--rates", default="100,500")
     ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     ap.add_argument("--litellm-venv", default="/tmp/litellm-venv")
     ap.add_argument("--litellm-rates", default=None, help="rates for LiteLLM (default: --rates)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "gateway_latency.json"))
@@ -320,51 +396,63 @@ def main() -> None:
     rates = [float(r) for r in args.rates.split(",")]
     litellm_rates = [float(r) for r in (args.litellm_rates or args.rates).split(",")]
     litellm_bin = Path(args.litellm_venv) / "bin" / "litellm"
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "uptime_at_start": uptime(),
+    }
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine,
         "duration_s": args.duration,
+        "gateway_workers": args.workers,
         "runs": [],
     }
+    print(f"machine: {machine}")
     with tempfile.TemporaryDirectory(prefix="switchtower-bench-") as tmp:
         work = Path(tmp)
-        up, gw, ll = free_port(), free_port(), free_port()
+        up, gw = free_port(), free_port()
         py = sys.executable
-        with process([py, __file__, "--role", "upstream", "--port", str(up)], up, "/v1/models"):
+        upstream = [py, __file__, "--role", "upstream", "--port", str(up)]
+        with process(upstream, up, "/v1/models") as up_pid:
             cfg = gateway_config(up, work)
             serve = [py, "-c", "from switchtower.cli import main; main()", "serve",
-                     "--config", str(cfg), "--port", str(gw), "--log-level", "warning"]  # fmt: skip
-            with process(serve, gw, "/healthz", cwd=work):
+                     "--config", str(cfg), "--port", str(gw), "--log-level", "warning",
+                     "--workers", str(args.workers)]  # fmt: skip
+            with process(serve, gw, "/healthz", cwd=work) as gw_pid:
                 for rate in rates:
-                    direct = measure(up, "bench-model", rate, args.duration)
-                    routed = measure(gw, "auto", rate, args.duration)
+                    direct = measure(up, "bench-model", rate, args.duration, {"upstream": up_pid})
+                    watch = {"gateway": gw_pid, "upstream": up_pid}
+                    routed = measure(gw, "auto", rate, args.duration, watch)
                     results["runs"].append(
                         {"rate": rate, "direct": direct, "switchtower": routed,
                          "switchtower_added": added(routed, direct)}
                     )  # fmt: skip
                     report(results["runs"][-1])
-            if not litellm_bin.exists():
-                print(f"\nLiteLLM skipped: no {litellm_bin} (see the module docstring)")
+            if litellm_bin.exists():
+                run_litellm(
+                    litellm_bin,
+                    work,
+                    upstream=(up, up_pid),
+                    rates=litellm_rates,
+                    duration=args.duration,
+                    runs=results["runs"],
+                )
             else:
-                lcfg = litellm_config(up, work)
-                cmd = [str(litellm_bin), "--config", str(lcfg), "--port", str(ll),
-                       "--num_workers", "1"]  # fmt: skip
-                env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
-                with process(cmd, ll, "/health/liveliness", cwd=work, env=env):
-                    for rate in litellm_rates:
-                        direct = measure(up, "bench-model", rate, args.duration)
-                        lite = measure(ll, "bench-model", rate, args.duration)
-                        run = next((r for r in results["runs"] if r["rate"] == rate), None)
-                        if run is None:
-                            run = {"rate": rate}
-                            results["runs"].append(run)
-                        run.update(litellm_direct=direct, litellm=lite)
-                        run["litellm_added"] = added(lite, direct)
-                        report(run)
+                print(f"\nLiteLLM skipped: no {litellm_bin} (see the module docstring)")
     summary(results)
+    machine["uptime_at_end"] = uptime()
+    print(f"\nuptime at the end: {machine['uptime_at_end']}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def report(run: dict[str, Any]) -> None:
@@ -373,10 +461,16 @@ def report(run: dict[str, Any]) -> None:
         r = run.get(name)
         if r is None:
             continue
+        cpu = "  ".join(
+            f"{k.removesuffix('_cpu_ms_per_request')} {v:.2f}"
+            for k, v in r.items()
+            if k.endswith("_cpu_ms_per_request")
+        )
         print(
             f"  {name:15} p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms  "
             f"achieved {r['achieved_rps']:6.1f}/s  ok {r['ok']}/{r['requests']}  "
-            f"errors {r['errors'] or '-'}"
+            f"errors {r['errors'] or '-'}\n  {'':15} CPU ms/request: {cpu}  "
+            f"load avg {r['loadavg_1m'][0]} -> {r['loadavg_1m'][1]}"
         )
     sys.stdout.flush()
 
