@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 __all__ = ["assign_arm", "unit_hash"]
 
+
 def unit_hash(*parts: str) -> float:
     """A deterministic number in [0, 1) from the parts (BLAKE2b, 64 bits)."""
     h = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
