@@ -159,8 +159,10 @@ def _topic_context(name: str, clause: str) -> float:
 def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[str] = ()) -> Signal:
     """Score ``prose`` (and, at a discount, attached ``code``) against ``rules``."""
     best: dict[str, tuple[float, str]] = {}
+    lowered = [block.lower() for block in code]
     for rule in rules:
-        for n, m in enumerate(rule.pattern.finditer(prose.text)):
+        matches = rule.pattern.finditer(prose.text) if rule.may_match(prose.text) else ()
+        for n, m in enumerate(matches):
             if n >= _MAX_MATCHES or best.get(rule.name, (0.0, ""))[0] >= rule.weight:
                 break
             w = rule.weight * _factor(rule, prose, m)
@@ -169,10 +171,10 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
                 w *= _topic_context(name, prose.text[cstart:cend])
             if w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, snippet(prose.text, m.start(), m.end()))
-        for block in code:
-            if rule.kind == "action":
+        for block in lowered:
+            if rule.kind == "action" or not rule.may_match(block):
                 continue
-            m2 = rule.pattern.search(block.lower())
+            m2 = rule.pattern.search(block)
             w = rule.weight * _CODE_FACTOR
             if m2 and w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, "code: " + snippet(m2.string, m2.start(), m2.end()))
@@ -210,6 +212,8 @@ def dependency_chain(prose: Prose, raw: str) -> Signal:
     cues = 0.0
     evidence: list[str] = []
     for rule in CHAIN:
+        if not rule.may_match(prose.text):
+            continue
         for m in rule.pattern.finditer(prose.text):
             mode = prose.mode_at(m.start())
             cues += rule.weight * (0.5 if mode != "act" else 1.0)

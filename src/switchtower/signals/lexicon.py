@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from switchtower.signals.prefilter import required_prefixes
+
 __all__ = ["RULES", "Rule", "RuleKind"]
 
 RuleKind = Literal["action", "topic", "judge"]
@@ -32,10 +34,17 @@ class Rule:
     pattern: re.Pattern[str]
     weight: float
     kind: RuleKind
+    #: literal strings one of which starts every match (``None``: no cheap gate)
+    prefixes: frozenset[str] | None = None
+
+    def may_match(self, text: str) -> bool:
+        """False only when the pattern cannot match ``text`` (a sound, fast gate)."""
+        return self.prefixes is None or any(p in text for p in self.prefixes)
 
 
 def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
-    return Rule(name, re.compile(pattern), weight, kind)
+    compiled = re.compile(pattern)
+    return Rule(name, compiled, weight, kind, required_prefixes(compiled))
 
 
 # shared vocabulary

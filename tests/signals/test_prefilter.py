@@ -1,0 +1,73 @@
+"""The literal pre-filter is sound: gating a rule never changes what it matches."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from switchtower.signals.failure_modes import compute_failure_modes
+from switchtower.signals.lexicon import CHAIN, RULES, Rule
+from switchtower.signals.prefilter import required_prefixes
+
+ALL_RULES: list[Rule] = [r for rules in RULES.values() for r in rules] + list(CHAIN)
+LABELLED = Path(__file__).parents[2] / "benchmarks" / "data" / "signals_labelled.jsonl"
+
+
+def test_prefixes_of_simple_patterns() -> None:
+    assert required_prefixes(re.compile(r"\bdrop (?:table|database)\b")) == {"drop"}
+    assert required_prefixes(re.compile(r"(?:force[- ]push|git reset)")) == {"forc", "git "}
+    assert required_prefixes(re.compile(r"(?:re)?deploy")) == {"re", "depl"}
+    # a pattern that may start with any word character has no gate
+    assert required_prefixes(re.compile(r"\w+ing")) is None
+    assert required_prefixes(re.compile(r"(?i)drop")) is None
+    assert required_prefixes(re.compile(r"x?")) is None
+
+
+def test_most_rules_get_a_gate() -> None:
+    gated = [r for r in ALL_RULES if r.prefixes is not None]
+    assert len(gated) >= len(ALL_RULES) // 2
+
+
+def _check(text: str) -> None:
+    low = text.lower()
+    for rule in ALL_RULES:
+        if not rule.may_match(low):
+            assert rule.pattern.search(low) is None, (rule.name, low)
+
+
+def test_gate_never_hides_a_match_on_the_labelled_set() -> None:
+    for line in LABELLED.read_text(encoding="utf-8").splitlines():
+        _check(json.loads(line)["text"])
+
+
+WORDS = [
+    "drop", "table", "force-push", "push", "--force", "deploy", "prod", "migrate", "auth",
+    "token", "api", "key", "password", "rm", "-rf", "delete", "users", "the", "then",
+    "after", "first", "alembic", "schema", "column", "add", "send", "email", "pay",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=25))
+def test_gate_never_hides_a_match_on_random_text(parts: list[str]) -> None:
+    _check(" ".join(parts))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=20))
+def test_signals_are_unchanged_by_the_gate(parts: list[str]) -> None:
+    text = " ".join(parts)
+    gated = compute_failure_modes(text)
+    saved = [(r, r.prefixes) for r in ALL_RULES]
+    try:
+        for r in ALL_RULES:
+            object.__setattr__(r, "prefixes", None)
+        ungated = compute_failure_modes(text)
+    finally:
+        for r, p in saved:
+            object.__setattr__(r, "prefixes", p)
+    assert gated == ungated
