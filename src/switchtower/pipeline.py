@@ -124,7 +124,7 @@ class Pipeline:
 
             # starts even with the database down: traces spool to disk until it answers
             store = SafeTraceWriter.open(config.storage.url)
-        history: HistorySource | None = store if hasattr(store, "success_counts") else None  # type: ignore[assignment]
+        history = store if isinstance(store, HistorySource) else None
         return cls(
             config,
             classifier=classifiers.create(

@@ -83,6 +83,7 @@ class Classifier(Protocol):
     def classify(self, request: Request) -> Classification: ...
 
 
+@runtime_checkable
 class HistorySource(Protocol):
     """Success counts from traces: tier -> (successes, trials), model -> (s, n)."""
 

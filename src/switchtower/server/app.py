@@ -32,11 +32,11 @@ from switchtower.server.gateway import Gateway
 from switchtower.server.hints import Hints, parse_hints
 from switchtower.server.keys import KeyStore
 from switchtower.server.metrics import CONTENT_TYPE, GatewayMetrics
-from switchtower.server.openai_wire import check_messages, check_params, parse_chat
+from switchtower.server.openai_wire import build_request, check_messages, check_params, parse_chat
 from switchtower.server.openapi import openapi_document
 from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
-from switchtower.types import Outcome, Request
+from switchtower.types import Outcome
 
 __all__ = ["GatewayApp", "create_app"]
 
@@ -184,16 +184,7 @@ class _App:
             body, frozenset({"model", "messages", "prompt", "metadata", "stream", "stream_options"})
         )
         hints = self.hints_of(request)({**body, "model": body.get("model") or "auto"})
-        req = Request(
-            messages=messages,
-            deadline=hints.deadline,  # type: ignore[arg-type]
-            operation=hints.operation,
-            pinned_tier=hints.pinned_tier,  # type: ignore[arg-type]
-            max_tier=hints.max_tier,  # type: ignore[arg-type]
-            max_cost_usd=hints.max_cost_usd,
-            model=hints.model,
-            params=params,
-        )
+        req = build_request(messages, hints, params)
         return JSONResponse(self.gw.plan(req, caller).to_json())
 
     async def feedback(self, request: HttpRequest) -> Response:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchtower.errors import InvalidRequestError, UnknownModelError
-from switchtower.types import DEADLINES, TIERS, UNKNOWN
+from switchtower.types import DEADLINES, TIERS, UNKNOWN, Deadline, Tier
 
 __all__ = ["HINT_HEADERS", "Hints", "parse_hints"]
 
@@ -40,10 +40,10 @@ class Hints:
 
     model: str | None = None
     operation: str | None = None
-    deadline: str = "interactive"
-    max_tier: str | None = None
+    deadline: Deadline = "interactive"
+    max_tier: Tier | None = None
     max_cost_usd: float | None = None
-    pinned_tier: str | None = None
+    pinned_tier: Tier | None = None
 
     def constraint_fields(self) -> dict[str, Any]:
         return {

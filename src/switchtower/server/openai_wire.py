@@ -177,10 +177,10 @@ def build_request(
 ) -> Request:
     return Request(
         messages=messages,
-        deadline=hints.deadline,  # type: ignore[arg-type]
+        deadline=hints.deadline,
         operation=hints.operation,
-        pinned_tier=hints.pinned_tier,  # type: ignore[arg-type]
-        max_tier=hints.max_tier,  # type: ignore[arg-type]
+        pinned_tier=hints.pinned_tier,
+        max_tier=hints.max_tier,
         max_cost_usd=hints.max_cost_usd,
         model=hints.model,
         params=params,
