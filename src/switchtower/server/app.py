@@ -30,12 +30,14 @@ from switchtower.server.anthropic_wire import parse_messages
 from switchtower.server.budgets import Limiter, MemoryLimiter
 from switchtower.server.gateway import Gateway
 from switchtower.server.hints import Hints, parse_hints
+from switchtower.server.journal import TraceJournal
 from switchtower.server.keys import KeyStore
 from switchtower.server.metrics import CONTENT_TYPE, GatewayMetrics
 from switchtower.server.openai_wire import build_request, check_messages, check_params, parse_chat
 from switchtower.server.openapi import openapi_document
 from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
+from switchtower.store.spool import Spool
 from switchtower.types import Outcome
 
 __all__ = ["GatewayApp", "create_app"]
@@ -297,6 +299,20 @@ class GatewayApp(_Observed):
         return [r for r in self.starlette.routes if isinstance(r, Route)]
 
 
+def _journal(pipeline: Pipeline) -> TraceJournal | None:
+    """The trace journal beside the store's spool, after recovering what a crashed
+    process left in it (moved into the spool, then replayed into the store)."""
+    spool = getattr(pipeline.store, "spool", None)
+    if not isinstance(spool, Spool):
+        return None
+    journal = TraceJournal(spool.path.with_name(spool.path.name + ".journal"))
+    if journal.recover(spool):
+        replay = getattr(pipeline.store, "replay", None)
+        if callable(replay):
+            replay()
+    return journal
+
+
 def create_app(
     pipeline: Pipeline,
     *,
@@ -316,7 +332,7 @@ def create_app(
     ``switchtower serve`` uses: the process is the server's) everything loaded by then is
     moved out of the garbage collector's reach (``gc.freeze``) until shutdown.
     """
-    writer = BackgroundTraceWriter(pipeline.recorder.store)
+    writer = BackgroundTraceWriter(pipeline.recorder.store, journal=_journal(pipeline))
     metrics = GatewayMetrics(
         trace_failures=lambda: float(writer.write_failures + pipeline.recorder.write_failures),
         trace_queue=lambda: float(writer.pending),

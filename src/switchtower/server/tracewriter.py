@@ -9,9 +9,11 @@ commit: after the first trace arrives it lingers ``linger_s`` (default 50 ms) so
 traces of that window are written in one ``write_many`` transaction instead of one
 commit each (less CPU and GIL time taken from the event loop; a batch is at most
 ``max_batch`` traces). ``flush`` and ``close`` cut the linger short and wait for the
-queue to drain, so a clean shutdown loses no trace. On a crash (kill -9, power loss) the
-traces accepted in the last ``linger_s`` plus one batch write are lost; a database
-outage loses nothing: the store spools (see :mod:`switchtower.store.safe`).
+queue to drain, so a clean shutdown loses no trace. With a
+:class:`~switchtower.server.journal.TraceJournal` each trace is first appended to a
+journal segment, so a crash of the process loses none either: the next start moves
+unfinished segments into the store's spool. A database outage loses nothing: the store
+spools (see :mod:`switchtower.store.safe`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from switchtower.protocols import TraceStore
+from switchtower.server.journal import Segment, TraceJournal
 from switchtower.types import Outcome, Trace
 
 __all__ = ["BackgroundTraceWriter"]
@@ -44,8 +47,14 @@ class BackgroundTraceWriter:
         listeners: Sequence[Callable[[Trace], None]] = (),
         linger_s: float = _LINGER_S,
         max_batch: int = _MAX_BATCH,
+        journal: TraceJournal | None = None,
     ) -> None:
         self.inner = inner
+        self.journal = journal
+        self.journal_failures = 0
+        #: orders journal appends with queue puts, so a rotation marker follows every
+        #: trace written to the segment it releases
+        self._order = threading.Lock()
         self.listeners = list(listeners)
         self.linger_s = linger_s
         self.max_batch = max_batch
@@ -69,7 +78,16 @@ class BackgroundTraceWriter:
         if self.inner is None:
             return
         self._ensure_thread()
-        self._queue.put(trace)
+        if self.journal is None:
+            self._queue.put(trace)
+            return
+        with self._order:
+            try:
+                self.journal.append(trace)
+            except (OSError, ValueError):
+                self.journal_failures += 1
+                log.exception("trace %s could not be journaled", trace.id)
+            self._queue.put(trace)
 
     def get(self, trace_id: str) -> Trace | None:
         if self.inner is None:
@@ -109,10 +127,13 @@ class BackgroundTraceWriter:
         stop = False
         while not stop:
             batch: list[Trace] = []
+            done: list[Segment] = []
             item = self._queue.get()
             n_items = 1
             if item is _STOP:
                 stop = True
+            elif isinstance(item, Segment):
+                done.append(item)
             else:
                 batch.append(item)
                 if self.linger_s > 0 and self._queue.qsize() < self.max_batch - 1:
@@ -126,14 +147,26 @@ class BackgroundTraceWriter:
                 n_items += 1
                 if item is _STOP:
                     stop = True
+                elif isinstance(item, Segment):
+                    done.append(item)
                 else:
                     batch.append(item)
             try:
                 if batch:
                     self._write_batch(batch)
+                # every trace of these segments is now stored or spooled
+                for segment in done:
+                    segment.release()
+                if not stop:
+                    self._maybe_rotate()
             finally:
                 for _ in range(n_items):
                     self._queue.task_done()
+
+    def _maybe_rotate(self) -> None:
+        if self.journal is not None and self.journal.due():
+            with self._order:
+                self._queue.put(self.journal.rotate())
 
     def _write_batch(self, batch: list[Trace]) -> None:
         assert self.inner is not None
@@ -179,3 +212,13 @@ class BackgroundTraceWriter:
         thread.join()
         self._thread = None
         self._hurry.clear()
+        while True:  # a rotation marker queued behind the stop
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Segment):
+                item.release()
+            self._queue.task_done()
+        if self.journal is not None:
+            self.journal.close()  # drained: nothing in it is unwritten

@@ -89,6 +89,13 @@ class Spool:
         with self._locked():
             self._append_lines(self.path, [line])
 
+    def extend_lines(self, lines: Sequence[str]) -> None:
+        """Append already-serialised trace lines durably (one fsync), e.g. a recovered
+        journal; unreadable lines are moved to the rejected file by the next replay."""
+        if lines:
+            with self._locked():
+                self._append_lines(self.path, lines)
+
     def reject(self, trace: Trace, reason: str) -> None:
         """Keep a trace the database refused, with the reason, for a human to inspect."""
         entry = {"reason": reason, "trace": trace_to_dict(trace)}
