@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fakes.threaded import ThreadedServer
 
 __all__ = ["Action", "FakeUpstream", "prompt_words", "reply_words"]
 
@@ -100,8 +100,7 @@ class FakeUpstream:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.default_text: str | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self.port = 0
 
     # -- scripting -----------------------------------------------------------------------
@@ -164,7 +163,7 @@ class FakeUpstream:
     @property
     def open_connections(self) -> int:
         """TCP connections the server holds open (pooled keep-alive ones included)."""
-        server = self._server
+        server = self._server.uvicorn if self._server is not None else None
         return len(server.server_state.connections) if server is not None else 0
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
@@ -236,32 +235,14 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         app = _Tracker(Starlette(routes=self.routes()), self)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake upstream did not start")
-            time.sleep(0.01)
+        self._server = ThreadedServer(app, graceful_s=1, name="fake upstream")
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop(timeout=5)
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> FakeUpstream:
         return self.start()

@@ -4,18 +4,13 @@ under uvicorn on a loopback port in a background thread."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
+from fakes.threaded import ThreadedServer
 from switchtower.config.schema import Config
 from switchtower.errors import NoEligibleModelError
 from switchtower.pipeline import Pipeline
@@ -226,8 +221,7 @@ class LiveGateway:
         self.app: GatewayApp = create_app(
             pipeline, keys=keys, limiter=limiter, key_cache_ttl_s=key_cache_ttl_s
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self.port = 0
 
     @property
@@ -235,37 +229,16 @@ class LiveGateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LiveGateway:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        self._server = ThreadedServer(
+            self.app, lifespan="on", graceful_s=2, after=self.pipeline.aclose, name="gateway"
         )
-        self._server = server = uvicorn.Server(config)
-
-        async def main() -> None:
-            try:
-                await server.serve(sockets=[sock])
-            finally:
-                await self.pipeline.aclose()
-
-        self._thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("gateway did not start")
-            time.sleep(0.01)
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop(timeout=10)
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> LiveGateway:
         return self.start()
