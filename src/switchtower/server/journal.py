@@ -17,14 +17,13 @@ them, skipping ids already stored, so recovery is idempotent.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 from pathlib import Path
 
-from switchtower.store import trace_to_dict
+from switchtower.store.codec import trace_to_json_bytes
 from switchtower.store.spool import Spool
 from switchtower.types import Trace
 
@@ -78,7 +77,7 @@ class TraceJournal:
 
     def append(self, trace: Trace) -> None:
         """Write the trace's line to the current segment (one ``write``, no fsync)."""
-        data = (json.dumps(trace_to_dict(trace), ensure_ascii=False) + "\n").encode("utf-8")
+        data = trace_to_json_bytes(trace) + b"\n"
         with self._lock:
             seg = self._current
             os.write(seg.fd, data)

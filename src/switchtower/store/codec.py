@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import orjson
+
 from switchtower.errors import TraceStoreError
 from switchtower.store.models import AttemptRow, TraceRow
 from switchtower.types import Attempt, Deadline, Outcome, Tier, Trace, Usage
@@ -17,6 +19,7 @@ __all__ = [
     "trace_from_row",
     "trace_row",
     "trace_to_dict",
+    "trace_to_json_bytes",
 ]
 
 
@@ -163,6 +166,23 @@ def _usage(u: Usage) -> dict[str, int]:
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
     """The trace as plain JSON (one spool line, one ``traces --json`` item)."""
+    return cast(dict[str, Any], json_safe(_raw_dict(trace)))
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def trace_to_json_bytes(trace: Trace) -> bytes:
+    """:func:`trace_to_dict` serialised, without the recursive :func:`json_safe` pass:
+    orjson writes NaN/inf as null, non-str keys as strings and anything else through
+    ``str``, which is what ``json_safe`` does. The request path's journal uses it."""
+    return orjson.dumps(_raw_dict(trace), default=_orjson_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _raw_dict(trace: Trace) -> dict[str, Any]:
     o = trace.outcome
     out: dict[str, Any] = {
         "id": trace.id,
@@ -206,7 +226,7 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
         if o is None
         else {"success": o.success, "score": o.score, "comment": o.comment, "source": o.source},
     }
-    return cast(dict[str, Any], json_safe(out))
+    return out
 
 
 def _usage_from(d: Mapping[str, Any] | None) -> Usage:
