@@ -19,7 +19,7 @@ from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
 from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
-from switchtower.providers.common import completion_from_openai, status_error, unreachable_error
+from switchtower.providers.common import completion_from_openai, sdk_error
 from switchtower.providers.openai_compat import BATCH_NOT_BUILT
 from switchtower.types import Completion, Request
 
@@ -105,16 +105,7 @@ class AnthropicProvider:
     ) -> UpstreamError:
         import anthropic
 
-        if isinstance(exc, anthropic.APIStatusError):
-            return status_error(
-                model=model.name,
-                where=self._where(spec),
-                status=exc.status_code,
-                headers=exc.response.headers,
-                body=exc.body,
-                fallback_message=exc.message,
-            )
-        return unreachable_error(model=model.name, where=self._where(spec), exc=exc)
+        return sdk_error(exc, anthropic.APIStatusError, model=model.name, where=self._where(spec))
 
     def _kwargs(self, model: ModelInfo, spec: ModelConfig, request: Request) -> dict[str, Any]:
         try:

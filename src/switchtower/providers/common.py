@@ -37,6 +37,7 @@ __all__ = [
     "json_bytes",
     "json_loads",
     "parse_retry_after",
+    "sdk_error",
     "status_error",
     "unreachable_error",
     "usage_chunk",
@@ -119,6 +120,25 @@ def unreachable_error(*, model: str, where: str, exc: BaseException) -> Upstream
     if cause is not None and str(cause) and str(cause) not in reason:
         reason = f"{reason} ({cause})"
     return UpstreamUnavailableError(f"{model}: {what} to {where}: {reason}", model=model)
+
+
+def sdk_error(
+    exc: BaseException, status_error_type: type[BaseException], *, model: str, where: str
+) -> UpstreamError:
+    """The typed error for an official SDK's exception: its ``APIStatusError`` (passed
+    as ``status_error_type``; both SDKs shape it alike) maps by status, anything else is
+    a connection failure or timeout."""
+    if isinstance(exc, status_error_type):
+        err: Any = exc
+        return status_error(
+            model=model,
+            where=where,
+            status=err.status_code,
+            headers=err.response.headers,
+            body=err.body,
+            fallback_message=err.message,
+        )
+    return unreachable_error(model=model, where=where, exc=exc)
 
 
 def usage_from_openai(usage: object) -> Usage:

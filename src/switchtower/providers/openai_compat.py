@@ -36,7 +36,7 @@ from switchtower.providers.common import (
     estimate_tokens,
     json_bytes,
     json_loads,
-    status_error,
+    sdk_error,
     unreachable_error,
     usage_chunk,
 )
@@ -201,16 +201,7 @@ class OpenAIProvider:
     def _error(self, exc: openai.OpenAIError, model: ModelInfo, spec: ModelConfig) -> UpstreamError:
         import openai
 
-        if isinstance(exc, openai.APIStatusError):
-            return status_error(
-                model=model.name,
-                where=self._where(spec),
-                status=exc.status_code,
-                headers=exc.response.headers,
-                body=exc.body,
-                fallback_message=exc.message,
-            )
-        return unreachable_error(model=model.name, where=self._where(spec), exc=exc)
+        return sdk_error(exc, openai.APIStatusError, model=model.name, where=self._where(spec))
 
     @staticmethod
     def _body(request: Request, model_id: str, **extra: Any) -> bytes:
