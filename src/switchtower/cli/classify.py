@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +15,7 @@ from switchtower.errors import SwitchtowerError
 __all__ = ["classify"]
 
 _BACKENDS = ("tfidf", "embed", "hybrid")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(exc: SwitchtowerError) -> click.ClickException:
@@ -34,6 +36,30 @@ def _load_pairs(
     if not train:
         raise click.UsageError("give --train FILE (and --test FILE) or --dataset NAME")
     return read_examples(train), (read_examples(test) if test else None)
+
+
+def _dataset_options(f: F) -> F:
+    """``--dataset`` and ``--data-dir``: the named public sets under the shared data."""
+    f = click.option(
+        "--data-dir", default=None, help="Root of the shared data (default ../shared/data)."
+    )(f)
+    return click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)(f)
+
+
+def _training_options(f: F) -> F:
+    """How to train: backend, shots per label, seed, assumed out-of-scope share."""
+    f = click.option(
+        "--oos-share",
+        type=click.FloatRange(0.0, 0.95),
+        default=0.2,
+        show_default=True,
+        help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
+    )(f)
+    f = click.option("--seed", type=int, default=0, show_default=True)(f)
+    f = click.option("--shots", type=int, default=None, help="Sample N examples per label.")(f)
+    return click.option(
+        "--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True
+    )(f)
 
 
 @click.group()
@@ -75,8 +101,7 @@ def classify_text(text: str, artifact: str | None, config_path: str | None) -> N
 
 @classify.command("train")
 @click.option("--train", "train_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)
-@click.option("--data-dir", default=None, help="Root of the shared data (default ../shared/data).")
+@_dataset_options
 @click.option(
     "--config",
     "config_path",
@@ -84,16 +109,7 @@ def classify_text(text: str, artifact: str | None, config_path: str | None) -> N
     default=None,
     help="Train on the configured operations' examples (the default source).",
 )
-@click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
-@click.option("--shots", type=int, default=None, help="Sample N examples per label.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--oos-share",
-    type=click.FloatRange(0.0, 0.95),
-    default=0.2,
-    show_default=True,
-    help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
-)
+@_training_options
 @click.option(
     "--out",
     "out_dir",
@@ -142,8 +158,7 @@ def train_cmd(  # noqa: PLR0917
 @classify.command("eval")
 @click.option("--train", "train_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)
-@click.option("--data-dir", default=None, help="Root of the shared data (default ../shared/data).")
+@_dataset_options
 @click.option(
     "--taxonomy",
     is_flag=True,
@@ -157,16 +172,7 @@ def train_cmd(  # noqa: PLR0917
     default=None,
     help="Train on this config file's operations (examples plus descriptions).",
 )
-@click.option("--shots", type=int, default=None, help="Sample N training examples per label.")
-@click.option("--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--oos-share",
-    type=click.FloatRange(0.0, 0.95),
-    default=0.2,
-    show_default=True,
-    help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
-)
+@_training_options
 @click.option("--latency-samples", type=int, default=1000, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
 def eval_cmd(  # noqa: PLR0917
