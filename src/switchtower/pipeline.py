@@ -19,6 +19,7 @@ from switchtower.errors import (
     ContextTooLargeError,
     EmptyPromptError,
     SwitchtowerError,
+    UnknownModelError,
     UnknownOperationError,
 )
 from switchtower.execute import Executor
@@ -147,11 +148,11 @@ class Pipeline:
         return self._tiers
 
     def model(self, name: str) -> ModelInfo:
-        try:
-            return self._models[name]
-        except KeyError:
-            self.config.model(name)  # raises UnknownModelError with the known names
-            raise
+        info = self._models.get(name)
+        if info is None:
+            known = ", ".join(self._models)
+            raise UnknownModelError(f"unknown model {name!r}; configured: {known}")
+        return info
 
     def _frontier_model(self) -> ModelInfo | None:
         """The most expensive real-time model: the counterfactual in spend reports."""
