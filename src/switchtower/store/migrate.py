@@ -9,6 +9,8 @@ transaction, so a failed migration leaves the schema as it was.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,29 @@ def create_engine(url: str | URL, *, busy_timeout_ms: int = 5000) -> Engine:
     return engine
 
 
+def _set_wal(cur: Any, busy_timeout_ms: int) -> None:
+    """Switch the file to WAL (persistent: later connections find it set).
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy handler, when several processes open a new file together; so the
+    switch is retried with a short backoff up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000.0
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode")
+            if str(cur.fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         # pysqlite's own transaction handling skips DDL and cannot BEGIN IMMEDIATE; take
@@ -84,7 +109,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cur, busy_timeout_ms)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
