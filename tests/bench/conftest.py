@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from switchtower.bench.workload import ModelOutcome, WorkloadItem
+from switchtower.types import Deadline
+
 RB_MODELS = ("gpt-4-1106-preview", "gpt-3.5-turbo-1106", "mistralai/mistral-7b-chat")
 
 
@@ -116,3 +119,18 @@ def rb_file(tmp_path: Path) -> Path:
         },
     ]
     return write_routerbench(tmp_path / "tiny_rb.csv", rows)
+
+
+def toy_item(n: int, deadline: Deadline, strong: float, weak: float) -> WorkloadItem:
+    """One item of a two-model toy set: GPT-4 ($0.04) and a free open model."""
+    return WorkloadItem(
+        id=f"x{n}",
+        messages=({"role": "user", "content": f"q{n}"},),
+        operation="op",
+        deadline=deadline,
+        outcomes={
+            "gpt-4-1106-preview": ModelOutcome(strong, 1000, 100, cost_usd=0.04),
+            "open-model": ModelOutcome(weak, 1000, 100, cost_usd=0.001),
+        },
+        dataset="toy",
+    )

@@ -6,22 +6,8 @@ import pytest
 
 from switchtower.bench.bounds import _hull, label_only_bound
 from switchtower.bench.tiers import TierPlan
-from switchtower.bench.workload import ModelOutcome, WorkloadItem
-from switchtower.types import Deadline
 
-
-def _item(n: int, deadline: Deadline, strong: float, weak: float) -> WorkloadItem:
-    return WorkloadItem(
-        id=f"x{n}",
-        messages=({"role": "user", "content": f"q{n}"},),
-        operation="op",
-        deadline=deadline,
-        outcomes={
-            "gpt-4-1106-preview": ModelOutcome(strong, 1000, 100, cost_usd=0.04),
-            "open-model": ModelOutcome(weak, 1000, 100, cost_usd=0.001),
-        },
-        dataset="toy",
-    )
+from .conftest import toy_item
 
 
 def test_hull_keeps_the_cheapest_best_and_drops_dominated_points() -> None:
@@ -32,7 +18,7 @@ def test_hull_keeps_the_cheapest_best_and_drops_dominated_points() -> None:
 
 
 def test_budget_buys_the_best_quality_per_dollar_first() -> None:
-    batch = [_item(i, "batch", 1.0, float(i % 2 == 0)) for i in range(4)]
+    batch = [toy_item(i, "batch", 1.0, float(i % 2 == 0)) for i in range(4)]
     plan = TierPlan.from_items(batch)
     # local: quality 2 of 4 for free; GPT-4 through the batch tier: 4 for $0.08 of $0.16
     free = label_only_bound(batch, plan, 0.0)
@@ -48,7 +34,7 @@ def test_budget_buys_the_best_quality_per_dollar_first() -> None:
 
 
 def test_interactive_items_cannot_use_the_batch_tier() -> None:
-    items = [_item(i, "interactive", 1.0, 0.0) for i in range(2)]
+    items = [toy_item(i, "interactive", 1.0, 0.0) for i in range(2)]
     plan = TierPlan.from_items(items)
     half = label_only_bound(items, plan, 0.5)
     # only local (quality 0) or real-time GPT-4 at full price: half the budget buys half

@@ -7,8 +7,9 @@ import pytest
 from switchtower.bench.baselines import always_cheapest, always_frontier, oracle, random_matched
 from switchtower.bench.metrics import Served, apgr, cpt, pgr, summarize
 from switchtower.bench.tiers import TierPlan
-from switchtower.bench.workload import ModelOutcome, WorkloadItem
 from switchtower.types import Deadline
+
+from .conftest import toy_item
 
 
 def served(
@@ -63,25 +64,11 @@ def test_summarize_fractions_shares_and_misses() -> None:
     assert s.to_json()["tier_shares"]["cache"] == 0.0
 
 
-def _item(n: int, deadline: Deadline, strong: float, weak: float) -> WorkloadItem:
-    return WorkloadItem(
-        id=f"x{n}",
-        messages=({"role": "user", "content": f"q{n}"},),
-        operation="op",
-        deadline=deadline,
-        outcomes={
-            "gpt-4-1106-preview": ModelOutcome(strong, 1000, 100, cost_usd=0.04),
-            "open-model": ModelOutcome(weak, 1000, 100, cost_usd=0.001),
-        },
-        dataset="toy",
-    )
-
-
 def test_baselines_by_hand() -> None:
     items = [
-        _item(0, "interactive", 1.0, 1.0),
-        _item(1, "batch", 1.0, 0.0),
-        _item(2, "soon", 0.0, 0.0),
+        toy_item(0, "interactive", 1.0, 1.0),
+        toy_item(1, "batch", 1.0, 0.0),
+        toy_item(2, "soon", 0.0, 0.0),
     ]
     plan = TierPlan.from_items(items)
     front = always_frontier(items, plan)
