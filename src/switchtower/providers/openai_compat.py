@@ -11,9 +11,10 @@ body as JSON bytes through the SDK's generic ``client.post(..., cast_to=httpx2.R
 (auth, headers, timeouts, status errors and exceptions are still the SDK's) and parses the
 answer, or the SSE lines of a stream, itself: no per-request request-param transformation
 and no pydantic response models, which cost more CPU than everything else a gateway
-request does. The SDK's aiohttp transport (``openai.DefaultAioHttpClient``) is used when
-aiohttp is installed (about half the CPU of the default httpx transport per call);
-option ``transport="httpx"`` picks the default one.
+request does. The SDK's HTTP client runs on :class:`~switchtower.providers.http_transport.
+LeanTransport` (HTTP/1.1 on asyncio, parsed by httptools): less CPU per call than the
+SDK's aiohttp adaptor (``transport="aiohttp"``) or its default httpx transport
+(``transport="httpx"``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from switchtower.providers.common import (
     unreachable_error,
     usage_chunk,
 )
+from switchtower.providers.http_transport import LeanTransport
 from switchtower.types import Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
@@ -98,8 +100,8 @@ class OpenAIProvider:
     ``stream_usage`` (default true) asks for a final usage chunk with
     ``stream_options.include_usage``; when an upstream sends none, a final chunk with an
     estimated usage (marked ``"estimated": true``) is added so callers can always price.
-    ``transport``: ``"auto"`` (aiohttp when installed, else httpx), ``"aiohttp"``,
-    ``"httpx"``.
+    ``transport``: ``"auto"`` (the lean HTTP/1.1 transport), ``"aiohttp"`` (the SDK's
+    ``DefaultAioHttpClient``), ``"httpx"`` (the SDK's default).
     """
 
     def __init__(
@@ -145,16 +147,16 @@ class OpenAIProvider:
                 max_connections=self._max_connections,
                 max_keepalive_connections=min(20, self._max_connections),
             )
-            use_aiohttp = self.transport == "aiohttp"
             if self.transport == "auto":
-                try:
-                    import aiohttp  # noqa: F401
-                except ImportError:
-                    pass
-                else:
-                    use_aiohttp = True
-            factory = openai.DefaultAioHttpClient if use_aiohttp else openai.DefaultAsyncHttpxClient
-            self._http = factory(limits=limits)
+                # the SDK's own client class (its timeout and redirect defaults) on the
+                # lean HTTP/1.1 transport
+                self._http = openai.DefaultAsyncHttpxClient(
+                    limits=limits, transport=LeanTransport(limits=limits)
+                )
+            elif self.transport == "aiohttp":
+                self._http = openai.DefaultAioHttpClient(limits=limits)
+            else:
+                self._http = openai.DefaultAsyncHttpxClient(limits=limits)
         return self._http
 
     def _client(self, spec: ModelConfig) -> openai.AsyncOpenAI:
