@@ -201,13 +201,27 @@ class Pool:
         self.port = port
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened = 0
+        self.stale = 0
 
     async def request(self, raw: bytes) -> int:
-        if self.idle:
+        while self.idle:
             reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            self.opened += 1
+            try:
+                return await self._exchange(reader, writer, raw)
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                writer.close()
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise
+                # the server closed this idle connection (keep-alive timeout) before
+                # reading the request: what every HTTP client does, try another one
+                self.stale += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.opened += 1
+        return await self._exchange(reader, writer, raw)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+    ) -> int:
         writer.write(raw)
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -298,6 +312,7 @@ async def open_loop(port: int, model: str, rate: float, duration: float) -> dict
         "p99_ms": round(pct(0.99), 3),
         "max_ms": round(latencies[-1], 3) if latencies else 0.0,
         "connections": pool.opened,
+        "stale_connections_replaced": pool.stale,
         "sent_early": len(early),
         "sent_early_max_ms": round(max(early), 3) if early else 0.0,
         "loadgen_cpu_ms_per_request": round(cpu * 1000.0 / max(n, 1), 3),
