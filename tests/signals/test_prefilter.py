@@ -62,12 +62,28 @@ def test_gate_never_hides_a_match_on_random_text(parts: list[str]) -> None:
 def test_signals_are_unchanged_by_the_gate(parts: list[str]) -> None:
     text = " ".join(parts)
     gated = compute_failure_modes(text)
-    saved = [(r, r.prefixes) for r in ALL_RULES]
+    saved = [(r, r.prefixes, r.starts) for r in ALL_RULES]
     try:
         for r in ALL_RULES:
             object.__setattr__(r, "prefixes", None)
+            object.__setattr__(r, "starts", None)
         ungated = compute_failure_modes(text)
     finally:
-        for r, p in saved:
+        for r, p, s in saved:
             object.__setattr__(r, "prefixes", p)
+            object.__setattr__(r, "starts", s)
     assert gated == ungated
+
+
+def test_required_starts_split_word_and_anywhere_prefixes() -> None:
+    from switchtower.signals.prefilter import required_starts
+
+    s = required_starts(re.compile(r"\bdrop (?:table|database)\b|--force|\bgit push"))
+    assert s is not None
+    assert s.word == {"drop", "git "} and s.anywhere == {"--fo"}
+    # without a leading \b a prefix may start anywhere, even inside a word
+    s2 = required_starts(re.compile(r"(?:re)?deploy"))
+    assert s2 is not None and s2.word == frozenset() and s2.anywhere == {"re", "depl"}
+    # an ASCII \b differs from the Unicode one the word index uses
+    s3 = required_starts(re.compile(r"\bdrop", re.ASCII))
+    assert s3 is not None and s3.word == frozenset() and s3.anywhere == {"drop"}

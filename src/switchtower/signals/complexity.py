@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from switchtower.signals.prefilter import gated, line_starts, scan_at
 from switchtower.signals.text import cap, clean, split_code
 from switchtower.tokens import estimate_message_tokens, estimate_tokens
 from switchtower.types import Signal
@@ -39,23 +40,23 @@ COMPLEXITY_WEIGHTS: Mapping[str, float] = {
 }
 
 _ITEMS = re.compile(r"(?m)^\s*(?:[-*•]|\d{1,2}[.)]|[a-z][.)])\s+\S")
-_REQUIRE = re.compile(
+_REQUIRE = gated(
     r"\b(?:must|should|shall|ensure|make sure|needs? to|has to|have to|required?|"
     r"requirements?)\b"
 )
-_CONSTRAINT = re.compile(
+_CONSTRAINT = gated(
     r"\b(?:without|only|at most|at least|no more than|no less than|within|exactly|"
     r"must not|never|backwards?[- ]compatible|thread[- ]safe|idempotent|in place|"
     r"constant (?:time|memory)|o\([^)]{1,12}\)|latency|memory limit|deadline|"
     r"edge cases?|corner cases?|unicode|timezones?|concurrently|atomic(?:ally)?)\b"
 )
-_VERBS = re.compile(
+_VERBS = gated(
     r"\b(?:add|build|change|configure|create|design|fix|implement|migrate|refactor|remove|"
     r"rename|replace|rewrite|test|update|write|deploy|optimi[sz]e|debug|document|validate|"
     r"parse|convert|integrate|profile|benchmark|port|split|merge|extract|generate|analy[sz]e|"
     r"compare|evaluate|review|investigate|reproduce)\b"
 )
-_HARD = re.compile(
+_HARD = gated(
     r"\b(?:concurren\w+|race conditions?|deadlocks?|distributed|consensus|multi-?thread\w*|"
     r"async\w*|optimi[sz]\w+|performance|scalab\w+|prove|proof|invariants?|formal|"
     r"algorithm\w*|complexity|architect\w*|design (?:a|the) system|trade-?offs?|debug\w*|"
@@ -66,12 +67,12 @@ _HARD = re.compile(
 
 def _feature_values(text: str, code: str, tokens: int) -> dict[str, tuple[float, str]]:
     low = text.lower()
-    items = len(_ITEMS.findall(text))
-    reqs = items + len(_REQUIRE.findall(low))
-    cons = _CONSTRAINT.findall(low)
+    items = sum(1 for _ in scan_at(_ITEMS, text, line_starts(text)))
+    reqs = items + _REQUIRE.count(low)
+    cons = _CONSTRAINT.matched(low)
     questions = text.count("?")
-    verbs = set(_VERBS.findall(low))
-    hard = sorted(set(_HARD.findall(low)))
+    verbs = set(_VERBS.matched(low))
+    hard = sorted(set(_HARD.matched(low)))
     code_lines = code.count("\n") + (1 if code else 0)
     return {
         "length": (min(1.0, math.log2(1 + tokens / 50) / 6), f"~{tokens} tokens"),

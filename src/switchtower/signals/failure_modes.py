@@ -23,6 +23,7 @@ from switchtower.signals.lexicon import (
     VERSION_JUMP,
     Rule,
 )
+from switchtower.signals.prefilter import gated, line_starts, occurrences, scan_at
 from switchtower.signals.repo_context import missing_repo_context
 from switchtower.signals.text import Prose, cap, clean, prose_view, snippet, split_code
 from switchtower.types import FAILURE_MODES, Signal, message_text
@@ -84,7 +85,7 @@ _EXCLUSION = re.compile(
     r"\bno changes? to|\bleave (?:the |our )?(?:\w+ ){0,2}alone)[^.;\n]*$"
 )
 _NUMBERED = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|step \d+[:.)]?)\s+\S")
-_BACK_REF = re.compile(
+_BACK_REF = gated(
     r"\b(?:it|them|those|these|each(?: one)?|the result\w*|the output|that|its|their)\b"
 )
 _ACT_VERB = re.compile(
@@ -161,8 +162,7 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
     best: dict[str, tuple[float, str]] = {}
     lowered = [block.lower() for block in code]
     for rule in rules:
-        matches = rule.pattern.finditer(prose.text) if rule.may_match(prose.text) else ()
-        for n, m in enumerate(matches):
+        for n, m in enumerate(rule.finditer(prose.text)):
             if n >= _MAX_MATCHES or best.get(rule.name, (0.0, ""))[0] >= rule.weight:
                 break
             w = rule.weight * _factor(rule, prose, m)
@@ -172,9 +172,9 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
             if w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, snippet(prose.text, m.start(), m.end()))
         for block in lowered:
-            if rule.kind == "action" or not rule.may_match(block):
+            if rule.kind == "action":
                 continue
-            m2 = rule.pattern.search(block)
+            m2 = next(rule.finditer(block), None)  # pattern.search(block)
             w = rule.weight * _CODE_FACTOR
             if m2 and w > best.get(rule.name, (0.0, ""))[0]:
                 best[rule.name] = (w, "code: " + snippet(m2.string, m2.start(), m2.end()))
@@ -206,29 +206,36 @@ def _combine(name: str, best: Mapping[str, tuple[float, str]]) -> Signal:
     return Signal(name=name, score=round(1.0 - keep, 4), evidence=evidence)
 
 
+def _act_verb_starts(text: str) -> list[int]:
+    """Every position where an ``_ACT_VERB`` match can start: a line start, one of
+    ``.;:,``, a digit before ``.`` or ``)``, or "and " / "then "."""
+    found = set(line_starts(text))
+    found.update(occurrences(text, (".", ";", ":", ",", "and ", "then ")))
+    found.update(i - 1 for i in occurrences(text, (".", ")")) if i)
+    return sorted(found)
+
+
 def dependency_chain(prose: Prose, raw: str) -> Signal:
     """``long_dependency_chain``: sequencing / data-dependency cues, numbered steps and
     distinct action verbs, squashed as ``1 - exp(-cues / CHAIN_SCALE)``."""
     cues = 0.0
     evidence: list[str] = []
     for rule in CHAIN:
-        if not rule.may_match(prose.text):
-            continue
-        for m in rule.pattern.finditer(prose.text):
+        for m in rule.finditer(prose.text):
             mode = prose.mode_at(m.start())
             cues += rule.weight * (0.5 if mode != "act" else 1.0)
             if len(evidence) < MAX_EVIDENCE:
                 evidence.append(repr(snippet(prose.text, m.start(), m.end())))
-    numbered = len(_NUMBERED.findall(raw))
+    numbered = sum(1 for _ in scan_at(_NUMBERED, raw, line_starts(raw)))
     if numbered >= 3:
         cues += 0.5 * numbered
         evidence.append(f"{numbered} numbered steps")
-    steps = len(_ACT_VERB.findall(prose.text))
+    steps = sum(1 for _ in scan_at(_ACT_VERB, prose.text, _act_verb_starts(prose.text)))
     if steps >= 4:
         cues += 1.0 * (steps - 2)
         evidence.append(f"{steps} imperative steps")
         # later steps that point back at earlier results ("fix it", "for each one")
-        refs = len(_BACK_REF.findall(prose.text))
+        refs = _BACK_REF.count(prose.text)
         if refs:
             cues += min(2.0, 0.5 * refs)
             evidence.append(f"{refs} references to earlier results")

@@ -18,10 +18,11 @@ the request refers to with what it includes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from switchtower.signals.prefilter import required_prefixes
+from switchtower.signals.prefilter import Starts, required_prefixes, required_starts, scan
 
 __all__ = ["RULES", "Rule", "RuleKind"]
 
@@ -36,15 +37,23 @@ class Rule:
     kind: RuleKind
     #: literal strings one of which starts every match (``None``: no cheap gate)
     prefixes: frozenset[str] | None = None
+    #: the same prefixes split by whether they must stand at a word start (for :meth:`finditer`)
+    starts: Starts | None = None
 
     def may_match(self, text: str) -> bool:
         """False only when the pattern cannot match ``text`` (a sound, fast gate)."""
         return self.prefixes is None or any(p in text for p in self.prefixes)
 
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)``, tried only where a required prefix starts."""
+        return scan(self.pattern, self.starts, text)
+
 
 def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
     compiled = re.compile(pattern)
-    return Rule(name, compiled, weight, kind, required_prefixes(compiled))
+    return Rule(
+        name, compiled, weight, kind, required_prefixes(compiled), required_starts(compiled)
+    )
 
 
 # shared vocabulary

@@ -11,15 +11,36 @@ under-approximation: skipping is exact, not heuristic.
 Only zero-width assertions (``\\b``, ``^``, look-arounds) are stepped over; literals,
 groups, alternations, optional and repeated items and small character sets are
 followed; anything else ends the prefix where it stands.
+
+:func:`scan` uses the same guarantee the other way round: instead of trying the pattern
+at every position of the text, it tries it only where one of the prefixes occurs (found
+by ``str.find``), which yields exactly the matches of ``pattern.finditer`` (see
+:func:`scan_at`). :class:`Gated` bundles a pattern with its prefixes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-__all__ = ["MIN_PREFIX", "required_prefixes"]
+__all__ = [
+    "MIN_PREFIX",
+    "Gated",
+    "Starts",
+    "WordKey",
+    "WordStarts",
+    "gated",
+    "line_starts",
+    "occurrences",
+    "required_prefixes",
+    "required_starts",
+    "scan",
+    "scan_at",
+    "word_starts",
+]
 
 #: prefixes shorter than this gate too little to be worth a check
 MIN_PREFIX = 2
@@ -28,9 +49,16 @@ _MAX_PREFIX = 6
 #: the gate checks at most this many leading characters of each prefix
 _GATE_CHARS = 4
 #: give up when an alternation fans out into more prefixes than this
-_MAX_PREFIXES = 64
+_MAX_PREFIXES = 512
 #: follow a character set only when it lists at most this many characters
 _MAX_SET = 4
+#: marks a prefix whose path began with ``\b`` (never a character of a pattern literal
+#: that matters here: prefixes with it are only used through :func:`required_starts`)
+_WORD = "\x00"
+#: a word character, as ``\w`` in a Unicode str pattern
+_IS_WORD = re.compile(r"\w").fullmatch
+#: texts shorter than this are searched with ``str.find`` only (no index is built)
+_INDEX_MIN_CHARS = 256
 
 try:  # the parser is private API; without it there is simply no pre-filter
     from re import _constants as _c  # type: ignore[attr-defined]
@@ -71,11 +99,13 @@ def _extend(prefixes: set[str], items: Sequence[tuple[Any, Any]]) -> set[str]:
 def _extend_one(prefix: str, items: list[tuple[Any, Any]]) -> set[str]:
     i = 0
     while i < len(items):
-        if len(prefix) >= _MAX_PREFIX:
+        if len(prefix.lstrip(_WORD)) >= _MAX_PREFIX:
             return {prefix}
         op, av = items[i]
         rest = items[i + 1 :]
         if op is _c.AT or op in (_c.ASSERT, _c.ASSERT_NOT):
+            if op is _c.AT and av is _c.AT_BOUNDARY and not prefix:
+                prefix = _WORD  # the match starts where \b holds
             i += 1
             continue
         if op is _c.LITERAL:
@@ -105,8 +135,8 @@ def _extend_one(prefix: str, items: list[tuple[Any, Any]]) -> set[str]:
     return {prefix}
 
 
-def required_prefixes(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Literal strings one of which starts every match of ``pattern``, or ``None``."""
+def _marked_prefixes(pattern: re.Pattern[str]) -> set[str] | None:
+    """Required prefixes, those reached through a leading ``\\b`` marked with ``_WORD``."""
     if _p is None or pattern.flags & re.IGNORECASE:
         return None
     try:
@@ -114,9 +144,67 @@ def required_prefixes(pattern: re.Pattern[str]) -> frozenset[str] | None:
         prefixes = _extend({""}, list(tree))
     except (_GiveUp, AttributeError, RecursionError, re.error, TypeError, ValueError):
         return None
-    if not prefixes or any(len(p) < MIN_PREFIX for p in prefixes):
+    if not prefixes or any(len(p.lstrip(_WORD)) < MIN_PREFIX for p in prefixes):
         return None
-    return _minimal(prefixes)
+    return prefixes
+
+
+def required_prefixes(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Literal strings one of which starts every match of ``pattern``, or ``None``."""
+    prefixes = _marked_prefixes(pattern)
+    return None if prefixes is None else _minimal({p.lstrip(_WORD) for p in prefixes})
+
+
+class WordKey(NamedTuple):
+    """How to look a word prefix up in :class:`WordStarts`: ``word`` is its leading run of
+    word characters; ``whole`` when a non-word character follows it in the prefix (then a
+    match needs ``word`` as a whole word), else a word must begin with ``word``."""
+
+    prefix: str
+    word: str
+    whole: bool
+
+
+class Starts(NamedTuple):
+    """Where a pattern's matches can start: at a word start (a ``\\w`` after a non-word
+    character or the text's start) beginning with one of ``word``, or anywhere one of
+    ``anywhere`` occurs."""
+
+    word: frozenset[str]
+    anywhere: frozenset[str]
+    word_keys: tuple[WordKey, ...] = ()
+
+
+def _word_key(prefix: str) -> WordKey:
+    m = _WORDS.match(prefix)
+    word = m.group(0) if m else ""
+    return WordKey(prefix, word, len(word) < len(prefix))
+
+
+def required_starts(pattern: re.Pattern[str]) -> Starts | None:
+    """:func:`required_prefixes` split by whether the pattern puts a ``\\b`` before them.
+
+    A prefix reached through a leading ``\\b`` whose first character is a word character
+    can only start a match at a word start (Unicode ``\\b``, as the text index uses; an
+    ``re.ASCII`` pattern gets no word prefixes).
+    """
+    prefixes = _marked_prefixes(pattern)
+    if prefixes is None:
+        return None
+    unicode_words = not pattern.flags & re.ASCII
+    word: set[str] = set()
+    anywhere: set[str] = set()
+    for p in prefixes:
+        bare = p.lstrip(_WORD)
+        if unicode_words and p.startswith(_WORD) and _IS_WORD(bare[0]):
+            word.add(bare)
+        else:
+            anywhere.add(bare)
+    any_kept = _minimal(anywhere)
+    # an occurrence anywhere covers a word-start occurrence of a longer prefix
+    word_kept = {w for w in _minimal(word) if not any(w.startswith(a) for a in any_kept)}
+    keys = tuple(_word_key(w) for w in sorted(word_kept))
+    return Starts(frozenset(word_kept), any_kept, keys)
 
 
 def _minimal(prefixes: set[str]) -> frozenset[str]:
@@ -129,3 +217,130 @@ def _minimal(prefixes: set[str]) -> frozenset[str]:
         if not any(p.startswith(k) for k in kept):
             kept.append(p)
     return frozenset(kept)
+
+
+def occurrences(text: str, needles: Iterable[str]) -> list[int]:
+    """Sorted start positions of every (also overlapping) occurrence of each needle."""
+    found: set[int] = set()
+    find = text.find
+    for needle in needles:
+        i = find(needle)
+        while i >= 0:
+            found.add(i)
+            i = find(needle, i + 1)
+    return sorted(found)
+
+
+def line_starts(text: str) -> list[int]:
+    """0 and every position after a newline: where ``(?m)^`` can match."""
+    return [0, *(i + 1 for i in occurrences(text, ("\n",)))]
+
+
+def scan_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """The matches of ``pattern.finditer(text)``, given ascending ``starts`` that include
+    the start of every match the pattern can have in ``text``, and a pattern that never
+    matches the empty string.
+
+    Exact: ``finditer`` searches from the end of the last match for the leftmost position
+    where the pattern matches; no match can start outside ``starts``, so that is the first
+    start at or after the end of the last match where ``pattern.match`` succeeds, and
+    ``match(text, pos)`` sees the text before ``pos`` for look-behinds, ``\\b`` and ``^``
+    just as a search does. (Only ``Match.pos`` differs.)
+    """
+    end = 0
+    match = pattern.match
+    for s in starts:
+        if s < end:
+            continue
+        m = match(text, s)
+        if m is not None:
+            yield m
+            end = m.end()
+
+
+_WORDS = re.compile(r"\w+")
+#: ASCII non-word characters -> space: for an ASCII text, ``translate`` + ``split`` gives
+#: exactly the ``\w+`` runs (faster than the regex)
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
+)
+
+
+class WordStarts:
+    """The words of one text and their first 2, 3 and 4 characters (built once per text
+    and shared by every pattern scanned over it)."""
+
+    __slots__ = ("keys", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        if text.isascii():
+            words = set(text.translate(_ASCII_NON_WORD).split())
+        else:
+            words = set(_WORDS.findall(text))
+        #: every maximal run of word characters
+        self.words: set[str] = words
+        k4 = {w[:4] for w in words}
+        k3 = {k[:3] for k in k4}
+        #: key length -> the first characters of the words (whole words when shorter)
+        self.keys: dict[int, set[str]] = {2: {k[:2] for k in k3}, 3: k3, 4: k4}
+
+    def may_start(self, key: WordKey) -> bool:
+        """False only when no word start of the text is followed by ``key.prefix``."""
+        if key.whole:
+            return key.word in self.words
+        return key.word in self.keys[len(key.word)]
+
+
+@lru_cache(maxsize=16)
+def word_starts(text: str) -> WordStarts:
+    """The (cached) :class:`WordStarts` of ``text``: texts are scanned by many patterns."""
+    return WordStarts(text)
+
+
+def scan(
+    pattern: re.Pattern[str], starts: Starts | None, text: str, *, index: bool = True
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, trying the pattern only where a required prefix starts
+    (every prefix is at least :data:`MIN_PREFIX` long, so no match is empty). With
+    ``index``, word prefixes are first looked up in the text's cached :class:`WordStarts`
+    (worth it for a text that many patterns scan)."""
+    if starts is None:
+        return pattern.finditer(text)
+    if not index or len(text) < _INDEX_MIN_CHARS:
+        return scan_at(pattern, text, occurrences(text, starts.word | starts.anywhere))
+    # a word prefix that stands at no word start cannot start a match: skip its search
+    words = word_starts(text)
+    needles = [k.prefix for k in starts.word_keys if words.may_start(k)]
+    needles.extend(starts.anywhere)
+    return scan_at(pattern, text, occurrences(text, needles))
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """A compiled pattern and where its matches can start (``None``: scanned as usual)."""
+
+    pattern: re.Pattern[str]
+    starts: Starts | None
+    #: use the per-text word-start index (for patterns over the shared lower-cased prose)
+    index: bool = True
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return scan(self.pattern, self.starts, text, index=self.index)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return next(self.finditer(text), None)
+
+    def count(self, text: str) -> int:
+        """``len(pattern.findall(text))``."""
+        return sum(1 for _ in self.finditer(text))
+
+    def matched(self, text: str) -> list[str]:
+        """``[m.group(0) for m in pattern.finditer(text)]`` (``findall`` without groups)."""
+        return [m.group(0) for m in self.finditer(text)]
+
+
+def gated(pattern: str, flags: int = 0, *, index: bool = True) -> Gated:
+    """Compile ``pattern`` and find where its matches can start."""
+    compiled = re.compile(pattern, flags)
+    return Gated(compiled, required_starts(compiled), index)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from switchtower.signals.prefilter import gated, occurrences
 from switchtower.signals.text import Prose, cap, clean, snippet, split_code
 from switchtower.types import Signal, message_text
 
@@ -37,9 +38,12 @@ _PATH = re.compile(
     r"|\b(?:Cargo\.toml|package\.json|requirements\.txt|go\.mod|pom\.xml)\b"
 )
 #: names of build files that are also generic concepts ("how do Makefile targets work")
-_GENERIC_FILE = re.compile(r"\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile)\b")
-_ENDPOINT = re.compile(
-    r"\b(?:GET|POST|PUT|PATCH|DELETE) /[\w/{}:.-]*|(?<![\w/])/(?:api|v\d+)/[\w/{}:.-]+"
+_GENERIC_FILE = gated(
+    r"\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile)\b", index=False
+)
+_ENDPOINT = gated(
+    r"\b(?:GET|POST|PUT|PATCH|DELETE) /[\w/{}:.-]*|(?<![\w/])/(?:api|v\d+)/[\w/{}:.-]+",
+    index=False,
 )
 #: an identifier named as a code artifact: "the sync_accounts job", "list_invoices endpoint"
 _NAMED_ARTIFACT = re.compile(
@@ -62,9 +66,10 @@ _PUBLIC_API = re.compile(
     r"numpy|pandas|django|flask|spring|\.net|linq|streams?|stdlib|standard library|"
     r"lodash|jquery|rxjs)\b"
 )
-_INLINE_SQL = re.compile(
+_INLINE_SQL = gated(
     r"\b(?:SELECT .+ FROM|UPDATE \w+ SET|INSERT INTO|DELETE FROM|ALTER TABLE|CREATE "
-    r"(?:TABLE|INDEX))\b[^\n]*"
+    r"(?:TABLE|INDEX))\b[^\n]*",
+    index=False,
 )
 _INDEFINITE = re.compile(r"\b(?:a|an|new|create|generate|write)\s+$", re.I)
 _CALL = re.compile(r"\b([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\((?:[^()\n]{0,40})\)")
@@ -77,7 +82,7 @@ _CLASS_SUFFIX = re.compile(
     r"Test|Tests|Spec|Worker|Job|Task|Queue|Adapter|Builder|Parser|Serializer|Schema|Dto|"
     r"Request|Response|Context|Hook|Screen|Page|Form|Modal|Panel|Resolver|Mapper)$"
 )
-_DEICTIC_STRONG = re.compile(
+_DEICTIC_STRONG = gated(
     r"\b(?:in (?:the|our|this|my) (?:repo|repository|codebase|code base|monorepo|project|"
     r"source tree)|our (?:codebase|code base|repo|repository|monorepo|source code)|"
     r"(?:on |at )?lines? \d+|(?:pr|pull request|mr|merge request|issue|ticket|commit) "
@@ -100,7 +105,7 @@ _CODE_NOUN = (
     r"serializer|validator|client|server|loader|exporter|importer|scheduler|cache|layer|"
     r"schema|manifest|template|chart|playbook|suite|repo|repository|codebase)s?"
 )
-_DEICTIC = re.compile(
+_DEICTIC = gated(
     r"\b(?:(?:our|my|the existing|the current) (?:[\w-]+ ){0,2}?|(?:this|that|these|those) "
     r"(?:existing |current |legacy |old |new |main |internal |custom )?)" + _CODE_NOUN + r"\b"
 )
@@ -235,10 +240,99 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
             continue
         prose, blocks = split_code(text)
         parts.extend(blocks)
-        parts.extend(m.group(0) for m in _INLINE_SQL.finditer(prose))
+        parts.extend(_INLINE_SQL.matched(prose))
         if len(_CODE_LINE.findall(prose)) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
             parts.append(prose)
     return "\n".join(parts)
+
+
+#: characters of the pieces the identifier patterns match within (see ``_runs``)
+_PATH_RUN = re.compile(r"[\w./-]*")
+_CALL_RUN = re.compile(r"[\w$.]*")
+_WORD_RUN = re.compile(r"\w*")
+_CAMEL_BUMP = re.compile(r"[a-z0-9][A-Z]")
+#: every ``_NAMED_ARTIFACT`` match holds a space and one of its nouns
+_ARTIFACT_NOUN = gated(
+    r" (?:function|method|class|module|job|handler|component|endpoint|hook|worker|script|"
+    r"service|middleware|decorator|helper|test|fixture|route|view|resolver|task|command|"
+    r"flag|option|setting|constant|variable|field|prop|package|library|type|interface|"
+    r"struct|enum)",
+    index=False,
+)
+#: the longest a call's match reaches past its "(": 40 argument characters and ")"
+_CALL_TAIL = 42
+
+
+def _run_end(run: re.Pattern[str], text: str, pos: int) -> int:
+    """End of the run of ``run``'s characters (``run`` is ``[...]*``) starting at ``pos``."""
+    m = run.match(text, pos)
+    return m.end() if m else pos
+
+
+def _runs(text: str, rev: str, hits: list[int], run: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The maximal runs of ``run``'s characters holding each position in ``hits``
+    (ascending), as ``(start, end)``, each once. ``rev`` is ``text[::-1]``."""
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    end = -1
+    for i in hits:
+        if i < end:
+            continue
+        start = n - _run_end(run, rev, n - i)
+        end = _run_end(run, text, i)
+        out.append((start, end))
+    return out
+
+
+def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ascending windows with overlapping or touching ones joined."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(windows):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _scan_windows(
+    pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]
+) -> list[re.Match[str]]:
+    """The matches of ``pattern`` in each window (``pos``/``endpos``), in order."""
+    return [m for s, e in windows for m in pattern.finditer(text, s, e)]
+
+
+def _path_matches(raw: str, rev: str) -> list[re.Match[str]]:
+    """``_PATH.finditer(raw)``. Every match lies in one maximal run of ``[\\w./-]``
+    holding a "." or "/", and no branch looks past the run except through
+    ``(?<![...])`` (which sees the text before ``pos``) and ``\\b`` / ``(?![\\w/-])`` at
+    its end (true both at ``endpos`` and before the non-run character that follows)."""
+    # every branch holds a "/" or a "." followed by a lower-case ASCII letter
+    hits = [
+        i for i in occurrences(raw, ("/", ".")) if raw[i] == "/" or "a" <= raw[i + 1 : i + 2] <= "z"
+    ]
+    return _scan_windows(_PATH, raw, _runs(raw, rev, hits, _PATH_RUN))
+
+
+def _call_matches(raw: str, rev: str) -> list[re.Match[str]]:
+    """``_CALL.finditer(raw)``. A match is a name (a run of ``[\\w$.]``) right before a
+    "(", then at most 41 characters: it lies in the window from the start of that run
+    to 42 past the "(", and the pattern ends in ``\\)`` (no look-ahead), so cutting the
+    text at a window's end removes no match inside it."""
+    n = len(raw)
+    windows = [
+        (n - _run_end(_CALL_RUN, rev, n - i), min(n, i + _CALL_TAIL))
+        for i in occurrences(raw, ("(",))
+    ]
+    return _scan_windows(_CALL, raw, _merged(windows))
+
+
+def _word_matches(
+    pattern: re.Pattern[str], raw: str, rev: str, hits: list[int]
+) -> list[re.Match[str]]:
+    """``pattern.finditer(raw)`` for a pattern whose matches are whole ``\\w+`` words
+    (``\\b`` at both ends, word characters only) holding one of the ``hits``."""
+    return _scan_windows(pattern, raw, _runs(raw, rev, hits, _WORD_RUN))
 
 
 def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
@@ -259,7 +353,8 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
         if old is None or weight > old[0]:
             refs[key] = (weight, kind)
 
-    for m in _PATH.finditer(raw):
+    rev = raw[::-1]
+    for m in _path_matches(raw, rev):
         path = m.group(0)
         if _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
             continue
@@ -271,10 +366,11 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
             add(m.group(0), 0.35, "file " + m.group(0))
     for m in _ENDPOINT.finditer(raw):
         add(m.group(0), 0.55, "endpoint " + m.group(0))
-    for m in _NAMED_ARTIFACT.finditer(raw):
+    # every match holds " <noun>"
+    for m in _NAMED_ARTIFACT.finditer(raw) if _ARTIFACT_NOUN.search(raw) else ():
         if not _WELL_KNOWN.match(m.group(1)):
             add(m.group(1).rsplit(".", 1)[-1], 0.6, snippet(raw, m.start(), m.end()))
-    for m in _CALL.finditer(raw):
+    for m in _call_matches(raw, rev):
         name = m.group(1)
         compound = "_" in name or "." in name or _CAMEL.fullmatch(name) is not None
         weight = 0.5 if compound else 0.3
@@ -289,9 +385,10 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
         compound = bool(re.search(r"[_./A-Z]", ident[1:]))
         key = ident.split("(")[0].rsplit(".", 1)[-1]
         add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
-    for m in _SNAKE.finditer(raw):
+    for m in _word_matches(_SNAKE, raw, rev, occurrences(raw, ("_",))):
         add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
-    for m in _CAMEL.finditer(raw):
+    bumps = [m.start() for m in _CAMEL_BUMP.finditer(raw)]  # every match holds one
+    for m in _word_matches(_CAMEL, raw, rev, bumps):
         word = m.group(0)
         if word.lower() in _BRANDS or _WELL_KNOWN.match(word):
             continue

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from switchtower.signals.prefilter import occurrences, scan_at
+
 __all__ = [
     "HEAD_CHARS",
     "TAIL_CHARS",
@@ -132,11 +134,19 @@ def _mode(clause: str) -> Mode:
     return "act"
 
 
+def _clause_end_starts(low: str) -> list[int]:
+    """Every position where a ``_CLAUSE_END`` match can start: one of ``!?;.`` or a
+    newline, or the space before but / however / then / and then / after that."""
+    found = set(occurrences(low, ("!", "?", ";", ".", "\n")))
+    found.update(i - 1 for i in occurrences(low, ("but", "howe", "then", "and ", "afte")) if i)
+    return sorted(found)
+
+
 def prose_view(prose: str) -> Prose:
     """Lower-case ``prose`` (already free of code blocks) and tag its clauses."""
     low = prose.lower()
     starts = [0]
-    starts.extend(m.end() for m in _CLAUSE_END.finditer(low))
+    starts.extend(m.end() for m in scan_at(_CLAUSE_END, low, _clause_end_starts(low)))
     bounds = [*starts, len(low)]
     modes: list[Mode] = []
     for i in range(len(starts)):

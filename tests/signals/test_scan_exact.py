@@ -1,0 +1,142 @@
+"""The fast scans give exactly what the plain regular-expression scans give.
+
+Every optimisation of the signals stage (prefix-started scans, the per-text word index,
+candidate starts, run windows, noun gate) must return the same matches as
+``pattern.finditer`` on any text, so the signals cannot change. Texts mix the rules'
+vocabulary, punctuation, code-like tokens and non-ASCII characters, short and long (the
+word index is only used from 256 characters on).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from unittest import mock
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from switchtower.signals import failure_modes, prefilter, repo_context, text
+from switchtower.signals.complexity import complexity
+from switchtower.signals.failure_modes import compute_failure_modes
+from switchtower.signals.lexicon import CHAIN, RULES, Rule
+from switchtower.signals.prefilter import Gated, gated, line_starts, scan_at
+
+# the package exports the function ``complexity`` under the module's name
+complexity_mod = importlib.import_module("switchtower.signals.complexity")
+ALL_RULES: list[Rule] = [r for rules in RULES.values() for r in rules] + list(CHAIN)
+GATED: list[Gated] = [
+    v
+    for mod in (complexity_mod, failure_modes, repo_context, text)
+    for v in vars(mod).values()
+    if isinstance(v, Gated)
+]
+
+TOKENS = [
+    "deploy", "the", "then", "prod", "production", "migrate", "migration", "from", "mysql",
+    "to", "postgres", "drop", "table", "users", "delete", "send", "email", "customers",
+    "auth", "token", "api", "key", "password", "first", "after", "that", "once", "it",
+    "this", "function", "our", "codebase", "line", "42", "pr", "#12", "in", "the repo",
+    "src/app.py", "app.py", "foo_bar", "FooBar", "parseConfig", "parse_config()",
+    "db.query(request.args['id'])", "`RetryPolicy`", "`x`", "GET", "/api/v1/users",
+    "POST /documents/{id}", ".env", "Dockerfile", "Makefile", "package.json", "1.", "2)",
+    "step 3:", "- item", "* item", "must", "should", "without", "o(n)", "race condition",
+    "DELETE FROM", "SELECT * FROM t", "rm -rf", "--force", "force-push", "git push",
+    "handler", "module", "<module>", "sync_accounts job", "os.path", "v1", "3.2", "4.2",
+    "upgrade", "switch", "and then", "however", "but", "what if", "explain", "can you",
+    "\n", "\n\n", ",", ".", ";", ":", "?", "!", "(", ")", "$", "-", "/", "_", "'", '"',
+    "é", "İ", "ß", "—", "“", "…", "日本", "\u00a0", "\t", "x.509", "re-hash", "api_key",
+]  # fmt: skip
+
+pieces = st.sampled_from(TOKENS) | st.text(max_size=8)
+texts = st.builds(
+    lambda parts, seps: "".join(p + s for p, s in zip(parts, seps, strict=False)),
+    st.lists(pieces, max_size=160),
+    st.lists(st.sampled_from([" ", " ", "", "\n", ", "]), min_size=160, max_size=160),
+)
+
+
+def spans(ms: Iterator[re.Match[str]] | list[re.Match[str]]) -> list[tuple[int, int, tuple]]:
+    return [(m.start(), m.end(), m.groups()) for m in ms]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_rule_scans_equal_finditer(t: str) -> None:
+    for low in (t, t.lower()):
+        for rule in ALL_RULES:
+            assert spans(rule.finditer(low)) == spans(rule.pattern.finditer(low)), rule.name
+        for g in GATED:
+            assert spans(g.finditer(low)) == spans(g.pattern.finditer(low)), g.pattern.pattern
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+@example("x db.query(request.args['id']) and f(a)(b) then `g`(x, y) z")
+@example("see src/app.py, ./lib/x.ts and a-.env or Cargo.toml; end. next.py")
+@example("the foo_bar_baz and FooBar then parseConfig() or sync_accounts job")
+def test_window_scans_equal_finditer(t: str) -> None:
+    rev = t[::-1]
+    rc = repo_context
+    assert spans(rc._path_matches(t, rev)) == spans(rc._PATH.finditer(t))
+    assert spans(rc._call_matches(t, rev)) == spans(rc._CALL.finditer(t))
+    snake = rc._word_matches(rc._SNAKE, t, rev, prefilter.occurrences(t, ("_",)))
+    assert spans(snake) == spans(rc._SNAKE.finditer(t))
+    bumps = [m.start() for m in rc._CAMEL_BUMP.finditer(t)]
+    assert spans(rc._word_matches(rc._CAMEL, t, rev, bumps)) == spans(rc._CAMEL.finditer(t))
+    if rc._NAMED_ARTIFACT.search(t):
+        assert rc._ARTIFACT_NOUN.search(t)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_candidate_starts_equal_finditer(t: str) -> None:
+    low = t.lower()
+    fm = failure_modes
+    assert spans(scan_at(fm._ACT_VERB, low, fm._act_verb_starts(low))) == spans(
+        fm._ACT_VERB.finditer(low)
+    )
+    assert spans(scan_at(fm._NUMBERED, t, line_starts(t))) == spans(fm._NUMBERED.finditer(t))
+    assert spans(scan_at(text._CLAUSE_END, low, text._clause_end_starts(low))) == spans(
+        text._CLAUSE_END.finditer(low)
+    )
+    items = complexity_mod._ITEMS
+    assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
+
+
+def _plain_scan_at(pattern: re.Pattern[str], t: str, starts: object) -> Iterator[re.Match[str]]:
+    return pattern.finditer(t)
+
+
+@contextmanager
+def plain_scans() -> Iterator[None]:
+    """Every optimised scan replaced by the plain ``finditer`` it stands for."""
+    with ExitStack() as stack:
+        for mod in (prefilter, failure_modes, text, complexity_mod):
+            stack.enter_context(mock.patch.object(mod, "scan_at", _plain_scan_at))
+        stack.enter_context(
+            mock.patch.object(repo_context, "_scan_windows", lambda p, t, w: list(p.finditer(t)))
+        )
+        stack.enter_context(mock.patch.object(repo_context, "_ARTIFACT_NOUN", gated(r"")))
+        yield
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts, st.sampled_from(["", "```py\ndef f(x):\n    return x\n```", "```\nfoo_bar()\n```"]))
+def test_signals_equal_the_plain_path(t: str, block: str) -> None:
+    msgs = [{"role": "user", "content": t + block}]
+    fast = (compute_failure_modes(messages=msgs), complexity(t + block))
+    with plain_scans():
+        plain = (compute_failure_modes(messages=msgs), complexity(t + block))
+    assert fast == plain
+
+
+def test_plain_scans_really_replace_the_fast_path() -> None:
+    # the patched scan must ignore its candidate starts (else the test above compares
+    # the fast path with itself)
+    pattern = re.compile(r"ab")
+    with plain_scans():
+        assert [m.start() for m in prefilter.scan_at(pattern, "xxab", [0])] == [2]
+    assert [m.start() for m in scan_at(pattern, "xxab", [0])] == []
