@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
+from switchtower.providers.common import json_bytes
 from switchtower.server.hints import Hints
 from switchtower.server.openai_wire import ChatCall, build_request
 from switchtower.types import Completion, Usage
@@ -295,8 +296,7 @@ def message_body(completion: Completion, trace_id: str) -> dict[str, Any]:
 
 
 def sse_event(event: str, data: Mapping[str, Any]) -> bytes:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n".encode()
+    return b"event: %s\ndata: %s\n\n" % (event.encode(), json_bytes(data))
 
 
 class AnthropicStream:

@@ -19,12 +19,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchtower.errors import InvalidRequestError
 from switchtower.pipeline import Pipeline
+from switchtower.providers.common import json_bytes, json_loads
 from switchtower.server.access import Gatekeeper
 from switchtower.server.anthropic_wire import parse_messages
 from switchtower.server.budgets import Limiter, MemoryLimiter
@@ -57,9 +59,16 @@ async def _json_body(request: HttpRequest) -> Any:
     if not raw.strip():
         raise InvalidRequestError("the body must be a JSON object", field="body")
     try:
-        return json.loads(raw)
+        return json_loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {exc}", field="body") from None
+
+
+class JSONResponse(_StarletteJSON):
+    """Starlette's JSON response, serialised with orjson (the same compact UTF-8 JSON)."""
+
+    def render(self, content: Any) -> bytes:
+        return json_bytes(content)
 
 
 class _Observed:

@@ -13,6 +13,7 @@ switchtower_trace_queue_depth                              traces waiting to be 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -118,14 +119,35 @@ class GatewayMetrics:
         queue.set_function(trace_queue)
         r.register(_FailureCollector(trace_failures))
 
+        # the labelled children, looked up once per label set (``labels()`` validates,
+        # locks and builds a key on every call)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._routed_children: dict[tuple[str, str], Any] = {}
+        self._spend_children: dict[tuple[str, str], Any] = {}
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_trace(self, trace: Trace) -> None:
-        self.routed.labels(trace.tier, trace.operation).inc()
+        key = (trace.tier, trace.operation)
+        routed = self._routed_children.get(key)
+        if routed is None:
+            routed = self._routed_children[key] = self.routed.labels(*key)
+        routed.inc()
         if trace.cost_usd > 0:
-            self.spend.labels(trace.tier, trace.model).inc(trace.cost_usd)
+            key = (trace.tier, trace.model)
+            spend = self._spend_children.get(key)
+            if spend is None:
+                spend = self._spend_children[key] = self.spend.labels(*key)
+            spend.inc(trace.cost_usd)
         if trace.counterfactual_cost_usd > 0:
             self.counterfactual.inc(trace.counterfactual_cost_usd)
 

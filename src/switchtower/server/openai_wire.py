@@ -9,13 +9,13 @@ configured model name that answered.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
+from switchtower.providers.common import json_bytes
 from switchtower.server.hints import Hints
 from switchtower.types import Completion, Request
 
@@ -241,12 +241,8 @@ def completion_body(completion: Completion, trace_id: str) -> dict[str, Any]:
     return body
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def sse_chunk(chunk: Mapping[str, Any]) -> bytes:
-    return f"data: {_dumps(chunk)}\n\n".encode()
+    return b"data: " + json_bytes(chunk) + b"\n\n"
 
 
 def sse_done() -> bytes:
