@@ -80,10 +80,15 @@ def test_required_starts_split_word_and_anywhere_prefixes() -> None:
 
     s = required_starts(re.compile(r"\bdrop (?:table|database)\b|--force|\bgit push"))
     assert s is not None
-    assert s.word == {"drop", "git "} and s.anywhere == {"--fo"}
+    assert s.word == {"drop", "git "}
+    assert s.anywhere == {"--fo"}
     # without a leading \b a prefix may start anywhere, even inside a word
     s2 = required_starts(re.compile(r"(?:re)?deploy"))
-    assert s2 is not None and s2.word == frozenset() and s2.anywhere == {"re", "depl"}
+    assert s2 is not None
+    assert s2.word == frozenset()
+    assert s2.anywhere == {"re", "depl"}
     # an ASCII \b differs from the Unicode one the word index uses
     s3 = required_starts(re.compile(r"\bdrop", re.ASCII))
-    assert s3 is not None and s3.word == frozenset() and s3.anywhere == {"drop"}
+    assert s3 is not None
+    assert s3.word == frozenset()
+    assert s3.anywhere == {"drop"}

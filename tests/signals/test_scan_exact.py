@@ -3,8 +3,7 @@
 Every optimisation of the signals stage (prefix-started scans, the per-text word index,
 candidate starts, run windows, noun gate) must return the same matches as
 ``pattern.finditer`` on any text, so the signals cannot change. Texts mix the rules'
-vocabulary, punctuation, code-like tokens and non-ASCII characters, short and long (the
-word index is only used from 256 characters on).
+vocabulary, punctuation, code-like tokens and non-ASCII characters, short and long.
 """
 
 from __future__ import annotations

@@ -208,10 +208,16 @@ def _combine(name: str, best: Mapping[str, tuple[float, str]]) -> Signal:
 
 def _act_verb_starts(text: str) -> list[int]:
     """Every position where an ``_ACT_VERB`` match can start: a line start, one of
-    ``.;:,``, a digit before ``.`` or ``)``, or "and " / "then "."""
+    ``.;:,`` before white space, a digit before ``.`` or ``)`` and white space, or
+    "and " / "then " (``str.isspace`` / ``str.isdecimal`` are ``\\s`` / ``\\d``)."""
     found = set(line_starts(text))
-    found.update(occurrences(text, (".", ";", ":", ",", "and ", "then ")))
-    found.update(i - 1 for i in occurrences(text, (".", ")")) if i)
+    found.update(occurrences(text, ("and ", "then ")))
+    for i in occurrences(text, (".", ";", ":", ",", ")")):
+        if text[i + 1 : i + 2].isspace():
+            if text[i] != ")":
+                found.add(i)
+            if i and text[i] in ".)" and text[i - 1].isdecimal():
+                found.add(i - 1)
     return sorted(found)
 
 

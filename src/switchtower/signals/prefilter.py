@@ -21,9 +21,10 @@ by ``str.find``), which yields exactly the matches of ``pattern.finditer`` (see
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -57,8 +58,6 @@ _MAX_SET = 4
 _WORD = "\x00"
 #: a word character, as ``\w`` in a Unicode str pattern
 _IS_WORD = re.compile(r"\w").fullmatch
-#: texts shorter than this are searched with ``str.find`` only (no index is built)
-_INDEX_MIN_CHARS = 256
 
 try:  # the parser is private API; without it there is simply no pre-filter
     from re import _constants as _c  # type: ignore[attr-defined]
@@ -172,7 +171,10 @@ class Starts(NamedTuple):
 
     word: frozenset[str]
     anywhere: frozenset[str]
-    word_keys: tuple[WordKey, ...] = ()
+    #: ``word`` prefixes of only word characters, by length (see :class:`WordKey`)
+    begins: tuple[tuple[int, frozenset[str]], ...] = ()
+    #: word -> the ``word`` prefixes that need it as a whole word
+    whole: Mapping[str, tuple[str, ...]] = {}
 
 
 def _word_key(prefix: str) -> WordKey:
@@ -203,8 +205,19 @@ def required_starts(pattern: re.Pattern[str]) -> Starts | None:
     any_kept = _minimal(anywhere)
     # an occurrence anywhere covers a word-start occurrence of a longer prefix
     word_kept = {w for w in _minimal(word) if not any(w.startswith(a) for a in any_kept)}
-    keys = tuple(_word_key(w) for w in sorted(word_kept))
-    return Starts(frozenset(word_kept), any_kept, keys)
+    by_len: dict[int, set[str]] = {}
+    whole: dict[str, list[str]] = {}
+    for key in map(_word_key, sorted(word_kept)):
+        if key.whole:
+            whole.setdefault(key.word, []).append(key.prefix)
+        else:
+            by_len.setdefault(len(key.prefix), set()).add(key.prefix)
+    return Starts(
+        frozenset(word_kept),
+        any_kept,
+        tuple((k, frozenset(v)) for k, v in sorted(by_len.items())),
+        MappingProxyType({w: tuple(v) for w, v in whole.items()}),
+    )
 
 
 def _minimal(prefixes: set[str]) -> frozenset[str]:
@@ -285,11 +298,13 @@ class WordStarts:
         #: key length -> the first characters of the words (whole words when shorter)
         self.keys: dict[int, set[str]] = {2: {k[:2] for k in k3}, 3: k3, 4: k4}
 
-    def may_start(self, key: WordKey) -> bool:
-        """False only when no word start of the text is followed by ``key.prefix``."""
-        if key.whole:
-            return key.word in self.words
-        return key.word in self.keys[len(key.word)]
+    def present(self, starts: Starts) -> list[str]:
+        """The word prefixes of ``starts`` that some word start of the text begins with
+        (any other cannot start a match)."""
+        out = [p for k, group in starts.begins for p in group & self.keys[k]]
+        for word in starts.whole.keys() & self.words:
+            out.extend(starts.whole[word])
+        return out
 
 
 @lru_cache(maxsize=16)
@@ -307,11 +322,10 @@ def scan(
     (worth it for a text that many patterns scan)."""
     if starts is None:
         return pattern.finditer(text)
-    if not index or len(text) < _INDEX_MIN_CHARS:
+    if not index:
         return scan_at(pattern, text, occurrences(text, starts.word | starts.anywhere))
     # a word prefix that stands at no word start cannot start a match: skip its search
-    words = word_starts(text)
-    needles = [k.prefix for k in starts.word_keys if words.may_start(k)]
+    needles = word_starts(text).present(starts)
     needles.extend(starts.anywhere)
     return scan_at(pattern, text, occurrences(text, needles))
 
