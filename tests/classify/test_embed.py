@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,5 +27,8 @@ def test_hybrid_trains_saves_and_loads(
     assert c.operation == "translate"
     assert c.backend == "hybrid"
     back = load(model.save(tmp_path / "h"))
+    meta = json.loads((tmp_path / "h" / "classifier.json").read_text("utf-8"))
+    assert meta["components"][1]["meta"] == {"encoder": "all-MiniLM-L6-v2", "precision": "int8"}
+    assert back.components[1].encoder.precision == "int8"  # type: ignore[attr-defined]
     probe = ["fix the failing build", "how tall is mount everest"]
     np.testing.assert_allclose(back.predict_proba(probe), model.predict_proba(probe), atol=2e-3)

