@@ -110,3 +110,32 @@ def test_training_without_examples_fails_clearly() -> None:
         train_classifier(["", "  "], ["a", "b"])
     with pytest.raises(DataFormatError):
         train_classifier(["x"], ["a"], backend="nope")
+
+
+def test_label_text_reads_label_names_as_words() -> None:
+    from switchtower.classify.train import label_text
+
+    assert label_text("card_arrival") == "card arrival"
+    assert label_text("fix-bug") == "fix bug"
+    assert label_text("changeUserName") == "change user name"
+    assert label_text("top_up.by card") == "top up by card"
+    assert label_text("A1") == ""
+    assert label_text("17") == ""
+
+
+def test_label_names_are_extra_examples_never_held_out() -> None:
+    """With one example per class, a request that only matches the label's own words is
+    labelled right only when the label names are trained on."""
+    texts = ["my parcel never came", "the screen flickers at night", "send me the invoice"]
+    labels = ["delivery_missing", "display_problem", "billing_document"]
+    probe = "display problem"
+    with_names = train_classifier(texts, labels, backend="tfidf", folds=2)
+    without = train_classifier(texts, labels, backend="tfidf", folds=2, label_names=False)
+    assert with_names.info["label_name_examples"] == 3
+    assert with_names.info["examples"] == 3
+    assert without.info["label_name_examples"] == 0
+    p_with = with_names.predict_proba([probe])[0]
+    p_without = without.predict_proba([probe])[0]
+    col = with_names.labels.index("display_problem")
+    assert p_with.argmax() == col
+    assert p_with[col] > p_without[col]

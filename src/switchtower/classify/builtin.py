@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from switchtower.classify.embed import embed_available
+from switchtower.classify.embed import MiniLMEncoder, embed_available
 from switchtower.classify.model import REJECT_LABEL, TrainedClassifier, load
 from switchtower.classify.train import examples_digest, train_classifier
 from switchtower.config.schema import Config
@@ -88,32 +88,54 @@ def build_classifier(
     cache: bool = True,
     seed: int = 0,
     out_of_scope_examples: bool | None = None,
+    runtime: str = "auto",
+    precision: str = "int8",
     **train_options: Any,
 ) -> TrainedClassifier:
     """Load ``config.classifier.artifact``, or train from the configured operations
     (plus the built-in out-of-scope examples: see :func:`config_examples`)."""
     if config.classifier.artifact:
-        model = load(config.classifier.artifact)
+        model = load(config.classifier.artifact)  # its encoder precision is recorded
     else:
-        texts, labels = config_examples(config, out_of_scope=out_of_scope_examples)
-        if not texts:
-            raise ConfigError(
-                "no operation has examples or a description to train on", key="operations"
-            )
-        key = examples_digest(texts, labels, backend=backend, seed=seed, **train_options)
-        where = cache_dir() / "classifier" / key[:24]
-        cached = _cached(where) if cache else None
-        if cached is not None:
-            model = cached
-        else:
-            model = train_classifier(texts, labels, backend=backend, seed=seed, **train_options)
-            if cache:
-                try:
-                    model.save(where)
-                except OSError as exc:  # a cache is an observer: never break the request
-                    log.warning("could not cache the classifier in %s: %s", where, exc)
+        model = _trained(
+            config, backend, cache, seed, out_of_scope_examples, runtime, precision, train_options
+        )
     if unknown_threshold is not None:
         model = model.with_threshold(unknown_threshold)
+    return model
+
+
+def _trained(  # noqa: PLR0917
+    config: Config,
+    backend: str,
+    cache: bool,
+    seed: int,
+    out_of_scope_examples: bool | None,
+    runtime: str,
+    precision: str,
+    train_options: dict[str, Any],
+) -> TrainedClassifier:
+    """Train from the configured operations, through the artifact cache."""
+    texts, labels = config_examples(config, out_of_scope=out_of_scope_examples)
+    if not texts:
+        raise ConfigError(
+            "no operation has examples or a description to train on", key="operations"
+        )
+    embed = {"runtime": runtime, "precision": precision} if backend != "tfidf" else {}
+    key = examples_digest(texts, labels, backend=backend, seed=seed, **embed, **train_options)
+    where = cache_dir() / "classifier" / key[:24]
+    cached = _cached(where) if cache else None
+    if cached is not None:
+        return cached
+    encoder = MiniLMEncoder(runtime=runtime, precision=precision) if embed else None
+    model = train_classifier(
+        texts, labels, backend=backend, seed=seed, encoder=encoder, **train_options
+    )
+    if cache:
+        try:
+            model.save(where)
+        except OSError as exc:  # a cache is an observer: never break the request
+            log.warning("could not cache the classifier in %s: %s", where, exc)
     return model
 
 

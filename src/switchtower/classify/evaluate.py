@@ -90,7 +90,8 @@ def _clinc150(root: Path) -> tuple[Examples, Examples]:
         rows = [r for k in keys for r in doc[k]]
         return [str(r[0]) for r in rows], [str(r[1]) for r in rows]
 
-    return take("train", "oos_train"), take("test", "oos_test")
+    # the validation split's out-of-scope queries tune the threshold too (never the test)
+    return take("train", "oos_train", "oos_val"), take("test", "oos_test")
 
 
 #: ``--dataset`` shortcuts: data root -> (train, test)

@@ -11,6 +11,7 @@ requests (together with any examples labelled ``oos``) when the threshold is cho
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "BACKENDS",
     "OOS_LABELS",
     "examples_digest",
+    "label_text",
     "retrain_from_traces",
     "train_classifier",
 ]
@@ -45,6 +47,12 @@ BACKENDS: Mapping[str, tuple[str, ...]] = {
 #: labels that mark an example as out of scope (used for the threshold, never a class)
 OOS_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope", UNKNOWN})
 _MIX_GRID = tuple(i / 10 for i in range(11))
+#: changes whenever training would give a different model from the same examples
+#: (part of every cache key): v2 = label-name examples, int8 MiniLM graph
+_RECIPE = 2
+_SEPARATORS = re.compile(r"[\s_\-./:]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def examples_digest(texts: Sequence[str], labels: Sequence[str], **params: Any) -> str:
@@ -52,8 +60,16 @@ def examples_digest(texts: Sequence[str], labels: Sequence[str], **params: Any) 
     h = hashlib.sha256()
     for t, y in zip(texts, labels, strict=True):
         h.update(f"{y}\x1f{t}\x1e".encode())
-    h.update(repr(sorted(params.items())).encode())
+    h.update(repr(sorted({**params, "_recipe": _RECIPE}.items())).encode())
     return h.hexdigest()
+
+
+def label_text(label: str) -> str:
+    """A label name read as words (``card_arrival`` -> ``card arrival``, ``fix-bug`` ->
+    ``fix bug``, ``changeUserName`` -> ``change user name``); ``""`` when it has no word
+    of two letters or more (``A1``, ``17``), which would only add noise."""
+    words = _SEPARATORS.sub(" ", _CAMEL.sub(" ", label)).strip().lower()
+    return words if _WORD.search(words) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +77,8 @@ class _Data:
     texts: list[str]
     y: npt.NDArray[np.int64]  # -1 = out of scope
     labels: tuple[str, ...]
+    #: rows every model trains on and none is scored on (the label-name examples)
+    anchor: npt.NDArray[np.bool_]
     vectors: npt.NDArray[np.float32] | None
     #: the n-gram vocabulary fitted once on every training text, and all rows featurised
     ngrams: tuple[NgramFeaturizer, Any] | None
@@ -72,6 +90,8 @@ def _prepare(
     kinds: Sequence[str],
     encoder: Encoder | None,
     options: Mapping[str, Any],
+    *,
+    label_names: bool,
 ) -> tuple[_Data, Encoder | None]:
     if len(texts) != len(labels):
         raise DataFormatError(f"{len(texts)} texts but {len(labels)} labels")
@@ -81,6 +101,10 @@ def _prepare(
     if not names:
         raise DataFormatError("no labelled in-scope examples to train on")
     index = {n: i for i, n in enumerate(names)}
+    n_rows = len(rows)
+    if label_names:
+        rows += [(text, n) for n in names if n != REJECT_LABEL and (text := label_text(n))]
+    anchor = np.arange(len(rows)) >= n_rows
     y = np.array([index.get(lab, -1) for _, lab in rows], dtype=np.int64)
     clean = [t for t, _ in rows]
     enc = None
@@ -92,16 +116,20 @@ def _prepare(
     if "tfidf" in kinds:
         feat = TfidfComponent.featurize(clean, y, len(names), **options.get("tfidf", {}))
         ngrams = (feat, feat.transform(clean))
-    return _Data(clean, y, names, vectors, ngrams), enc
+    return _Data(clean, y, names, anchor, vectors, ngrams), enc
 
 
 def _assign_folds(
-    y: npt.NDArray[np.int64], n_classes: int, folds: int, rng: np.random.Generator
+    y: npt.NDArray[np.int64],
+    n_classes: int,
+    folds: int,
+    rng: np.random.Generator,
+    anchor: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Per-example fold (-1: always trained on) and per-class held-out group."""
     fold = np.full(len(y), -1, dtype=np.int64)
     for c in range(-1, n_classes):
-        idx = np.flatnonzero(y == c)
+        idx = np.flatnonzero((y == c) & ~anchor)
         if c >= 0 and len(idx) < 2:
             continue
         rng.shuffle(idx)
@@ -156,6 +184,7 @@ def train_classifier(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     encoder: Encoder | None = None,
     log: Callable[[str], None] | None = None,
+    label_names: bool = True,
 ) -> TrainedClassifier:
     """Train, calibrate and threshold a classifier from labelled texts.
 
@@ -165,7 +194,8 @@ def train_classifier(
     mix of in-scope and out-of-scope traffic where ``oos_share`` of requests are out of
     scope (an in-scope request rejected as ``unknown`` counts as wrong).
     ``options`` maps component kind (``tfidf``, ``embed``) to its fitting options
-    (``C``, ``min_df``).
+    (``C``, ``min_df``). With ``label_names`` each class's name read as words
+    (:func:`label_text`) is one more training example of it, never held out.
     """
     if backend not in BACKENDS:
         raise DataFormatError(f"unknown classifier backend {backend!r}; known: {sorted(BACKENDS)}")
@@ -173,7 +203,7 @@ def train_classifier(
     kinds = BACKENDS[backend]
     opts = options or {}
     say = log or (lambda _msg: None)
-    data, enc = _prepare(texts, labels, kinds, encoder, opts)
+    data, enc = _prepare(texts, labels, kinds, encoder, opts, label_names=label_names)
     n_classes = len(data.labels)
     k = folds or (3 if len(data.y) > 5000 else 4)
 
@@ -187,9 +217,12 @@ def train_classifier(
     final = tuple(_fit(kind, data, everything, enc, opts) for kind in kinds)
     info = {
         "trained_at": time.time(),
-        "examples": int(known.sum()),
+        "examples": int((known & ~data.anchor).sum()),
+        "label_name_examples": int(data.anchor.sum()),
         "oos_examples": int((~known).sum()),
-        "examples_sha256": examples_digest(texts, labels, backend=backend, seed=seed),
+        "examples_sha256": examples_digest(
+            texts, labels, backend=backend, seed=seed, label_names=label_names
+        ),
         "seed": seed,
         "folds": k,
         "mix": list(cal.mix),
@@ -223,7 +256,7 @@ def _cross_validate(  # noqa: PLR0917
 ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.float64]], list[npt.NDArray[np.float64]]]:
     """Out-of-fold logits per component: in-scope rows (with labels) and out-of-scope rows."""
     n_classes = len(data.labels)
-    fold, group = _assign_folds(data.y, n_classes, k, np.random.default_rng(seed))
+    fold, group = _assign_folds(data.y, n_classes, k, np.random.default_rng(seed), data.anchor)
     known = data.y >= 0
     in_rows: list[npt.NDArray[np.int64]] = []
     parts_in: list[list[npt.NDArray[np.float32]]] = [[] for _ in kinds]
