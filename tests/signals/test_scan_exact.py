@@ -21,7 +21,7 @@ from switchtower.signals import failure_modes, prefilter, repo_context, text
 from switchtower.signals.complexity import complexity
 from switchtower.signals.failure_modes import compute_failure_modes
 from switchtower.signals.lexicon import CHAIN, RULES, Rule
-from switchtower.signals.prefilter import Gated, gated, line_starts, scan_at
+from switchtower.signals.prefilter import Gated, line_starts, scan_at
 
 # the package exports the function ``complexity`` under the module's name
 complexity_mod = importlib.import_module("switchtower.signals.complexity")
@@ -76,6 +76,9 @@ def test_rule_scans_equal_finditer(t: str) -> None:
 @example("x db.query(request.args['id']) and f(a)(b) then `g`(x, y) z")
 @example("see src/app.py, ./lib/x.ts and a-.env or Cargo.toml; end. next.py")
 @example("the foo_bar_baz and FooBar then parseConfig() or sync_accounts job")
+@example("a.b handlers, x_y `Tests` q.r Type, a_b types and c.d typed, e_f  test")
+@example("x handler_a.b function, a.b handlersX c_d `e.f` method g.h tests. i_j prop")
+@example("the handler: a.b handlersX and c.d typesY, type")
 def test_window_scans_equal_finditer(t: str) -> None:
     rev = t[::-1]
     rc = repo_context
@@ -85,8 +88,7 @@ def test_window_scans_equal_finditer(t: str) -> None:
     assert spans(snake) == spans(rc._SNAKE.finditer(t))
     bumps = [m.start() for m in rc._CAMEL_BUMP.finditer(t)]
     assert spans(rc._word_matches(rc._CAMEL, t, rev, bumps)) == spans(rc._CAMEL.finditer(t))
-    if rc._NAMED_ARTIFACT.search(t):
-        assert rc._ARTIFACT_NOUN.search(t)
+    assert spans(rc._artifact_matches(t, rev)) == spans(rc._NAMED_ARTIFACT.finditer(t))
 
 
 @settings(max_examples=300, deadline=None)
@@ -118,7 +120,13 @@ def plain_scans() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(repo_context, "_scan_windows", lambda p, t, w: list(p.finditer(t)))
         )
-        stack.enter_context(mock.patch.object(repo_context, "_ARTIFACT_NOUN", gated(r"")))
+        stack.enter_context(
+            mock.patch.object(
+                repo_context,
+                "_artifact_matches",
+                lambda t, r: repo_context._NAMED_ARTIFACT.finditer(t),
+            )
+        )
         yield
 
 

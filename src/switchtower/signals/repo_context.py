@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from switchtower.signals.prefilter import gated, occurrences
+from switchtower.signals.prefilter import gated, occurrences, word_starts
 from switchtower.signals.text import Prose, cap, clean, snippet, split_code
 from switchtower.types import Signal, message_text
 
@@ -45,13 +45,18 @@ _ENDPOINT = gated(
     r"\b(?:GET|POST|PUT|PATCH|DELETE) /[\w/{}:.-]*|(?<![\w/])/(?:api|v\d+)/[\w/{}:.-]+",
     index=False,
 )
+#: the nouns that name a code artifact after an identifier (``_NAMED_ARTIFACT``)
+_ARTIFACT_NOUNS = (
+    "function", "method", "class", "module", "job", "handler", "component", "endpoint",
+    "hook", "worker", "script", "service", "middleware", "decorator", "helper", "test",
+    "fixture", "route", "view", "resolver", "task", "command", "flag", "option", "setting",
+    "constant", "variable", "field", "prop", "package", "library", "type", "interface",
+    "struct", "enum",
+)  # fmt: skip
 #: an identifier named as a code artifact: "the sync_accounts job", "list_invoices endpoint"
 _NAMED_ARTIFACT = re.compile(
     r"\b([A-Za-z_]\w*(?:_[A-Za-z0-9]|\.[A-Za-z_]|[a-z][A-Z][a-z])[\w.]*)`? "
-    r"(?:function|method|class|module|job|handler|"
-    r"component|endpoint|hook|worker|script|service|middleware|decorator|helper|test|"
-    r"fixture|route|view|resolver|task|command|flag|option|setting|constant|variable|"
-    r"field|prop|package|library|type|interface|struct|enum)s?\b"
+    r"(?:" + "|".join(_ARTIFACT_NOUNS) + r")s?\b"
 )
 #: identifiers next to these words name data (columns, tables), not code
 _DATA_NAME = re.compile(
@@ -250,15 +255,28 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
 _PATH_RUN = re.compile(r"[\w./-]*")
 _CALL_RUN = re.compile(r"[\w$.]*")
 _WORD_RUN = re.compile(r"\w*")
+_IDENT_RUN = re.compile(r"[\w.]*")
 _CAMEL_BUMP = re.compile(r"[a-z0-9][A-Z]")
-#: every ``_NAMED_ARTIFACT`` match holds a space and one of its nouns
-_ARTIFACT_NOUN = gated(
-    r" (?:function|method|class|module|job|handler|component|endpoint|hook|worker|script|"
-    r"service|middleware|decorator|helper|test|fixture|route|view|resolver|task|command|"
-    r"flag|option|setting|constant|variable|field|prop|package|library|type|interface|"
-    r"struct|enum)",
-    index=False,
-)
+
+
+def _artifact_matches(raw: str, rev: str) -> list[re.Match[str]]:
+    """``_NAMED_ARTIFACT.finditer(raw)``. A match is a name (a run of ``[\\w.]``), an
+    optional backtick, a space and a noun (plural too) that stands as a whole word: it
+    lies in the window from the start of that run to one character past the noun and
+    its "s" (so ``\\b`` at the end still sees the real next character). Windows that
+    overlap are joined, so a match never starts in one window and ends in another."""
+    words = word_starts(raw).words
+    n = len(raw)
+    windows: list[tuple[int, int]] = []
+    for noun in _ARTIFACT_NOUNS:
+        if noun not in words and noun + "s" not in words:
+            continue
+        for h in occurrences(raw, (" " + noun,)):
+            end = h - 1 if h and raw[h - 1] == "`" else h
+            windows.append((n - _run_end(_IDENT_RUN, rev, n - end), min(n, h + len(noun) + 3)))
+    return _scan_windows(_NAMED_ARTIFACT, raw, _merged(windows))
+
+
 #: the longest a call's match reaches past its "(": 40 argument characters and ")"
 _CALL_TAIL = 42
 
@@ -367,7 +385,7 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
     for m in _ENDPOINT.finditer(raw):
         add(m.group(0), 0.55, "endpoint " + m.group(0))
     # every match holds " <noun>"
-    for m in _NAMED_ARTIFACT.finditer(raw) if _ARTIFACT_NOUN.search(raw) else ():
+    for m in _artifact_matches(raw, rev):
         if not _WELL_KNOWN.match(m.group(1)):
             add(m.group(1).rsplit(".", 1)[-1], 0.6, snippet(raw, m.start(), m.end()))
     for m in _call_matches(raw, rev):
