@@ -9,6 +9,7 @@ import httpx2
 import openai
 import pytest
 
+from fakes.openai_upstream import FakeOpenAI
 from switchtower.providers.http_transport import LeanTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -246,3 +247,16 @@ async def test_the_openai_sdk_maps_transport_errors(client: httpx2.AsyncClient) 
             await sdk.post(
                 "/chat/completions", cast_to=httpx2.Response, body={}, options={"timeout": 0.2}
             )
+
+
+def test_one_client_under_two_event_loops(fake_openai: FakeOpenAI) -> None:
+    """One ``asyncio.run`` per CLI command: the pool starts afresh under the new loop."""
+    client = httpx2.AsyncClient(transport=LeanTransport(), timeout=5)
+    url = fake_openai.base_url + "/models"
+
+    async def get() -> int:
+        return (await client.get(url)).status_code
+
+    assert asyncio.run(get()) == 200
+    assert asyncio.run(get()) == 200
+    asyncio.run(client.aclose())

@@ -24,6 +24,7 @@ Errors are ``httpx2``'s (``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import deque
@@ -180,6 +181,12 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def drop(self) -> None:
+        """Close a connection that may belong to an event loop that is gone."""
+        with contextlib.suppress(RuntimeError):
+            self.close()
+        self.closed = True
+
 
 class _Body(httpx2.AsyncByteStream):
     """The answer's body, read from the connection as it arrives."""
@@ -224,11 +231,28 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         limits = limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20)
         self._max_idle = limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
-        self._slots = asyncio.Semaphore(limits.max_connections) if limits.max_connections else None
+        self._max_connections = limits.max_connections
+        self._slots: asyncio.Semaphore | None = None
         self._ssl = ssl_context
         self._idle: dict[_Key, list[_Connection]] = {}
         self._n_idle = 0
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind(self) -> None:
+        """Connections and the pool's semaphore belong to one event loop: a client reused
+        under another loop (one ``asyncio.run`` per CLI command) starts a fresh pool."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.drop()
+        self._idle.clear()
+        self._n_idle = 0
+        self._loop = loop
+        limit = self._max_connections
+        self._slots = asyncio.Semaphore(limit) if limit else None
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -251,6 +275,9 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         return None
 
     def release(self, conn: _Connection) -> None:
+        if conn.loop is not self._loop:  # from a pool an event loop change discarded
+            conn.drop()
+            return
         if self._slots is not None:
             self._slots.release()
         if (
@@ -303,6 +330,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         head.append(b"\r\n")
         data = b"".join(head) + body
 
+        self._bind()
         if self._slots is not None:
             try:
                 async with asyncio.timeout(timeouts.get("pool")):
@@ -349,6 +377,6 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self._closed = True
         for conns in self._idle.values():
             for conn in conns:
-                conn.close()
+                conn.drop()
         self._idle.clear()
         self._n_idle = 0
