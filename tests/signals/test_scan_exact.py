@@ -1,7 +1,7 @@
 """The fast scans give exactly what the plain regular-expression scans give.
 
 Every optimisation of the signals stage (prefix-started scans, the per-text word index,
-candidate starts, run windows, noun gate) must return the same matches as
+candidate starts, run windows, the hypothetical-clause gate) must return the same matches as
 ``pattern.finditer`` on any text, so the signals cannot change. Texts mix the rules'
 vocabulary, punctuation, code-like tokens and non-ASCII characters, short and long.
 """
@@ -117,6 +117,7 @@ def plain_scans() -> Iterator[None]:
     with ExitStack() as stack:
         for mod in (prefilter, failure_modes, text, complexity_mod):
             stack.enter_context(mock.patch.object(mod, "scan_at", _plain_scan_at))
+        stack.enter_context(mock.patch.object(text, "_HYPO_PREFIXES", None))
         stack.enter_context(
             mock.patch.object(repo_context, "_scan_windows", lambda p, t, w: list(p.finditer(t)))
         )

@@ -307,7 +307,7 @@ class WordStarts:
         return out
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def word_starts(text: str) -> WordStarts:
     """The (cached) :class:`WordStarts` of ``text``: texts are scanned by many patterns."""
     return WordStarts(text)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
-from switchtower.signals.prefilter import occurrences, scan_at
+from switchtower.signals.prefilter import occurrences, required_prefixes, scan_at
 
 __all__ = [
     "HEAD_CHARS",
@@ -68,6 +69,9 @@ _HYPO = re.compile(
 )
 
 
+_HYPO_PREFIXES = required_prefixes(_HYPO)
+
+
 @dataclass(frozen=True, slots=True)
 class Prose:
     """Lower-cased prose of a request with clause boundaries and per-clause modes."""
@@ -89,8 +93,10 @@ class Prose:
         return (self.starts[i] if self.starts else 0), end
 
 
+@lru_cache(maxsize=4)
 def clean(text: str) -> str:
-    """Drop control characters (binary junk) except tab and newline."""
+    """Drop control characters (binary junk) except tab and newline. Cached: the failure
+    modes, the attachments and complexity clean the same request text."""
     return _CONTROL.sub(" ", text)
 
 
@@ -122,8 +128,8 @@ _THEN_ACT = re.compile(
 )
 
 
-def _mode(clause: str) -> Mode:
-    if _HYPO.search(clause):
+def _mode(clause: str, hypo_possible: bool = True) -> Mode:
+    if hypo_possible and _HYPO.search(clause):
         return "hypo"
     if _EXPLAIN_LEAD.match(clause):
         return "act" if _THEN_ACT.search(clause) else "explain"
@@ -148,12 +154,14 @@ def prose_view(prose: str) -> Prose:
     starts = [0]
     starts.extend(m.end() for m in scan_at(_CLAUSE_END, low, _clause_end_starts(low)))
     bounds = [*starts, len(low)]
+    # every _HYPO match starts with one of its prefixes; a clause is a piece of ``low``
+    hypo_possible = _HYPO_PREFIXES is None or any(p in low for p in _HYPO_PREFIXES)
     modes: list[Mode] = []
     for i in range(len(starts)):
         # a clause that ends with "?" is a question even if it starts like an order
         end = bounds[i + 1]
         clause = low[starts[i] : min(len(low), end + 1)]
-        modes.append(_mode(clause))
+        modes.append(_mode(clause, hypo_possible))
     return Prose(text=low, starts=tuple(starts), modes=tuple(modes))
 
 
