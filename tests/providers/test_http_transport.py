@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from fakes.openai_upstream import FakeOpenAI
-from switchtower.providers.http_transport import LeanTransport
+from switchtower.providers.http_transport import LeanTransport, env_proxies, sdk_http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -260,3 +260,22 @@ def test_one_client_under_two_event_loops(fake_openai: FakeOpenAI) -> None:
     assert asyncio.run(get()) == 200
     assert asyncio.run(get()) == 200
     asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize("var", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_configured_proxy_keeps_the_sdk_transport(
+    monkeypatch: pytest.MonkeyPatch, var: str
+) -> None:
+    """The lean transport cannot talk to a proxy: with one configured the SDK's own
+    transport (which honours *_PROXY and NO_PROXY) stays in place."""
+    limits = httpx2.Limits(max_connections=4)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert not env_proxies()
+    lean = sdk_http_client(openai.DefaultAsyncHttpxClient, limits)
+    assert isinstance(lean._transport, LeanTransport)
+    monkeypatch.setenv(var, "http://127.0.0.1:3128")
+    assert env_proxies()
+    plain = sdk_http_client(openai.DefaultAsyncHttpxClient, limits)
+    assert not isinstance(plain._transport, LeanTransport)

@@ -20,7 +20,7 @@ from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
 from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
 from switchtower.providers.common import completion_from_openai, sdk_error
-from switchtower.providers.http_transport import LeanTransport
+from switchtower.providers.http_transport import sdk_http_client
 from switchtower.providers.openai_compat import BATCH_NOT_BUILT
 from switchtower.types import Completion, Request
 
@@ -85,9 +85,7 @@ class AnthropicProvider:
                     max_keepalive_connections=min(20, self._max_connections),
                 )
                 # the SDK's client class on the lean HTTP/1.1 transport (less CPU a call)
-                self._http = anthropic.DefaultAsyncHttpxClient(
-                    limits=limits, transport=LeanTransport(limits=limits)
-                )
+                self._http = sdk_http_client(anthropic.DefaultAsyncHttpxClient, limits)
             client = anthropic.AsyncAnthropic(
                 api_key=key, base_url=spec.base_url, max_retries=0, http_client=self._http
             )

@@ -15,7 +15,9 @@ Kept deliberately small: HTTP/1.1 over TCP, TLS through asyncio with ``httpx2``'
 context, keep-alive pooling per (scheme, host, port) within ``httpx2.Limits``, connect /
 read / pool timeouts from the request, and one transparent retry when a pooled
 connection turns out to have been closed by the server before any byte of the answer
-arrived (what every HTTP client does for keep-alive races). No proxies, no HTTP/2.
+arrived (what every HTTP client does for keep-alive races). No proxies, no HTTP/2: when
+the environment configures a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``),
+:func:`sdk_http_client` keeps the SDK's own transport, which honours it and ``NO_PROXY``.
 Errors are ``httpx2``'s (``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
 ``ReadError``, ``RemoteProtocolError``, ``PoolTimeout``), which the SDK maps to
 ``APIConnectionError`` / ``APITimeoutError`` as it does for its own transports.
@@ -27,14 +29,15 @@ import asyncio
 import contextlib
 import ssl
 import time
+import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import httptools
 import httpx2
 
-__all__ = ["LeanTransport"]
+__all__ = ["LeanTransport", "env_proxies", "sdk_http_client"]
 
 _Key = tuple[bytes, str, int]
 #: stop reading from a socket when this much answer is buffered and unread
@@ -380,3 +383,20 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 conn.drop()
         self._idle.clear()
         self._n_idle = 0
+
+
+def env_proxies() -> bool:
+    """True when the environment sets an HTTP(S) proxy (``*_PROXY`` variables)."""
+    proxies = urllib.request.getproxies()
+    return any(scheme in proxies for scheme in ("http", "https", "all"))
+
+
+def sdk_http_client(
+    client_cls: Callable[..., httpx2.AsyncClient], limits: httpx2.Limits
+) -> httpx2.AsyncClient:
+    """An SDK's own client class (``DefaultAsyncHttpxClient``: its timeout and redirect
+    defaults) on :class:`LeanTransport`, or on the SDK's default transport when a proxy is
+    configured, since the lean transport does not speak to proxies."""
+    if env_proxies():
+        return client_cls(limits=limits)
+    return client_cls(limits=limits, transport=LeanTransport(limits=limits))

@@ -41,7 +41,7 @@ from switchtower.providers.common import (
     unreachable_error,
     usage_chunk,
 )
-from switchtower.providers.http_transport import LeanTransport
+from switchtower.providers.http_transport import sdk_http_client
 from switchtower.types import Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
@@ -100,7 +100,8 @@ class OpenAIProvider:
     ``stream_usage`` (default true) asks for a final usage chunk with
     ``stream_options.include_usage``; when an upstream sends none, a final chunk with an
     estimated usage (marked ``"estimated": true``) is added so callers can always price.
-    ``transport``: ``"auto"`` (the lean HTTP/1.1 transport), ``"aiohttp"`` (the SDK's
+    ``transport``: ``"auto"`` (the lean HTTP/1.1 transport; the SDK's default one when a
+    ``*_PROXY`` variable is set), ``"aiohttp"`` (the SDK's
     ``DefaultAioHttpClient``), ``"httpx"`` (the SDK's default).
     """
 
@@ -148,11 +149,7 @@ class OpenAIProvider:
                 max_keepalive_connections=min(20, self._max_connections),
             )
             if self.transport == "auto":
-                # the SDK's own client class (its timeout and redirect defaults) on the
-                # lean HTTP/1.1 transport
-                self._http = openai.DefaultAsyncHttpxClient(
-                    limits=limits, transport=LeanTransport(limits=limits)
-                )
+                self._http = sdk_http_client(openai.DefaultAsyncHttpxClient, limits)
             elif self.transport == "aiohttp":
                 self._http = openai.DefaultAioHttpClient(limits=limits)
             else:
