@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from switchtower.signals.prefilter import Starts, required_prefixes, required_starts, scan
+from switchtower.signals.prefilter import Starts, required_starts, scan
 
 __all__ = ["RULES", "Rule", "RuleKind"]
 
@@ -35,10 +35,15 @@ class Rule:
     pattern: re.Pattern[str]
     weight: float
     kind: RuleKind
-    #: literal strings one of which starts every match (``None``: no cheap gate)
-    prefixes: frozenset[str] | None = None
-    #: the same prefixes split by whether they must stand at a word start (for :meth:`finditer`)
+    #: where a match can start: required prefixes, split by whether they must stand at a
+    #: word start (``None``: no cheap gate; see :func:`~switchtower.signals.prefilter.
+    #: required_starts`)
     starts: Starts | None = None
+
+    @property
+    def prefixes(self) -> frozenset[str] | None:
+        """Literal strings one of which starts every match (``None``: no cheap gate)."""
+        return None if self.starts is None else self.starts.word | self.starts.anywhere
 
     def may_match(self, text: str) -> bool:
         """False only when the pattern cannot match ``text`` (a sound, fast gate)."""
@@ -51,9 +56,7 @@ class Rule:
 
 def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
     compiled = re.compile(pattern)
-    return Rule(
-        name, compiled, weight, kind, required_prefixes(compiled), required_starts(compiled)
-    )
+    return Rule(name, compiled, weight, kind, required_starts(compiled))
 
 
 # shared vocabulary
