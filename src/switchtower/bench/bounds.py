@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from switchtower.bench.baselines import always_frontier
 from switchtower.bench.tiers import TierPlan
 from switchtower.bench.workload import WorkloadItem
 
-__all__ = ["LabelBound", "label_only_bound"]
+__all__ = ["LabelBound", "label_only_bound", "label_only_bounds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,55 +66,68 @@ def _hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return hull
 
 
-def label_only_bound(
-    items: Sequence[WorkloadItem], plan: TierPlan, cost_fraction: float
-) -> LabelBound:
-    """The ceiling for label+deadline-only routers on ``items`` at ``cost_fraction``."""
-    if not items:
-        raise ValueError("no items")
+def _steps(
+    items: Sequence[WorkloadItem], plan: TierPlan
+) -> tuple[float, float, list[tuple[float, float, float]]]:
+    """Cost and quality of every group's cheapest-best option, and the hull steps above
+    them as (quality per dollar, extra cost, extra quality), best value first."""
     groups: dict[tuple[str, str, str], list[WorkloadItem]] = defaultdict(list)
     for item in items:
         groups[(item.dataset, item.operation, item.deadline)].append(item)
-    frontier_cost = 0.0
-    frontier_quality = 0.0
-    by_dataset: dict[str, list[WorkloadItem]] = defaultdict(list)
-    for item in items:
-        by_dataset[item.dataset].append(item)
-    for group in by_dataset.values():
-        m = plan.frontier(group)
-        frontier_cost += sum(plan.cost(i, m, "realtime") for i in group)
-        frontier_quality += sum(i.outcomes[m].quality for i in group)
-    quality = 0.0
-    spent = 0.0
-    steps: list[tuple[float, float, float]] = []  # (quality per dollar, d_cost, d_quality)
+    cost = quality = 0.0
+    steps: list[tuple[float, float, float]] = []
     for group in groups.values():
-        slots = plan.options(group[0])
         points = [
             (
                 sum(plan.cost(i, s.model, s.tier) for i in group),
                 sum(i.outcomes[s.model].quality for i in group),
             )
-            for s in slots
+            for s in plan.options(group[0])
             if all(s.model in i.outcomes for i in group)
         ]
         hull = _hull(points)
-        spent += hull[0][0]
+        cost += hull[0][0]
         quality += hull[0][1]
         for (c0, q0), (c1, q1) in pairwise(hull):
-            dc, dq = c1 - c0, q1 - q0
-            steps.append((dq / dc if dc > 0 else float("inf"), dc, dq))
-    budget = cost_fraction * frontier_cost
-    for _, dc, dq in sorted(steps, key=lambda s: -s[0]):
-        room = budget - spent
-        if room <= 0:
-            break
-        take = 1.0 if dc <= room else room / dc
-        spent += take * dc
-        quality += take * dq
-    n = len(items)
-    return LabelBound(
-        cost_fraction=cost_fraction,
-        quality=quality / n,
-        quality_retained=quality / frontier_quality if frontier_quality else 0.0,
-        spent_fraction=spent / frontier_cost if frontier_cost else 0.0,
-    )
+            steps.append(((q1 - q0) / (c1 - c0), c1 - c0, q1 - q0))
+    steps.sort(key=lambda s: -s[0])
+    return cost, quality, steps
+
+
+def label_only_bounds(
+    items: Sequence[WorkloadItem], plan: TierPlan, cost_fractions: Sequence[float]
+) -> list[LabelBound]:
+    """The ceiling for label+deadline-only routers on ``items`` at each cost fraction."""
+    if not items:
+        raise ValueError("no items")
+    frontier = always_frontier(items, plan)
+    frontier_cost = sum(s.cost_usd for s in frontier)
+    frontier_quality = sum(s.quality for s in frontier)
+    base_cost, base_quality, steps = _steps(items, plan)
+    out = []
+    for fraction in cost_fractions:
+        budget = fraction * frontier_cost
+        spent, quality = base_cost, base_quality
+        for _, dc, dq in steps:
+            room = budget - spent
+            if room <= 0:
+                break
+            take = 1.0 if dc <= room else room / dc
+            spent += take * dc
+            quality += take * dq
+        out.append(
+            LabelBound(
+                cost_fraction=fraction,
+                quality=quality / len(items),
+                quality_retained=quality / frontier_quality if frontier_quality else 0.0,
+                spent_fraction=spent / frontier_cost if frontier_cost else 0.0,
+            )
+        )
+    return out
+
+
+def label_only_bound(
+    items: Sequence[WorkloadItem], plan: TierPlan, cost_fraction: float
+) -> LabelBound:
+    """The ceiling for label+deadline-only routers on ``items`` at ``cost_fraction``."""
+    return label_only_bounds(items, plan, [cost_fraction])[0]
