@@ -121,38 +121,28 @@ class GatewayMetrics:
 
         # the labelled children, looked up once per label set (``labels()`` validates,
         # locks and builds a key on every call)
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._routed_children: dict[tuple[str, str], Any] = {}
-        self._spend_children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[Counter | Histogram, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = self._request_children[key] = (
-                self.requests.labels(route, method, str(status)),
-                self.latency.labels(route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        self._child(self.requests, route, method, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
 
     def observe_trace(self, trace: Trace) -> None:
-        key = (trace.tier, trace.operation)
-        routed = self._routed_children.get(key)
-        if routed is None:
-            routed = self._routed_children[key] = self.routed.labels(*key)
-        routed.inc()
+        self._child(self.routed, trace.tier, trace.operation).inc()
         if trace.cost_usd > 0:
-            key = (trace.tier, trace.model)
-            spend = self._spend_children.get(key)
-            if spend is None:
-                spend = self._spend_children[key] = self.spend.labels(*key)
-            spend.inc(trace.cost_usd)
+            self._child(self.spend, trace.tier, trace.model).inc(trace.cost_usd)
         if trace.counterfactual_cost_usd > 0:
             self.counterfactual.inc(trace.counterfactual_cost_usd)
 
     def observe_error(self, kind: str) -> None:
-        self.errors.labels(kind).inc()
+        self._child(self.errors, kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
