@@ -342,9 +342,6 @@ class Gated:
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return scan(self.pattern, self.starts, text, index=self.index)
 
-    def search(self, text: str) -> re.Match[str] | None:
-        return next(self.finditer(text), None)
-
     def count(self, text: str) -> int:
         """``len(pattern.findall(text))``."""
         return sum(1 for _ in self.finditer(text))
