@@ -70,7 +70,11 @@ def _pipeline_plan() -> tuple[str, Callable[[Request], object]]:
     return "Pipeline.plan() (classify + signals + route + select, default config)", pipe.plan
 
 
-def _stages() -> tuple[str, list[tuple[str, Callable[[Request, dict[str, object]], object]]]]:
+#: (name, stage) pairs; a stage gets the request and the results of the stages before it
+Stages = list[tuple[str, Callable[[Request, dict[str, object]], object]]]
+
+
+def _stages() -> tuple[str, Stages]:
     """The registered stages (default config), each a function of the request and the
     results of the stages before it."""
     import importlib
@@ -123,16 +127,16 @@ def _stages() -> tuple[str, list[tuple[str, Callable[[Request, dict[str, object]
     ]
 
 
+def _run(stages: Stages, r: Request) -> object:
+    done: dict[str, object] = {}
+    for name, stage in stages:
+        done[name] = stage(r, done)
+    return done["route+select"]
+
+
 def _staged() -> tuple[str, Callable[[Request], object]]:
     label, stages = _stages()
-
-    def plan(r: Request) -> object:
-        done: dict[str, object] = {}
-        for name, stage in stages:
-            done[name] = stage(r, done)
-        return done["route+select"]
-
-    return label, plan
+    return label, lambda r: _run(stages, r)
 
 
 def breakdown(n: int, warmup: int, seed: int, long_chars: int = 1200) -> None:
@@ -140,14 +144,12 @@ def breakdown(n: int, warmup: int, seed: int, long_chars: int = 1200) -> None:
     requests and p50 over those longer than ``long_chars`` characters."""
     label, stages = _stages()
     for r in make_requests(warmup, seed + 1):
-        done: dict[str, object] = {}
-        for name, stage in stages:
-            done[name] = stage(r, done)
+        _run(stages, r)
     times: dict[str, list[tuple[bool, float]]] = {name: [] for name, _ in stages}
     times["total"] = []
     for r in make_requests(n, seed):
         long = sum(len(str(m.get("content", ""))) for m in r.messages) > long_chars
-        done = {}
+        done: dict[str, object] = {}
         total = 0.0
         for name, stage in stages:
             t0 = time.thread_time()
