@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -72,19 +71,41 @@ _HYPO = re.compile(
 _HYPO_PREFIXES = required_prefixes(_HYPO)
 
 
-@dataclass(frozen=True, slots=True)
 class Prose:
-    """Lower-cased prose of a request with clause boundaries and per-clause modes."""
+    """Lower-cased prose of a request with clause boundaries and per-clause modes.
 
-    text: str
-    starts: tuple[int, ...]
-    modes: tuple[Mode, ...]
+    A clause's mode is worked out the first time a detector asks for it (most clauses of
+    a long request hold no hit, so most are never tagged); ``modes`` tags them all.
+    """
+
+    __slots__ = ("_hypo_possible", "_modes", "starts", "text")
+
+    def __init__(self, text: str, starts: tuple[int, ...], *, hypo_possible: bool = True) -> None:
+        self.text = text
+        self.starts = starts
+        self._hypo_possible = hypo_possible
+        self._modes: list[Mode | None] = [None] * len(starts)
 
     def clause_of(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
 
+    def _mode_of(self, i: int) -> Mode:
+        mode = self._modes[i]
+        if mode is None:
+            # a clause that ends with "?" is a question even if it starts like an order,
+            # so the clause is read up to and including its end mark
+            end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+            clause = self.text[self.starts[i] : min(len(self.text), end + 1)]
+            mode = self._modes[i] = _mode(clause, self._hypo_possible)
+        return mode
+
     def mode_at(self, pos: int) -> Mode:
-        return self.modes[self.clause_of(pos)] if self.modes else "act"
+        return self._mode_of(self.clause_of(pos)) if self.starts else "act"
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        """Every clause's mode, in order."""
+        return tuple(self._mode_of(i) for i in range(len(self.starts)))
 
     def clause_span(self, pos: int) -> tuple[int, int]:
         """``(start, end)`` of the clause holding ``pos``."""
@@ -149,20 +170,13 @@ def _clause_end_starts(low: str) -> list[int]:
 
 
 def prose_view(prose: str) -> Prose:
-    """Lower-case ``prose`` (already free of code blocks) and tag its clauses."""
+    """Lower-case ``prose`` (already free of code blocks) and find its clauses."""
     low = prose.lower()
     starts = [0]
     starts.extend(m.end() for m in scan_at(_CLAUSE_END, low, _clause_end_starts(low)))
-    bounds = [*starts, len(low)]
     # every _HYPO match starts with one of its prefixes; a clause is a piece of ``low``
     hypo_possible = _HYPO_PREFIXES is None or any(p in low for p in _HYPO_PREFIXES)
-    modes: list[Mode] = []
-    for i in range(len(starts)):
-        # a clause that ends with "?" is a question even if it starts like an order
-        end = bounds[i + 1]
-        clause = low[starts[i] : min(len(low), end + 1)]
-        modes.append(_mode(clause, hypo_possible))
-    return Prose(text=low, starts=tuple(starts), modes=tuple(modes))
+    return Prose(low, tuple(starts), hypo_possible=hypo_possible)
 
 
 def snippet(text: str, start: int, end: int, width: int = 48) -> str:
