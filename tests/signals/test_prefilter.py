@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from switchtower.signals.failure_modes import compute_failure_modes
 from switchtower.signals.lexicon import CHAIN, RULES, Rule
-from switchtower.signals.prefilter import required_prefixes
+from switchtower.signals.prefilter import required_prefixes, required_starts, scan
 
 ALL_RULES: list[Rule] = [r for rules in RULES.values() for r in rules] + list(CHAIN)
 LABELLED = Path(__file__).parents[2] / "benchmarks" / "data" / "signals_labelled.jsonl"
@@ -20,7 +20,11 @@ LABELLED = Path(__file__).parents[2] / "benchmarks" / "data" / "signals_labelled
 def test_prefixes_of_simple_patterns() -> None:
     assert required_prefixes(re.compile(r"\bdrop (?:table|database)\b")) == {"drop"}
     assert required_prefixes(re.compile(r"(?:force[- ]push|git reset)")) == {"forc", "git "}
-    assert required_prefixes(re.compile(r"(?:re)?deploy")) == {"re", "depl"}
+    # an optional item is followed by what comes after it
+    assert required_prefixes(re.compile(r"(?:re)?deploy")) == {"rede", "depl"}
+    assert required_prefixes(re.compile(r"(?:on )?lines? \d")) == {"on l", "line"}
+    # a repeat that may occur twice ends the prefix
+    assert required_prefixes(re.compile(r"(?:ab)+cd")) == {"ab"}
     # a pattern that may start with any word character has no gate
     assert required_prefixes(re.compile(r"\w+ing")) is None
     assert required_prefixes(re.compile(r"(?i)drop")) is None
@@ -74,8 +78,6 @@ def test_signals_are_unchanged_by_the_gate(parts: list[str]) -> None:
 
 
 def test_required_starts_split_word_and_anywhere_prefixes() -> None:
-    from switchtower.signals.prefilter import required_starts
-
     s = required_starts(re.compile(r"\bdrop (?:table|database)\b|--force|\bgit push"))
     assert s is not None
     assert s.word == {"drop", "git "}
@@ -84,9 +86,20 @@ def test_required_starts_split_word_and_anywhere_prefixes() -> None:
     s2 = required_starts(re.compile(r"(?:re)?deploy"))
     assert s2 is not None
     assert s2.word == frozenset()
-    assert s2.anywhere == {"re", "depl"}
+    assert s2.anywhere == {"rede", "depl"}
+    # the gate's short prefixes remember the longer ones they were cut from
+    assert s2.longer == {"rede": ("redepl",), "depl": ("deploy",)}
     # an ASCII \b differs from the Unicode one the word index uses
     s3 = required_starts(re.compile(r"\bdrop", re.ASCII))
     assert s3 is not None
     assert s3.word == frozenset()
     assert s3.anywhere == {"drop"}
+
+
+def test_scan_skips_a_short_prefix_without_its_longer_one() -> None:
+    pattern = re.compile(r"\b(?:on )?lines? \d+")
+    starts = required_starts(pattern)
+    assert starts is not None
+    text = "on lunch, on line 4 and lines 5-6; online 7"
+    got = [m.span() for m in scan(pattern, starts, text)]
+    assert got == [m.span() for m in pattern.finditer(text)] == [(10, 19), (24, 31)]

@@ -126,10 +126,13 @@ def _extend_one(prefix: str, items: list[tuple[Any, Any]]) -> set[str]:
                 return {prefix}
             return _extend({prefix + ch for ch in chars}, rest)
         if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
-            lo, _hi, item = av
+            lo, hi, item = av
+            # an item that occurs at most once is followed by what follows the repeat
+            # ("(?:on )?line" -> "on line", "line"); a longer repeat ends the prefix there
+            after = rest if hi == 1 else []
             if lo == 0:  # optional: either it starts here, or what follows does
-                return _extend({prefix}, list(item)) | _extend({prefix}, rest)
-            return _extend({prefix}, list(item))  # at least once: it starts here
+                return _extend({prefix}, list(item) + after) | _extend({prefix}, rest)
+            return _extend({prefix}, list(item) + after)  # at least once: it starts here
         return {prefix}
     return {prefix}
 
@@ -175,6 +178,9 @@ class Starts(NamedTuple):
     begins: tuple[tuple[int, frozenset[str]], ...] = ()
     #: word -> the ``word`` prefixes that need it as a whole word
     whole: Mapping[str, tuple[str, ...]] = {}
+    #: prefix -> the longer required prefixes it was cut from (see :func:`_minimal`): a
+    #: match can start where the prefix occurs only if one of these occurs there too
+    longer: Mapping[str, tuple[str, ...]] = {}
 
 
 def _word_key(prefix: str) -> WordKey:
@@ -212,11 +218,18 @@ def required_starts(pattern: re.Pattern[str]) -> Starts | None:
             whole.setdefault(key.word, []).append(key.prefix)
         else:
             by_len.setdefault(len(key.prefix), set()).add(key.prefix)
+    bares = {p.lstrip(_WORD) for p in prefixes}
+    longer = {
+        k: tuple(sorted(b for b in bares if b.startswith(k)))
+        for k in word_kept | any_kept
+        if k not in bares
+    }
     return Starts(
         frozenset(word_kept),
         any_kept,
         tuple((k, frozenset(v)) for k, v in sorted(by_len.items())),
         MappingProxyType({w: tuple(v) for w, v in whole.items()}),
+        MappingProxyType(longer),
     )
 
 
@@ -240,6 +253,24 @@ def occurrences(text: str, needles: Iterable[str]) -> list[int]:
         i = find(needle)
         while i >= 0:
             found.add(i)
+            i = find(needle, i + 1)
+    return sorted(found)
+
+
+def _candidates(
+    text: str, needles: Iterable[str], longer: Mapping[str, tuple[str, ...]]
+) -> list[int]:
+    """:func:`occurrences` of ``needles``, keeping an occurrence of a needle listed in
+    ``longer`` only where one of its longer prefixes starts too."""
+    found: set[int] = set()
+    find = text.find
+    startswith = text.startswith
+    for needle in needles:
+        full = longer.get(needle)
+        i = find(needle)
+        while i >= 0:
+            if full is None or startswith(full, i):
+                found.add(i)
             i = find(needle, i + 1)
     return sorted(found)
 
@@ -323,11 +354,13 @@ def scan(
     if starts is None:
         return pattern.finditer(text)
     if not index:
-        return scan_at(pattern, text, occurrences(text, starts.word | starts.anywhere))
-    # a word prefix that stands at no word start cannot start a match: skip its search
-    needles = word_starts(text).present(starts)
-    needles.extend(starts.anywhere)
-    return scan_at(pattern, text, occurrences(text, needles))
+        needles: Iterable[str] = starts.word | starts.anywhere
+    else:
+        # a word prefix that stands at no word start cannot start a match: skip its search
+        present = word_starts(text).present(starts)
+        present.extend(starts.anywhere)
+        needles = present
+    return scan_at(pattern, text, _candidates(text, needles, starts.longer))
 
 
 @dataclass(frozen=True, slots=True)
