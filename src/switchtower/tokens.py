@@ -62,20 +62,49 @@ EXACT_CHARS = 32_000
 _WINDOWS = 8
 _WINDOW_CHARS = EXACT_CHARS // _WINDOWS
 
-_LETTERS = re.compile(r"[A-Za-z]{1,%d}" % LETTERS_PER_TOKEN)  # noqa: UP031
-_DIGITS = re.compile(r"[0-9]")
-_PUNCT = re.compile(r"[!-/:-@\[-`{-~]{1,2}")
-_NEWLINES = re.compile(r"\n")
+#: the ASCII classes counted: a token per started chunk of LETTERS_PER_TOKEN letters,
+#: per digit, per started pair of punctuation characters
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+_PUNCT = re.compile(r"[!-/:-@\[-`{-~]")
 _CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
+def _byte_table(char: re.Pattern[str], mark: bytes) -> bytes:
+    """A ``bytes.translate`` table: ASCII characters ``char`` matches -> ``mark``, every
+    other byte -> space."""
+    return bytes(mark[0] if c < 128 and char.fullmatch(chr(c)) else 32 for c in range(256))
+
+
+#: letters -> "a" and punctuation -> "p", anything else -> space
+_LETTER_BYTES = _byte_table(_LETTER, b"a")
+_PUNCT_BYTES = _byte_table(_PUNCT, b"p")
+#: every byte but the ASCII digits (deleted to count them)
+_NOT_DIGIT = bytes(c for c in range(256) if not (c < 128 and _DIGIT.fullmatch(chr(c))))
+
+
+def _chunks(marked: bytes, mark: bytes, size: int) -> int:
+    """How many chunks of at most ``size`` the runs of ``mark`` in ``marked`` (``mark`` or
+    space bytes only) split into, as ``len(re.findall("[...]{1,size}"))`` counts them.
+
+    A run of ``k`` holds ceil(k / size) = floor((k + size - 1) / size) chunks: ``size - 1``
+    more marks are put at the start of every run, then the non-overlapping runs of
+    ``size`` marks are counted (spaces keep runs apart)."""
+    return (b" " + marked).replace(b" " + mark, b" " + mark * size).count(mark * size)
+
+
 def _count(text: str) -> float:
+    # the letter, digit and punctuation classes are ASCII, and in UTF-8 every byte of a
+    # non-ASCII character is >= 128: counting over the bytes counts exactly what
+    # ``len(re.findall("[A-Za-z]{1,7}", text))`` etc. count (lone surrogates pass as such
+    # bytes)
+    raw = text.encode("utf-8", "surrogatepass")
     n = (
-        len(_LETTERS.findall(text))
-        + len(_DIGITS.findall(text))
-        + len(_PUNCT.findall(text))
-        + len(_NEWLINES.findall(text))
+        _chunks(raw.translate(_LETTER_BYTES), b"a", LETTERS_PER_TOKEN)
+        + len(raw.translate(None, _NOT_DIGIT))
+        + _chunks(raw.translate(_PUNCT_BYTES), b"p", 2)
+        + raw.count(b"\n")
     )
     if text.isascii():
         return float(n)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from switchtower import tokens
 from switchtower.signals import complexity
 from switchtower.tokens import (
     EXACT_CHARS,
@@ -74,3 +77,27 @@ def test_huge_text_is_scaled_not_scanned() -> None:
     huge = estimate_tokens(unit * 100 * 40)
     assert len(unit * 100 * 40) > EXACT_CHARS
     assert 30 * small <= huge <= 50 * small
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from("aZq_09 \n\t.,-->{}[]()'\"!?@`~é日Ωß\ud800\x00") | st.characters(),
+        max_size=300,
+    )
+)
+def test_token_counts_equal_the_regex_counts(text: str) -> None:
+    """The byte-level counting in ``_count`` counts what plain regex scans count."""
+    expected = (
+        len(re.findall(r"[A-Za-z]{1,%d}" % tokens.LETTERS_PER_TOKEN, text))  # noqa: UP031
+        + len(re.findall(r"[0-9]", text))
+        + len(re.findall(r"[!-/:-@\[-`{-~]{1,2}", text))
+        + len(re.findall(r"\n", text))
+    )
+    cjk = len(re.findall(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]", text))
+    other = len(re.findall(r"[^\x00-\x7f]", text)) - cjk
+    if not text.isascii():
+        expected = (
+            expected + cjk * tokens.CJK_TOKENS_PER_CHAR + other * tokens.OTHER_TOKENS_PER_CHAR
+        )
+    assert tokens._count(text) == float(expected)
