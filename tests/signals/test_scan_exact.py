@@ -79,6 +79,7 @@ def test_rule_scans_equal_finditer(t: str) -> None:
 @example("a.b handlers, x_y `Tests` q.r Type, a_b types and c.d typed, e_f  test")
 @example("x handler_a.b function, a.b handlersX c_d `e.f` method g.h tests. i_j prop")
 @example("the handler: a.b handlersX and c.d typesY, type")
+@example("fooBar xfooBar fooBarBaz FooBar foo日Bar fooBAR é1Xa barX")
 def test_window_scans_equal_finditer(t: str) -> None:
     rev = t[::-1]
     rc = repo_context
@@ -86,8 +87,8 @@ def test_window_scans_equal_finditer(t: str) -> None:
     assert spans(rc._call_matches(t, rev)) == spans(rc._CALL.finditer(t))
     snake = rc._word_matches(rc._SNAKE, t, rev, prefilter.occurrences(t, ("_",)))
     assert spans(snake) == spans(rc._SNAKE.finditer(t))
-    bumps = [m.start() for m in rc._CAMEL_BUMP.finditer(t)]
-    assert spans(rc._word_matches(rc._CAMEL, t, rev, bumps)) == spans(rc._CAMEL.finditer(t))
+    camel = rc._word_matches(rc._CAMEL, t, rev, rc._camel_hits(t))
+    assert spans(camel) == spans(rc._CAMEL.finditer(t))
     assert spans(rc._artifact_matches(t, rev)) == spans(rc._NAMED_ARTIFACT.finditer(t))
 
 
@@ -105,6 +106,8 @@ def test_candidate_starts_equal_finditer(t: str) -> None:
     )
     items = complexity_mod._ITEMS
     assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
+    code_lines = len(repo_context._CODE_LINE.findall(t))
+    assert repo_context._code_lines(t) == min(code_lines, repo_context._MIN_CODE_LINES)
 
 
 def _plain_scan_at(pattern: re.Pattern[str], t: str, starts: object) -> Iterator[re.Match[str]]:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
-from switchtower.signals.prefilter import gated, occurrences, word_starts
+from switchtower.signals.prefilter import gated, line_starts, occurrences, scan_at, word_starts
 from switchtower.signals.text import Prose, cap, clean, snippet, split_code
 from switchtower.types import Signal, message_text
 
@@ -231,6 +232,12 @@ ATTACHED_TAIL = 4_000
 _MIN_CODE_LINES = 3
 
 
+def _code_lines(prose: str) -> int:
+    """``min(len(_CODE_LINE.findall(prose)), _MIN_CODE_LINES)``: every match starts at a
+    line start, and counting stops once there are enough."""
+    return sum(1 for _ in islice(scan_at(_CODE_LINE, prose, line_starts(prose)), _MIN_CODE_LINES))
+
+
 def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
     """Everything the messages include as code or file content (may be empty)."""
     parts: list[str] = []
@@ -246,7 +253,7 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
         prose, blocks = split_code(text)
         parts.extend(blocks)
         parts.extend(_INLINE_SQL.matched(prose))
-        if len(_CODE_LINE.findall(prose)) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
+        if _code_lines(prose) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
             parts.append(prose)
     return "\n".join(parts)
 
@@ -353,6 +360,15 @@ def _word_matches(
     return _scan_windows(pattern, raw, _runs(raw, rev, hits, _WORD_RUN))
 
 
+def _camel_hits(raw: str) -> list[int]:
+    """A position in every maximal ``\\w`` run of ``raw`` that holds a ``_CAMEL_BUMP``
+    (every ``_CAMEL`` match holds one). A bump is two word characters, so it lies in one
+    of the text's words: each occurrence of such a word lies in a run that holds it,
+    without scanning the whole text for bumps."""
+    words = word_starts(raw).words
+    return occurrences(raw, [w for w in words if not w.islower() and _CAMEL_BUMP.search(w)])
+
+
 def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
     """Distinct references -> (weight, kind). The key is what to look for in code."""
     refs: dict[str, tuple[float, str]] = {}
@@ -361,13 +377,15 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
         key = key.strip("`'\". ")
         if len(key) < 2:
             return
+        old = refs.get(key)
+        if old is not None and weight <= old[0]:
+            return  # the context discounts below only lower the weight
         if start >= 0:
             before, after = raw[max(0, start - 14) : start], raw[end : end + 12]
             if _DATA_NAME.search(before) or _DATA_NAME_AFTER.match(after):
                 weight *= 0.3
             elif _PUBLIC_API.search(raw[start : start + 80]):
                 weight *= 0.5
-        old = refs.get(key)
         if old is None or weight > old[0]:
             refs[key] = (weight, kind)
 
@@ -405,8 +423,7 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
         add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
     for m in _word_matches(_SNAKE, raw, rev, occurrences(raw, ("_",))):
         add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
-    bumps = [m.start() for m in _CAMEL_BUMP.finditer(raw)]  # every match holds one
-    for m in _word_matches(_CAMEL, raw, rev, bumps):
+    for m in _word_matches(_CAMEL, raw, rev, _camel_hits(raw)):
         word = m.group(0)
         if word.lower() in _BRANDS or _WELL_KNOWN.match(word):
             continue
