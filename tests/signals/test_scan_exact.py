@@ -151,3 +151,10 @@ def test_plain_scans_really_replace_the_fast_path() -> None:
     with plain_scans():
         assert [m.start() for m in prefilter.scan_at(pattern, "xxab", [0])] == [2]
     assert [m.start() for m in scan_at(pattern, "xxab", [0])] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts | st.text(alphabet=st.characters(max_codepoint=0x10FFFF), max_size=60))
+@example("a\x00b\tc\nd\x7fé\ud800\x1f")
+def test_clean_equals_the_control_character_substitution(t: str) -> None:
+    assert text.clean(t) == text._CONTROL.sub(" ", t)

@@ -114,10 +114,19 @@ class Prose:
         return (self.starts[i] if self.starts else 0), end
 
 
+#: every byte but the control characters ``_CONTROL`` replaces (deleted to find them)
+_NOT_CONTROL = bytes(c for c in range(256) if not (c < 128 and _CONTROL.match(chr(c))))
+
+
 @lru_cache(maxsize=4)
 def clean(text: str) -> str:
     """Drop control characters (binary junk) except tab and newline. Cached: the failure
     modes, the attachments and complexity clean the same request text."""
+    # the control characters are ASCII and every UTF-8 byte of a non-ASCII character is
+    # >= 128: a text whose bytes hold none of them is returned as is, without the scan
+    raw = text.encode("utf-8", "surrogatepass")
+    if not raw.translate(None, _NOT_CONTROL):
+        return text
     return _CONTROL.sub(" ", text)
 
 
