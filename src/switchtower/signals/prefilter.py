@@ -275,9 +275,11 @@ def _candidates(
     return sorted(found)
 
 
-def line_starts(text: str) -> list[int]:
-    """0 and every position after a newline: where ``(?m)^`` can match."""
-    return [0, *(i + 1 for i in occurrences(text, ("\n",)))]
+@lru_cache(maxsize=4)
+def line_starts(text: str) -> tuple[int, ...]:
+    """0 and every position after a newline: where ``(?m)^`` can match. Cached: the
+    numbered steps, list items and code lines of one text are all looked for there."""
+    return (0, *(i + 1 for i in occurrences(text, ("\n",))))
 
 
 def scan_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
