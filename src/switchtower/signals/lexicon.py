@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from switchtower.signals.prefilter import Starts, required_starts, scan
+from switchtower.signals.prefilter import Starts, gated, required_starts, scan
 
 __all__ = ["RULES", "Rule", "RuleKind"]
 
@@ -382,7 +382,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 #: the version-number change of an upgrade: "from 3.2 to 4.2", "v1 ... v2", "0.68 to 0.73"
-VERSION_JUMP = re.compile(
+VERSION_JUMP = gated(
     r"\b(?:upgrad|bump|updat|mov|migrat|port|switch|replac|go)\w*\b[^.;\n]{0,50}?"
     r"\bv?(\d+)(?:\.(\d+))?(?:\.\d+)*(?:\.x)?\b[^.;\n]{0,30}?\b(?:to|with|->|→)\s+"
     r"(?:[a-z][\w.-]* ){0,2}v?(\d+)(?:\.(\d+))?"
