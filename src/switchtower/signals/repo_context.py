@@ -286,6 +286,9 @@ def _artifact_matches(raw: str, rev: str) -> list[re.Match[str]]:
 
 #: the longest a call's match reaches past its "(": 40 argument characters and ")"
 _CALL_TAIL = 42
+#: the last character of a call's name, and what ends its arguments
+_CALL_NAME_END = re.compile(r"[\w$]")
+_CALL_ARGS_END = re.compile(r"[()\n]")
 
 
 def _run_end(run: re.Pattern[str], text: str, pos: int) -> int:
@@ -340,15 +343,20 @@ def _path_matches(raw: str, rev: str) -> list[re.Match[str]]:
 
 
 def _call_matches(raw: str, rev: str) -> list[re.Match[str]]:
-    """``_CALL.finditer(raw)``. A match is a name (a run of ``[\\w$.]``) right before a
-    "(", then at most 41 characters: it lies in the window from the start of that run
-    to 42 past the "(", and the pattern ends in ``\\)`` (no look-ahead), so cutting the
-    text at a window's end removes no match inside it."""
+    """``_CALL.finditer(raw)``. A match is a name (a run of ``[\\w$.]`` whose last
+    character is ``[\\w$]``) right before a "(", then at most 40 characters other than
+    "(", ")" and newline, then ")": that ")" is the first of those three after the "(",
+    at most 41 past it. So a match lies in the window from the start of the run to just
+    past that ")" (a "(" without one ends no match), and the pattern ends in ``\\)``
+    (no look-ahead): cutting the text at a window's end removes no match inside it."""
     n = len(raw)
-    windows = [
-        (n - _run_end(_CALL_RUN, rev, n - i), min(n, i + _CALL_TAIL))
-        for i in occurrences(raw, ("(",))
-    ]
+    windows: list[tuple[int, int]] = []
+    for i in occurrences(raw, ("(",)):
+        if not (i and _CALL_NAME_END.match(raw, i - 1)):
+            continue
+        close = _CALL_ARGS_END.search(raw, i + 1, i + _CALL_TAIL)
+        if close is not None and close.group() == ")":
+            windows.append((n - _run_end(_CALL_RUN, rev, n - i), close.end()))
     return _scan_windows(_CALL, raw, _merged(windows))
 
 
