@@ -29,15 +29,20 @@ _EXT = (
     r"less|vue|svelte|tf|tfvars|proto|gradle|xml|lock|env|properties|txt|csv|graphql|gql|"
     r"ex|exs|erl|hs|ml|lua|pl|r|dart|m|mm|sol|dockerfile|mod|sum"
 )
+_DOTFILE = (
+    r"(?:env|gitignore|dockerignore|eslintrc|prettierrc|babelrc|npmrc|bashrc|zshrc|editorconfig)"
+)
 _PATH = re.compile(
     r"(?<![\w/:.@-])(?:[\w.-]+/)*[\w-]+\.(?:" + _EXT + r")\b(?![\w/-])"
     r"|(?<![\w/:.@-])(?:\.{1,2}/)?(?:src|lib|libs|app|apps|tests?|spec|pkg|cmd|internal|"
     r"config|scripts|services|packages|modules|components|api|server|client|web|frontend|"
     r"backend|infra|deploy|migrations|handlers|utils|core|docs)/[\w./-]+"
-    r"|(?<![\w/.])\.(?:env|gitignore|dockerignore|eslintrc|prettierrc|babelrc|npmrc|"
-    r"bashrc|zshrc|editorconfig)(?:\.\w+)?\b"
+    r"|(?<![\w/.])\." + _DOTFILE + r"(?:\.\w+)?\b"
     r"|\b(?:Cargo\.toml|package\.json|requirements\.txt|go\.mod|pom\.xml)\b"
 )
+#: a "." and a name after it that a ``_PATH`` match without "/" must hold: an extension
+#: or a dotfile's name (the fixed file names end in extensions too), then ``\b``
+_DOT_NAME = re.compile(r"\.(?:" + _EXT + "|" + _DOTFILE + r")\b")
 #: names of build files that are also generic concepts ("how do Makefile targets work")
 _GENERIC_FILE = gated(
     r"\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile)\b", index=False
@@ -335,10 +340,8 @@ def _path_matches(raw: str, rev: str) -> list[re.Match[str]]:
     holding a "." or "/", and no branch looks past the run except through
     ``(?<![...])`` (which sees the text before ``pos``) and ``\\b`` / ``(?![\\w/-])`` at
     its end (true both at ``endpos`` and before the non-run character that follows)."""
-    # every branch holds a "/" or a "." followed by a lower-case ASCII letter
-    hits = [
-        i for i in occurrences(raw, ("/", ".")) if raw[i] == "/" or "a" <= raw[i + 1 : i + 2] <= "z"
-    ]
+    # every branch holds a "/" or a "." that starts a ``_DOT_NAME`` match
+    hits = [i for i in occurrences(raw, ("/", ".")) if raw[i] == "/" or _DOT_NAME.match(raw, i)]
     return _scan_windows(_PATH, raw, _runs(raw, rev, hits, _PATH_RUN))
 
 
