@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -312,11 +313,15 @@ _ASCII_NON_WORD = str.maketrans(
 )
 
 
+_FIRST4, _FIRST3, _FIRST2 = (itemgetter(slice(n)) for n in (4, 3, 2))
+
+
 class WordStarts:
     """The words of one text and their first 2, 3 and 4 characters (built once per text
-    and shared by every pattern scanned over it)."""
+    and shared by every pattern scanned over it; the first characters only when a
+    pattern asks, since some texts are only looked up by whole words)."""
 
-    __slots__ = ("keys", "text", "words")
+    __slots__ = ("_keys", "text", "words")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -326,15 +331,22 @@ class WordStarts:
             words = set(_WORDS.findall(text))
         #: every maximal run of word characters
         self.words: set[str] = words
-        k4 = {w[:4] for w in words}
-        k3 = {k[:3] for k in k4}
-        #: key length -> the first characters of the words (whole words when shorter)
-        self.keys: dict[int, set[str]] = {2: {k[:2] for k in k3}, 3: k3, 4: k4}
+        self._keys: dict[int, set[str]] | None = None
+
+    @property
+    def keys(self) -> dict[int, set[str]]:
+        """Key length -> the first characters of the words (whole words when shorter)."""
+        if self._keys is None:
+            k4 = set(map(_FIRST4, self.words))
+            k3 = set(map(_FIRST3, k4))
+            self._keys = {2: set(map(_FIRST2, k3)), 3: k3, 4: k4}
+        return self._keys
 
     def present(self, starts: Starts) -> list[str]:
         """The word prefixes of ``starts`` that some word start of the text begins with
         (any other cannot start a match)."""
-        out = [p for k, group in starts.begins for p in group & self.keys[k]]
+        keys = self.keys
+        out = [p for k, group in starts.begins for p in group & keys[k]]
         for word in starts.whole.keys() & self.words:
             out.extend(starts.whole[word])
         return out
