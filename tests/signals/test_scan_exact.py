@@ -160,3 +160,16 @@ def test_plain_scans_really_replace_the_fast_path() -> None:
 @example("a\x00b\tc\nd\x7fé\ud800\x1f")
 def test_clean_equals_the_control_character_substitution(t: str) -> None:
     assert text.clean(t) == text._CONTROL.sub(" ", t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts)
+@example("db.query(x) db.query(x) a.py a.py `x_y` x_y FooBar FooBar our code, our code")
+@example("call foo() then x.foo(1); open os.py and then lib/os.py")
+def test_settled_references_skip_nothing(t: str) -> None:
+    """Skipping a reference already kept at least as strong never changes the result."""
+    prose = text.prose_view(t)
+    fast = repo_context._references(t, prose)
+    with mock.patch.object(repo_context._Refs, "settled", return_value=False):
+        plain = repo_context._references(t, prose)
+    assert list(fast.items()) == list(plain.items())

@@ -371,6 +371,10 @@ def _word_matches(
     return _scan_windows(pattern, raw, _runs(raw, rev, hits, _WORD_RUN))
 
 
+#: characters stripped from a reference's key
+_KEY_STRIP = "`'\". "
+
+
 def _camel_hits(raw: str) -> list[int]:
     """A position in every maximal ``\\w`` run of ``raw`` that holds a ``_CAMEL_BUMP``
     (every ``_CAMEL`` match holds one). A bump is two word characters, so it lies in one
@@ -380,71 +384,107 @@ def _camel_hits(raw: str) -> list[int]:
     return occurrences(raw, [w for w in words if not w.islower() and _CAMEL_BUMP.search(w)])
 
 
-def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
-    """Distinct references -> (weight, kind). The key is what to look for in code."""
-    refs: dict[str, tuple[float, str]] = {}
+class _Refs:
+    """The references found so far: key -> (weight, kind), the strongest one kept."""
 
-    def add(key: str, weight: float, kind: str, start: int = -1, end: int = -1) -> None:
-        key = key.strip("`'\". ")
+    __slots__ = ("found", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.found: dict[str, tuple[float, str]] = {}
+
+    def settled(self, key: str, weight: float) -> bool:
+        """Adding ``key`` with at most ``weight`` cannot change what was found (a repeated
+        reference then skips the checks that would only lower its weight)."""
+        old = self.found.get(key.strip(_KEY_STRIP))
+        return old is not None and old[0] >= weight
+
+    def add(self, key: str, weight: float, kind: str, start: int = -1, end: int = -1) -> None:
+        """Keep ``key`` with ``weight``, discounted by the context around ``start:end``."""
+        key = key.strip(_KEY_STRIP)
         if len(key) < 2:
             return
-        old = refs.get(key)
+        old = self.found.get(key)
         if old is not None and weight <= old[0]:
             return  # the context discounts below only lower the weight
         if start >= 0:
+            raw = self.raw
             before, after = raw[max(0, start - 14) : start], raw[end : end + 12]
             if _DATA_NAME.search(before) or _DATA_NAME_AFTER.match(after):
                 weight *= 0.3
             elif _PUBLIC_API.search(raw[start : start + 80]):
                 weight *= 0.5
         if old is None or weight > old[0]:
-            refs[key] = (weight, kind)
+            self.found[key] = (weight, kind)
 
-    rev = raw[::-1]
+
+def _file_refs(refs: _Refs, rev: str) -> None:
+    """File paths, build files and HTTP endpoints."""
+    raw = refs.raw
     for m in _path_matches(raw, rev):
         path = m.group(0)
-        if _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
-            continue
         base = path.rsplit("/", 1)[-1]
+        key = base if "/" in path else path
+        if refs.settled(key, 0.6) or _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
+            continue
         known = _WELL_KNOWN.match(base.lower()) and path.count("/") == 0
-        add(base if "/" in path else path, 0.2 if known else 0.6, "file " + path)
+        refs.add(key, 0.2 if known else 0.6, "file " + path)
     for m in _GENERIC_FILE.finditer(raw):
+        if refs.settled(m.group(0), 0.35):
+            continue
         if not _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
-            add(m.group(0), 0.35, "file " + m.group(0))
+            refs.add(m.group(0), 0.35, "file " + m.group(0))
     for m in _ENDPOINT.finditer(raw):
-        add(m.group(0), 0.55, "endpoint " + m.group(0))
+        refs.add(m.group(0), 0.55, "endpoint " + m.group(0))
+
+
+def _symbol_refs(refs: _Refs, rev: str) -> None:
+    """Named artifacts, calls, backticked names and snake_case / CamelCase identifiers."""
+    raw = refs.raw
     # every match holds " <noun>"
     for m in _artifact_matches(raw, rev):
-        if not _WELL_KNOWN.match(m.group(1)):
-            add(m.group(1).rsplit(".", 1)[-1], 0.6, snippet(raw, m.start(), m.end()))
+        key = m.group(1).rsplit(".", 1)[-1]
+        if not refs.settled(key, 0.6) and not _WELL_KNOWN.match(m.group(1)):
+            refs.add(key, 0.6, snippet(raw, m.start(), m.end()))
     for m in _call_matches(raw, rev):
         name = m.group(1)
+        short = name.rsplit(".", 1)[-1]
+        if refs.settled(short, 0.5):
+            continue
         compound = "_" in name or "." in name or _CAMEL.fullmatch(name) is not None
         weight = 0.5 if compound else 0.3
         if _WELL_KNOWN.match(name):
             weight = 0.15
-        short = name.rsplit(".", 1)[-1]
-        add(short, weight, "symbol " + snippet(raw, m.start(), m.end()), m.start(), m.end())
+        refs.add(short, weight, "symbol " + snippet(raw, m.start(), m.end()), m.start(), m.end())
     for m in _BACKTICK.finditer(raw):
         ident = m.group(1)
         if " " in ident.strip() or _WELL_KNOWN.match(ident):
             continue
         compound = bool(re.search(r"[_./A-Z]", ident[1:]))
         key = ident.split("(")[0].rsplit(".", 1)[-1]
-        add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
+        refs.add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
     for m in _word_matches(_SNAKE, raw, rev, occurrences(raw, ("_",))):
-        add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
+        refs.add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
     for m in _word_matches(_CAMEL, raw, rev, _camel_hits(raw)):
         word = m.group(0)
-        if word.lower() in _BRANDS or _WELL_KNOWN.match(word):
+        if refs.settled(word, 0.5) or word.lower() in _BRANDS or _WELL_KNOWN.match(word):
             continue
         weight = 0.5 if _CLASS_SUFFIX.search(word) else 0.3
-        add(word, weight, "identifier " + word, m.start(), m.end())
-    for m in _DEICTIC_STRONG.finditer(prose.text):
-        add("@" + m.group(0), 0.55, repr(snippet(prose.text, m.start(), m.end())))
-    for m in _DEICTIC.finditer(prose.text):
-        add("@" + m.group(0), 0.5, repr(snippet(prose.text, m.start(), m.end())))
-    return refs
+        refs.add(word, weight, "identifier " + word, m.start(), m.end())
+
+
+def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
+    """Distinct references -> (weight, kind). The key is what to look for in code."""
+    refs = _Refs(raw)
+    rev = raw[::-1]
+    _file_refs(refs, rev)
+    _symbol_refs(refs, rev)
+    for gate, weight in ((_DEICTIC_STRONG, 0.55), (_DEICTIC, 0.5)):
+        for m in gate.finditer(prose.text):
+            key = "@" + m.group(0)
+            if not refs.settled(key, weight):
+                refs.add(key, weight, repr(snippet(prose.text, m.start(), m.end())))
+    return refs.found
 
 
 def missing_repo_context(
