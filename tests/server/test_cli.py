@@ -1,14 +1,19 @@
-"""`switchtower keys` and the loopback-only rule of `switchtower serve`."""
+"""`switchtower keys`, the loopback-only rule of `switchtower serve`, and where its
+workers count rate limits and budgets."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from switchtower.cli import cli
+from switchtower.config import load_config
+from switchtower.server.factory import limiter_kind
 
 
 @pytest.fixture
@@ -46,3 +51,36 @@ def test_serve_without_keys_refuses_a_public_bind(config_file: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no API keys configured: binding to loopback only" in result.output
+
+
+@pytest.mark.parametrize(
+    ("limiter", "expected", "said"),
+    [
+        ("auto", "sql", "rate limits and budgets are counted in sqlite:///"),
+        ("memory", None, "counted per worker process"),
+    ],
+)
+def test_serve_with_workers_shares_limits_through_the_database(
+    config_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limiter: str,
+    expected: str | None,
+    said: str,
+) -> None:
+    """Several workers on SQLite count limits in the database file, unless told not to;
+    every worker builds its app from the environment the command leaves for it."""
+    config_file.write_text(config_file.read_text() + f"  limiter: {limiter}\n", "utf-8")
+    ran: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: ran.update(kw))
+    for var in ("SWITCHTOWER_STORAGE__LIMITER", "SWITCHTOWER_CONFIG"):  # restored after
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
+    result = CliRunner().invoke(
+        cli, ["serve", "--workers", "2", "--port", "0", "--config", str(config_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert ran["workers"] == 2
+    assert said in result.output
+    assert os.environ.get("SWITCHTOWER_STORAGE__LIMITER") == expected
+    worker_config = load_config()  # what each worker reads ($SWITCHTOWER_CONFIG + env)
+    assert limiter_kind(worker_config) == (expected or "memory")

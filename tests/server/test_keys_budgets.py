@@ -10,13 +10,14 @@ from pathlib import Path
 import anthropic
 import httpx
 import openai
+import psycopg
 import pytest
 import redis
 
 from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
 from server.harness import LiveGateway, build_pipeline, gateway_config
-from switchtower.server import KeyStore, MemoryLimiter, RedisLimiter
+from switchtower.server import KeyStore, Limiter, MemoryLimiter, RedisLimiter, SqlLimiter
 from switchtower.server.budgets import seconds_until_utc_midnight
 from switchtower.server.keys import KEY_PREFIX, hash_key
 from switchtower.store.sql import SqlTraceStore
@@ -140,40 +141,63 @@ def _redis_or_skip() -> redis.Redis:
     return client
 
 
+def _two_gateways_share_limits(
+    fake_openai: FakeOpenAI,
+    store: SqlTraceStore,
+    keys: KeyStore,
+    tmp_path: Path,
+    limiters: tuple[Limiter, Limiter],
+) -> float:
+    """Requests alternate between two gateways whose limiters share one backing store:
+    the key's rpm of 3 holds across both. Returns the USD charged."""
+    config = gateway_config(fake_openai, db=tmp_path / "traces.db")
+    _, secret = keys.create("shared", rpm=3, daily_budget_usd=100.0)
+    headers = {"authorization": f"Bearer {secret}"}
+    body = {"model": "fake-frontier-0", "messages": HELLO}
+    with (
+        LiveGateway(build_pipeline(config, store), keys=keys, limiter=limiters[0]) as a,
+        LiveGateway(build_pipeline(config, store), keys=keys, limiter=limiters[1]) as b,
+    ):
+        codes = [
+            httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers)
+            for gw in (a, b, a, b)
+        ]
+    assert [r.status_code for r in codes] == [200, 200, 200, 429]
+    assert codes[-1].headers["retry-after"]
+    return sum(float(r.headers["x-switchtower-cost-usd"]) for r in codes[:3])
+
+
 @pytest.mark.redis
 def test_two_gateways_share_rate_limit_and_budget_in_redis(
     fake_openai: FakeOpenAI, store: SqlTraceStore, keys: KeyStore, tmp_path: Path
 ) -> None:
     sync = _redis_or_skip()
     prefix = f"switchtower-test:{uuid.uuid4().hex}:"
-    config = gateway_config(fake_openai, db=tmp_path / "traces.db")
-    _, secret = keys.create("shared", rpm=3, daily_budget_usd=100.0)
-    headers = {"authorization": f"Bearer {secret}"}
-    body = {"model": "fake-frontier-0", "messages": HELLO}
     try:
-        with (
-            LiveGateway(
-                build_pipeline(config, store),
-                keys=keys,
-                limiter=RedisLimiter(REDIS_URL, prefix=prefix),
-            ) as a,
-            LiveGateway(
-                build_pipeline(config, store),
-                keys=keys,
-                limiter=RedisLimiter(REDIS_URL, prefix=prefix),
-            ) as b,
-        ):
-            codes = [
-                httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers)
-                for gw in (a, b, a, b)
-            ]
-            assert [r.status_code for r in codes] == [200, 200, 200, 429]
-            assert codes[-1].headers["retry-after"]
-            charged = sum(float(r.headers["x-switchtower-cost-usd"]) for r in codes[:3])
-            spend_keys = list(sync.scan_iter(match=f"{prefix}spend:*"))
-            assert len(spend_keys) == 1
-            assert float(sync.get(spend_keys[0])) == pytest.approx(charged)  # type: ignore[arg-type]
+        charged = _two_gateways_share_limits(
+            fake_openai,
+            store,
+            keys,
+            tmp_path,
+            (RedisLimiter(REDIS_URL, prefix=prefix), RedisLimiter(REDIS_URL, prefix=prefix)),
+        )
+        spend_keys = list(sync.scan_iter(match=f"{prefix}spend:*"))
+        assert len(spend_keys) == 1
+        assert float(sync.get(spend_keys[0])) == pytest.approx(charged)  # type: ignore[arg-type]
     finally:
         for k in sync.scan_iter(match=f"{prefix}*"):
             sync.delete(k)
         sync.close()
+
+
+@pytest.mark.postgres
+def test_two_gateways_share_rate_limit_and_budget_in_postgres(
+    fake_openai: FakeOpenAI, store: SqlTraceStore, keys: KeyStore, tmp_path: Path, pg_url: str
+) -> None:
+    charged = _two_gateways_share_limits(
+        fake_openai, store, keys, tmp_path, (SqlLimiter.open(pg_url), SqlLimiter.open(pg_url))
+    )
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT usd FROM switchtower_spend").fetchall()
+    assert len(rows) == 1
+    assert rows[0][0] == pytest.approx(charged)

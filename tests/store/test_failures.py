@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 
+from pgserver import PG_DSN
 from switchtower.errors import TraceStoreError
 from switchtower.store import SafeTraceWriter, Spool, SqlTraceStore, default_spool_path, open_store
 from switchtower.store.codec import trace_to_dict
 from switchtower.types import Usage
 
-from .conftest import PG_DSN
 from .factories import attempt, trace
 
 CLOSED_PG = "postgresql://postgres@127.0.0.1:1/test"

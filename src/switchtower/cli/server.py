@@ -51,6 +51,7 @@ def serve(  # noqa: PLR0917 - click passes options as keywords
     """Run the HTTP gateway (OpenAI- and Anthropic-compatible) under uvicorn."""
     import uvicorn
 
+    from switchtower.server.factory import limiter_kind
     from switchtower.server.keys import KeyStore
 
     config = load(config_path)
@@ -70,12 +71,19 @@ def serve(  # noqa: PLR0917 - click passes options as keywords
             )
             sys.exit(EXIT_CONFIG)
         click.echo(f"{NO_KEYS} (requests are not authenticated)", err=True)
-    if workers > 1 and not config.storage.redis_url:
-        click.echo(
-            "warning: several workers without storage.redis_url: rate limits and budgets are "
-            "counted per worker process",
-            err=True,
-        )
+    if workers > 1 and limiter_kind(config) == "memory":
+        if config.storage.limiter == "memory":
+            click.echo(
+                "warning: several workers with storage.limiter memory: rate limits and "
+                "budgets are counted per worker process",
+                err=True,
+            )
+        else:  # auto on SQLite: the workers share the database file's counters
+            os.environ["SWITCHTOWER_STORAGE__LIMITER"] = "sql"
+            click.echo(
+                f"{workers} workers: rate limits and budgets are counted in {config.storage.url}",
+                err=True,
+            )
     click.echo(f"switchtower gateway on http://{host}:{port} (OpenAI: /v1, docs: /openapi.json)")
     if config_path:
         os.environ["SWITCHTOWER_CONFIG"] = os.path.abspath(config_path)

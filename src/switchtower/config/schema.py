@@ -143,6 +143,12 @@ class StorageConfig(_Strict):
     store_prompts: bool = False
     #: Redis URL for shared state across gateway replicas (budgets, rate limits)
     redis_url: str | None = None
+    #: where per-key rate limits and budgets are counted: ``redis`` (needs ``redis_url``),
+    #: ``sql`` (the database of ``url``, shared by every replica or worker using it),
+    #: ``memory`` (this process only) or ``auto``: redis when ``redis_url`` is set, else
+    #: sql on a server database (PostgreSQL), else memory (one embedded SQLite gateway;
+    #: ``switchtower serve --workers N`` switches it to sql)
+    limiter: Literal["auto", "memory", "sql", "redis"] = "auto"
 
 
 class ServerConfig(_Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from switchtower.server.app import GatewayApp, create_app
 from switchtower.server.budgets import Limiter, MemoryLimiter, RedisLimiter
 from switchtower.server.keys import ApiKey, KeyStore
+from switchtower.server.sql_limiter import SqlLimiter
 
 __all__ = [
     "ApiKey",
@@ -16,5 +17,6 @@ __all__ = [
     "Limiter",
     "MemoryLimiter",
     "RedisLimiter",
+    "SqlLimiter",
     "create_app",
 ]

@@ -1,12 +1,14 @@
 """Per-key request rate limits and daily USD budgets.
 
-Two implementations of one small interface:
+Three implementations of one small interface:
 
 - :class:`MemoryLimiter` keeps counters in the process (the embedded default: one
-  gateway replica);
+  gateway process);
 - :class:`RedisLimiter` keeps them in Redis (``storage.redis_url``) so that every
   replica sharing that Redis enforces the same limits. The rate check-and-count is one
-  Lua script (atomic); spend is ``INCRBYFLOAT`` + ``EXPIRE`` in one transaction.
+  Lua script (atomic); spend is ``INCRBYFLOAT`` + ``EXPIRE`` in one transaction;
+- :class:`~switchtower.server.sql_limiter.SqlLimiter` keeps them in the trace database
+  (PostgreSQL replicas without Redis, or several workers on one SQLite file).
 
 Rate limits use a sliding-window counter over one minute: the previous minute's count,
 weighted by how much of it still overlaps the last 60 s, plus this minute's count.
@@ -23,14 +25,16 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 __all__ = [
+    "WINDOW_S",
     "Limiter",
     "MemoryLimiter",
     "RedisLimiter",
     "day_key",
+    "retry_after",
     "seconds_until_utc_midnight",
 ]
 
-_WINDOW_S = 60
+WINDOW_S = 60
 _SPEND_TTL_S = 2 * 86_400
 
 
@@ -42,13 +46,13 @@ def seconds_until_utc_midnight(now: float) -> float:
     return 86_400 - (now % 86_400)
 
 
-def _retry_after(rpm: int, curr: int, prev: int, elapsed: float) -> float:
+def retry_after(rpm: int, curr: int, prev: int, elapsed: float) -> float:
     """Seconds until the sliding-window estimate leaves room for one more request."""
-    remaining_in_window = _WINDOW_S - elapsed
+    remaining_in_window = WINDOW_S - elapsed
     if curr + 1 > rpm or prev <= 0:
         return max(1.0, math.ceil(remaining_in_window))
     # prev * (remaining - t) / W + curr + 1 <= rpm  =>  t >= remaining - (rpm-curr-1) W / prev
-    t = remaining_in_window - (rpm - curr - 1) * _WINDOW_S / prev
+    t = remaining_in_window - (rpm - curr - 1) * WINDOW_S / prev
     return max(1.0, math.ceil(t))
 
 
@@ -80,12 +84,12 @@ class MemoryLimiter:
 
     async def acquire(self, key_id: str, rpm: int) -> float | None:
         now = self._clock()
-        window = int(now // _WINDOW_S)
-        elapsed = now - window * _WINDOW_S
+        window = int(now // WINDOW_S)
+        elapsed = now - window * WINDOW_S
         curr = self._counts.get((key_id, window), 0)
         prev = self._counts.get((key_id, window - 1), 0)
-        if prev * (_WINDOW_S - elapsed) / _WINDOW_S + curr + 1 > rpm:
-            return _retry_after(rpm, curr, prev, elapsed)
+        if prev * (WINDOW_S - elapsed) / WINDOW_S + curr + 1 > rpm:
+            return retry_after(rpm, curr, prev, elapsed)
         self._counts[(key_id, window)] = curr + 1
         if len(self._counts) > 4096:  # forget windows older than the previous one
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= window - 1}
@@ -145,16 +149,16 @@ class RedisLimiter:
 
     async def acquire(self, key_id: str, rpm: int) -> float | None:
         now = self._clock()
-        window = int(now // _WINDOW_S)
-        elapsed = now - window * _WINDOW_S
-        weight = (_WINDOW_S - elapsed) / _WINDOW_S
+        window = int(now // WINDOW_S)
+        elapsed = now - window * WINDOW_S
+        weight = (WINDOW_S - elapsed) / WINDOW_S
         ok, curr, prev = await self._acquire(
             keys=[self._rate_key(key_id, window), self._rate_key(key_id, window - 1)],
-            args=[rpm, repr(weight), 2 * _WINDOW_S],
+            args=[rpm, repr(weight), 2 * WINDOW_S],
         )
         if int(ok) == 1:
             return None
-        return _retry_after(rpm, int(curr), int(prev), elapsed)
+        return retry_after(rpm, int(curr), int(prev), elapsed)
 
     async def spent(self, key_id: str) -> float:
         raw = await self._redis.get(self._spend_key(key_id, self._clock()))

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from switchtower.config import Config, load_config
+from switchtower.errors import ConfigError
 from switchtower.pipeline import Pipeline
 from switchtower.server.app import GatewayApp, create_app
 from switchtower.server.budgets import Limiter, MemoryLimiter, RedisLimiter
 from switchtower.server.keys import KeyStore
+from switchtower.server.sql_limiter import SqlLimiter
+from switchtower.store.migrate import normalize_url
 
-__all__ = ["app_from_config", "app_from_environment", "limiter_for"]
+__all__ = ["app_from_config", "app_from_environment", "limiter_for", "limiter_kind"]
+
+
+def limiter_kind(config: Config) -> str:
+    """``memory``, ``sql`` or ``redis``: ``storage.limiter``, with ``auto`` resolved
+    (redis when ``redis_url`` is set, else sql on a server database, else memory)."""
+    st = config.storage
+    if st.limiter != "auto":
+        return st.limiter
+    if st.redis_url:
+        return "redis"
+    return "memory" if normalize_url(st.url).get_backend_name() == "sqlite" else "sql"
 
 
 def limiter_for(config: Config) -> Limiter:
-    """Redis when ``storage.redis_url`` is set (shared by replicas), else in process."""
-    if config.storage.redis_url:
+    """The limiter ``storage.limiter`` names (see :func:`limiter_kind`)."""
+    kind = limiter_kind(config)
+    if kind == "redis":
+        if not config.storage.redis_url:
+            raise ConfigError("limiter redis needs storage.redis_url", key="storage.limiter")
         return RedisLimiter(config.storage.redis_url)
+    if kind == "sql":
+        return SqlLimiter.open(config.storage.url)
     return MemoryLimiter()
 
 
