@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from unittest import mock
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +174,34 @@ def test_settled_references_skip_nothing(t: str) -> None:
     with mock.patch.object(repo_context._Refs, "settled", return_value=False):
         plain = repo_context._references(t, prose)
     assert list(fast.items()) == list(plain.items())
+
+
+def _plain_alternation(words: list[str] | tuple[str, ...]) -> str:
+    return "(?:" + "|".join(words) + ")"
+
+
+def test_alternation_keeps_the_order_within_a_first_character() -> None:
+    words = ["set", "set up", "sum", "back up", "backup", "b"]
+    assert prefilter.alternation(words) == "(?:s(?:et|et up|um)|b(?:ack up|ackup|))"
+    for bad in ("[ab]c", "a?b", "(x)"):
+        with pytest.raises(ValueError, match="literal character"):
+            prefilter.alternation([bad])
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.lists(st.sampled_from(["a", "ab", "abc", "b", "ba", "a b", "ac"]), min_size=1))
+@example("please set up x. then setup; and then back up 1. rebuild", ["set", "set up"])
+def test_grouped_alternations_match_like_plain_ones(t: str, words: list[str]) -> None:
+    low = t.lower()
+    verbs = failure_modes._STEP_VERBS
+    grouped = failure_modes._ACT_VERB
+    plain = re.compile(
+        grouped.pattern.replace(prefilter.alternation(verbs), _plain_alternation(verbs))
+    )
+    assert plain.pattern != grouped.pattern
+    assert spans(grouped.finditer(low)) == spans(plain.finditer(low))
+    for tail in ("", r"\b", "x?"):
+        small = re.compile(prefilter.alternation(words) + tail)
+        assert spans(small.finditer(low)) == spans(
+            re.finditer(_plain_alternation(words) + tail, low)
+        )

@@ -23,7 +23,7 @@ from switchtower.signals.lexicon import (
     VERSION_JUMP,
     Rule,
 )
-from switchtower.signals.prefilter import gated, line_starts, occurrences, scan_at
+from switchtower.signals.prefilter import alternation, gated, line_starts, occurrences, scan_at
 from switchtower.signals.repo_context import missing_repo_context
 from switchtower.signals.text import Prose, cap, clean, prose_view, snippet, split_code
 from switchtower.types import FAILURE_MODES, Signal, message_text
@@ -88,25 +88,34 @@ _NUMBERED = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|step \d+[:.)]?)\s+\S")
 _BACK_REF = gated(
     r"\b(?:it|them|those|these|each(?: one)?|the result\w*|the output|that|its|their)\b"
 )
+#: the verbs of an imperative step (``_ACT_VERB``)
+_STEP_VERBS = (
+    "add", "build", "change", "check", "clone", "compile", "configure", "create", "deploy",
+    "fetch", "find", "fix", "generate", "implement", "install", "load", "merge", "move", "open",
+    "parse", "push", "read", "refactor", "remove", "rename", "replace", "rerun", "run", "scan",
+    "set up", "setup", "split", "start", "tag", "test", "update", "upload", "validate",
+    "verify", "write", "collect", "compute", "extract", "filter", "group", "join", "aggregate",
+    "export", "import", "download", "train", "evaluate", "compare", "summari[sz]e", "send",
+    "notify", "open", "bump", "rebase", "release", "publish", "pull", "cluster", "clean",
+    "wait", "point", "decommission", "identify", "optimi[sz]e", "profile", "flash", "confirm",
+    "bisect", "reproduce", "map", "sum", "assign", "turn", "translate", "have", "look",
+    "search", "get", "query", "scrape", "normali[sz]e", "build", "train", "retrain", "resolve",
+    "rebuild", "restore", "label", "use", "inventory", "figure", "estimate", "take", "tag",
+    "consume", "transform", "connect", "match", "flag", "draft", "decide", "create", "measure",
+    "break", "wire", "apply", "enumerate", "generate", "check", "collect", "verify", "trigger",
+    "export", "deactivate", "email", "post", "propose", "calculate", "dedupe", "deduplicate",
+    "install", "upload", "download", "sort", "rank", "pick", "select", "choose", "review",
+    "approve", "schedule", "notify", "report", "record", "annotate", "classify", "score",
+    "plot", "chart", "visuali[sz]e", "publish", "sync", "restart", "stop", "kill", "retry",
+    "wait", "poll", "monitor", "watch", "ask", "tell", "send", "share", "attach", "archive",
+    "backup", "back up", "snapshot", "provision", "spin up", "tear down", "set", "mark",
+    "close", "assign", "link", "lint", "format", "package", "sign", "encrypt", "decrypt",
+    "hash", "migrate", "backfill", "switch", "drop", "delete", "truncate",
+)  # fmt: skip
 _ACT_VERB = re.compile(
     r"(?m)(?:^|[.;:,]\s+|\band (?:then )?|\bthen |\d[.)]\s+)(?:please )?(?:re-?)?"
-    r"(?:add|build|change|check|clone|compile|"
-    r"configure|create|deploy|fetch|find|fix|generate|implement|install|load|merge|move|"
-    r"open|parse|push|read|refactor|remove|rename|replace|rerun|run|scan|set up|setup|"
-    r"split|start|tag|test|update|upload|validate|verify|write|collect|compute|extract|"
-    r"filter|group|join|aggregate|export|import|download|train|evaluate|compare|summari[sz]e|"
-    r"send|notify|open|bump|rebase|release|publish|pull|cluster|clean|wait|point|"
-    r"decommission|identify|optimi[sz]e|profile|flash|confirm|bisect|reproduce|map|sum|"
-    r"assign|turn|translate|have|look|search|get|query|scrape|normali[sz]e|build|train|"
-    r"retrain|resolve|rebuild|restore|label|use|inventory|figure|estimate|take|tag|"
-    r"consume|transform|connect|match|flag|draft|decide|create|measure|break|wire|apply|"
-    r"enumerate|generate|check|collect|verify|trigger|export|deactivate|email|post|propose|"
-    r"calculate|dedupe|deduplicate|install|upload|download|sort|rank|pick|select|choose|"
-    r"review|approve|schedule|notify|report|record|annotate|classify|score|plot|chart|"
-    r"visuali[sz]e|publish|sync|restart|stop|kill|retry|wait|poll|monitor|watch|ask|"
-    r"tell|send|share|attach|archive|backup|back up|snapshot|provision|spin up|tear down|"
-    r"set|mark|close|assign|link|lint|format|package|sign|encrypt|decrypt|hash|"
-    r"migrate|backfill|switch|drop|delete|truncate)\b"
+    + alternation(_STEP_VERBS)
+    + r"\b"
 )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Starts",
     "WordKey",
     "WordStarts",
+    "alternation",
     "gated",
     "line_starts",
     "occurrences",
@@ -232,6 +233,23 @@ def required_starts(pattern: re.Pattern[str]) -> Starts | None:
         MappingProxyType({w: tuple(v) for w, v in whole.items()}),
         MappingProxyType(longer),
     )
+
+
+def alternation(words: Sequence[str]) -> str:
+    """``(?:w1|w2|...)`` for regex snippets ``words`` that each start with a literal
+    character, written grouped by that character: ``(?:a(?:dd|pply)|b(?:uild))``.
+
+    It matches exactly what the plain alternation matches, the leftmost-first choice
+    included: words with different first characters never match at the same place, and
+    the order within a group is kept. The engine then tries one branch per first
+    character instead of every word (much faster for long word lists).
+    """
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        if not word[:1].isalnum() or word[1:2] in ("?", "*", "+", "{"):
+            raise ValueError(f"{word!r} does not start with a literal character")
+        groups.setdefault(word[0], []).append(word[1:])
+    return "(?:" + "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in groups.items()) + ")"
 
 
 def _minimal(prefixes: set[str]) -> frozenset[str]:
