@@ -364,9 +364,12 @@ class WordStarts:
         """The word prefixes of ``starts`` that some word start of the text begins with
         (any other cannot start a match)."""
         keys = self.keys
-        out = [p for k, group in starts.begins for p in group & keys[k]]
-        for word in starts.whole.keys() & self.words:
-            out.extend(starts.whole[word])
+        out: list[str] = []
+        for k, group in starts.begins:
+            out.extend(group & keys[k])
+        if starts.whole:
+            for word in starts.whole.keys() & self.words:
+                out.extend(starts.whole[word])
         return out
 
 
@@ -390,6 +393,8 @@ def scan(
     else:
         # a word prefix that stands at no word start cannot start a match: skip its search
         present = word_starts(text).present(starts)
+        if not present and not starts.anywhere:
+            return iter(())
         present.extend(starts.anywhere)
         needles = present
     return scan_at(pattern, text, _candidates(text, needles, starts.longer))
