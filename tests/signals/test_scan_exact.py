@@ -81,6 +81,7 @@ def test_rule_scans_equal_finditer(t: str) -> None:
 @example("x handler_a.b function, a.b handlersX c_d `e.f` method g.h tests. i_j prop")
 @example("the handler: a.b handlersX and c.d typesY, type")
 @example("fooBar xfooBar fooBarBaz FooBar foo日Bar fooBAR é1Xa barX")
+@example("the handler, fooBar handler x.y job `a_b` task sync_É test 12 type ÉtatX class")
 @example("a.args x.pyc -.env .env.local e.g. Cargo.toml b.c.py docs/x a.r. q.ymlx y.yml-")
 @example("f(g(x)) a.b(c) $x(1) 1a(2) x.(3) y(\n) z(" + "a" * 40 + ") w(" + "b" * 39 + ")")
 def test_window_scans_equal_finditer(t: str) -> None:

@@ -271,21 +271,31 @@ _IDENT_RUN = re.compile(r"[\w.]*")
 _CAMEL_BUMP = re.compile(r"[a-z0-9][A-Z]")
 
 
+#: each artifact noun, its plural and how it follows a name (``_artifact_matches``)
+_NOUN_FORMS = tuple((noun, noun + "s", " " + noun) for noun in _ARTIFACT_NOUNS)
+
+
 def _artifact_matches(raw: str, rev: str) -> list[re.Match[str]]:
     """``_NAMED_ARTIFACT.finditer(raw)``. A match is a name (a run of ``[\\w.]``), an
     optional backtick, a space and a noun (plural too) that stands as a whole word: it
     lies in the window from the start of that run to one character past the noun and
     its "s" (so ``\\b`` at the end still sees the real next character). Windows that
-    overlap are joined, so a match never starts in one window and ends in another."""
+    overlap are joined, so a match never starts in one window and ends in another. The
+    name holds a "_", a "." or an upper-case letter: a run of lower-case letters alone
+    ("the handler") gets no window."""
     words = word_starts(raw).words
     n = len(raw)
     windows: list[tuple[int, int]] = []
-    for noun in _ARTIFACT_NOUNS:
-        if noun not in words and noun + "s" not in words:
+    for noun, plural, spaced in _NOUN_FORMS:
+        if noun not in words and plural not in words:
             continue
-        for h in occurrences(raw, (" " + noun,)):
+        for h in occurrences(raw, (spaced,)):
             end = h - 1 if h and raw[h - 1] == "`" else h
-            windows.append((n - _run_end(_IDENT_RUN, rev, n - end), min(n, h + len(noun) + 3)))
+            start = n - _run_end(_IDENT_RUN, rev, n - end)
+            name = raw[start:end]
+            if name.islower() and "_" not in name and "." not in name:
+                continue
+            windows.append((start, min(n, h + len(spaced) + 2)))
     return _scan_windows(_NAMED_ARTIFACT, raw, _merged(windows))
 
 
