@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+import sys
+
 from switchtower.classify.text import HEAD_CHARS, MAX_CHARS, TAIL_CHARS, is_binary, prepare_text
 
 
@@ -28,3 +31,13 @@ def test_binary_and_empty_become_empty() -> None:
 def test_bytes_and_control_characters_are_cleaned() -> None:
     assert prepare_text(b"write \xff code") == "write \ufffd code"
     assert prepare_text("a\x00b\u200bc") == "a b c"
+
+
+def test_whitespace_folding_equals_the_regex_rule() -> None:
+    r"""prepare_text folds whitespace with str.split, on the grounds that its whitespace is
+    exactly ``\s`` of a str regex: checked for every code point."""
+    space = re.compile(r"\s")
+    assert [
+        c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() != bool(space.match(c))
+    ] == []
+    assert prepare_text(" a\u2003\x1c b\u3000") == "a b"

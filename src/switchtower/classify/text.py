@@ -22,7 +22,6 @@ TAIL_CHARS = 500
 
 #: a text with more than this share of control/unassigned characters is binary
 _BINARY_SHARE = 0.3
-_WS = re.compile(r"\s+")
 
 
 #: ASCII characters that are control characters but not whitespace (category Cc)
@@ -61,7 +60,7 @@ def prepare_text(text: object) -> str:
         text = "".join(
             ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in text
         )
-    text = _WS.sub(" ", text).strip()
+    text = " ".join(text.split())  # str.split's whitespace is re's \s (str.isspace)
     if len(text) > MAX_CHARS:
         text = text[:HEAD_CHARS].rstrip() + " ... " + text[-TAIL_CHARS:].lstrip()
     return text
