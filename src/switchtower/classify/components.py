@@ -121,19 +121,19 @@ class TfidfComponent:
         return (vals @ self.weights[idx] + self.bias).astype(np.float32)
 
     def explain(self, text: str, class_index: int) -> str:
+        """The (up to three) words that pushed the text most towards the class; equal
+        pushes (common: the weights are stored as float16) in vocabulary order."""
         idx, vals = self.featurizer.transform_one(text)
         if len(idx) == 0:
             return "no known terms"
         contrib = vals * self.weights[idx, class_index]
+        keep = (contrib > 0) & self.featurizer.word_columns[idx]
+        if not keep.any():
+            return "character patterns"
+        cols, contrib = idx[keep], contrib[keep]
         terms = self.featurizer.terms
-        words: list[str] = []
-        for j in np.argsort(-contrib):
-            if contrib[j] <= 0 or len(words) >= 3:
-                break
-            term = terms[int(idx[j])]
-            if term.startswith("w:"):
-                words.append(term[2:])
-        return "top terms: " + ", ".join(repr(w) for w in words) if words else "character patterns"
+        words = [terms[int(cols[j])][2:] for j in np.argsort(-contrib, kind="stable")[:3]]
+        return "top terms: " + ", ".join(repr(w) for w in words)
 
     def to_arrays(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
         meta, arrays = self.featurizer.to_arrays()

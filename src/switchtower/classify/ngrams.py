@@ -62,6 +62,8 @@ class NgramFeaturizer:
     terms: tuple[str, ...]
     idf: npt.NDArray[np.float32]
     vocabulary: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    #: per column: is it a word (``w:``) feature, not a character n-gram
+    word_columns: npt.NDArray[np.bool_] = field(init=False, repr=False, compare=False)
     #: word -> the vocabulary columns of its features (repeats kept, for tf)
     _word_cache: dict[str, npt.NDArray[np.int64]] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -75,6 +77,8 @@ class NgramFeaturizer:
         if len(self.terms) != self.idf.shape[0]:
             raise ValueError("vocabulary and idf lengths differ")
         object.__setattr__(self, "vocabulary", {t: i for i, t in enumerate(self.terms)})
+        words = np.fromiter((t.startswith("w:") for t in self.terms), bool, len(self.terms))
+        object.__setattr__(self, "word_columns", words)
 
     @property
     def dim(self) -> int:
