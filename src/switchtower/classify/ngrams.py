@@ -64,6 +64,8 @@ class NgramFeaturizer:
     vocabulary: Mapping[str, int] = field(init=False, repr=False, compare=False)
     #: per column: is it a word (``w:``) feature, not a character n-gram
     word_columns: npt.NDArray[np.bool_] = field(init=False, repr=False, compare=False)
+    #: (word, next word) -> the column of that word bigram (looked up without formatting)
+    pairs: Mapping[tuple[str, str], int] = field(init=False, repr=False, compare=False)
     #: word -> the vocabulary columns of its features (repeats kept, for tf)
     _word_cache: dict[str, npt.NDArray[np.int64]] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -79,6 +81,12 @@ class NgramFeaturizer:
         object.__setattr__(self, "vocabulary", {t: i for i, t in enumerate(self.terms)})
         words = np.fromiter((t.startswith("w:") for t in self.terms), bool, len(self.terms))
         object.__setattr__(self, "word_columns", words)
+        pairs: dict[tuple[str, str], int] = {}
+        for t, i in self.vocabulary.items():
+            if t.startswith("w:") and " " in t:
+                a, b = t[2:].split(" ", 1)
+                pairs[a, b] = i
+        object.__setattr__(self, "pairs", pairs)
 
     @property
     def dim(self) -> int:
@@ -97,16 +105,18 @@ class NgramFeaturizer:
 
     def transform_one(self, text: str) -> SparseRow:
         """The same row as featurizing :func:`analyze` output, computed word by word:
-        a word's character n-grams are looked up once and cached, so a request costs a
-        few dict lookups per word instead of building hundreds of n-gram strings."""
+        a word's character n-grams are looked up once and cached, and word pairs are
+        looked up as tuples, so a request costs a few dict lookups per word instead of
+        building hundreds of n-gram strings."""
         last = self._last
         if last and last[0][0] == text:
             return last[0][1]
         words = _WORD.findall(text.lower())
-        vocab = self.vocabulary
-        parts = [self._columns(w) for w in words]
-        bigrams = [vocab.get(f"w:{a} {b}") for a, b in pairwise(words)]
-        parts.append(np.asarray([j for j in bigrams if j is not None], dtype=np.int64))
+        cached = self._word_cache.get
+        parts = [c if (c := cached(w)) is not None else self._columns(w) for w in words]
+        pair = self.pairs.get
+        bigrams = [j for p in pairwise(words) if (j := pair(p)) is not None]
+        parts.append(np.asarray(bigrams, dtype=np.int64))
         cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         row: SparseRow
         if cols.size == 0:
