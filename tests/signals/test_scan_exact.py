@@ -70,6 +70,7 @@ def test_rule_scans_equal_finditer(t: str) -> None:
             assert spans(rule.finditer(low)) == spans(rule.pattern.finditer(low)), rule.name
         for g in GATED:
             assert spans(g.finditer(low)) == spans(g.pattern.finditer(low)), g.pattern.pattern
+            assert g.may_match(low) or not g.pattern.search(low), g.pattern.pattern
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,10 +109,17 @@ def test_candidate_starts_equal_finditer(t: str) -> None:
     assert spans(scan_at(text._CLAUSE_END, low, text._clause_end_starts(low))) == spans(
         text._CLAUSE_END.finditer(low)
     )
+    ends = tuple(m.end() for m in text._CLAUSE_END.finditer(low))
+    assert text.prose_view(t).starts == (0, *ends)
     items = complexity_mod._ITEMS
     assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
     code_lines = len(repo_context._CODE_LINE.findall(t))
     assert repo_context._code_lines(t) == min(code_lines, repo_context._MIN_CODE_LINES)
+
+
+def _ungated(g: Gated) -> Gated:
+    """``g`` without its gate: scanned everywhere, and it may match every text."""
+    return Gated(g.pattern, None, g.index)
 
 
 def _plain_scan_at(pattern: re.Pattern[str], t: str, starts: object) -> Iterator[re.Match[str]]:
@@ -124,7 +132,7 @@ def plain_scans() -> Iterator[None]:
     with ExitStack() as stack:
         for mod in (prefilter, failure_modes, text, complexity_mod):
             stack.enter_context(mock.patch.object(mod, "scan_at", _plain_scan_at))
-        stack.enter_context(mock.patch.object(text, "_HYPO_PREFIXES", None))
+        stack.enter_context(mock.patch.object(text, "_HYPO", _ungated(text._HYPO)))
         stack.enter_context(
             mock.patch.object(repo_context, "_scan_windows", lambda p, t, w: list(p.finditer(t)))
         )
@@ -136,6 +144,17 @@ def plain_scans() -> Iterator[None]:
             )
         )
         yield
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+@example("what if we drop it? suppose. then should we; in theory\nshould i, xwhat if")
+@example("is it ok to go. would it be safe\nhypothetically, if i were to. imagine")
+def test_hypothetical_gate_changes_no_mode(t: str) -> None:
+    """A text the gate rules out for hypotheticals holds none in any clause."""
+    fast = text.prose_view(t).modes
+    with mock.patch.object(text, "_HYPO", _ungated(text._HYPO)):
+        assert text.prose_view(t).modes == fast
 
 
 @settings(max_examples=150, deadline=None)

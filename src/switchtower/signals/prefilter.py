@@ -412,6 +412,17 @@ class Gated:
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return scan(self.pattern, self.starts, text, index=self.index)
 
+    def may_match(self, text: str) -> bool:
+        """False only when the pattern cannot match ``text``: no required prefix stands
+        where a match could start it (word prefixes looked up in the text's cached
+        :class:`WordStarts` when ``index``)."""
+        starts = self.starts
+        if starts is None or any(a in text for a in starts.anywhere):
+            return True
+        if self.index:
+            return bool(word_starts(text).present(starts))
+        return any(w in text for w in starts.word)
+
     def count(self, text: str) -> int:
         """``len(pattern.findall(text))``."""
         return sum(1 for _ in self.finditer(text))

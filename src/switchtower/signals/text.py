@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from switchtower.signals.prefilter import occurrences, required_prefixes, scan_at
+from switchtower.signals.prefilter import gated, occurrences, scan_at, word_starts
 
 __all__ = [
     "HEAD_CHARS",
@@ -61,30 +61,37 @@ _EXPLAIN_LEAD = re.compile(
     r"joke|essay|cover letter|bio|flashcards?|flashcard set|presentation|talk|template|"
     r"mockup|copy)\b|draft\b)"
 )
-_HYPO = re.compile(
+_HYPO = gated(
     r"\b(?:what (?:would|will|could|might) happen|hypothetical(?:ly)?|in theory|"
     r"suppose|imagine|if we were to|if i were to|would it be (?:safe|possible|bad|ok)|"
     r"what if|is it (?:safe|possible|ok|okay) to|should (?:we|i)\b)"
 )
 
 
-_HYPO_PREFIXES = required_prefixes(_HYPO)
-
-
 class Prose:
     """Lower-cased prose of a request with clause boundaries and per-clause modes.
 
-    A clause's mode is worked out the first time a detector asks for it (most clauses of
-    a long request hold no hit, so most are never tagged); ``modes`` tags them all.
+    The clauses are found the first time a detector asks where one is (the prose of a
+    request that no rule matches is never split), and a clause's mode the first time a
+    detector asks for it (most clauses of a long request hold no hit, so most are never
+    tagged); ``modes`` tags them all.
     """
 
-    __slots__ = ("_hypo_possible", "_modes", "starts", "text")
+    __slots__ = ("_hypo_possible", "_modes", "_starts", "text")
 
-    def __init__(self, text: str, starts: tuple[int, ...], *, hypo_possible: bool = True) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = starts
-        self._hypo_possible = hypo_possible
-        self._modes: list[Mode | None] = [None] * len(starts)
+        self._starts: tuple[int, ...] | None = None
+        self._modes: list[Mode | None] = []
+        self._hypo_possible: bool | None = None
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Where each clause starts (0 first), ascending."""
+        if self._starts is None:
+            self._starts = _clause_starts(self.text)
+            self._modes = [None] * len(self._starts)
+        return self._starts
 
     def clause_of(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -92,6 +99,11 @@ class Prose:
     def _mode_of(self, i: int) -> Mode:
         mode = self._modes[i]
         if mode is None:
+            if self._hypo_possible is None:
+                # a clause is a piece of the text that starts at a word start of the
+                # text or after a non-word character, so a hypothetical in a clause
+                # starts at a word start of the text
+                self._hypo_possible = _HYPO.may_match(self.text)
             # a clause that ends with "?" is a question even if it starts like an order,
             # so the clause is read up to and including its end mark
             end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
@@ -100,7 +112,7 @@ class Prose:
         return mode
 
     def mode_at(self, pos: int) -> Mode:
-        return self._mode_of(self.clause_of(pos)) if self.starts else "act"
+        return self._mode_of(self.clause_of(pos))
 
     @property
     def modes(self) -> tuple[Mode, ...]:
@@ -109,9 +121,9 @@ class Prose:
 
     def clause_span(self, pos: int) -> tuple[int, int]:
         """``(start, end)`` of the clause holding ``pos``."""
+        starts = self.starts
         i = self.clause_of(pos)
-        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
-        return (self.starts[i] if self.starts else 0), end
+        return starts[i], starts[i + 1] if i + 1 < len(starts) else len(self.text)
 
 
 #: every byte but the control characters ``_CONTROL`` replaces (deleted to find them)
@@ -159,7 +171,7 @@ _THEN_ACT = re.compile(
 
 
 def _mode(clause: str, hypo_possible: bool = True) -> Mode:
-    if hypo_possible and _HYPO.search(clause):
+    if hypo_possible and _HYPO.pattern.search(clause):
         return "hypo"
     if _EXPLAIN_LEAD.match(clause):
         return "act" if _THEN_ACT.search(clause) else "explain"
@@ -170,22 +182,37 @@ def _mode(clause: str, hypo_possible: bool = True) -> Mode:
     return "act"
 
 
+#: the words after which ``_CLAUSE_END`` matches at a white space (each a whole word
+#: there) and the text that follows that white space
+_CLAUSE_WORDS = (
+    (("but",), "but"),
+    (("however",), "however"),
+    (("then",), "then"),
+    (("and", "then"), "and then"),
+    (("after", "that"), "after that"),
+)
+
+
 def _clause_end_starts(low: str) -> list[int]:
     """Every position where a ``_CLAUSE_END`` match can start: one of ``!?;.`` or a
-    newline, or the space before but / however / then / and then / after that."""
+    newline, or the white space before but / however / then / and then / after that
+    (looked for only when the text holds those words)."""
     found = set(occurrences(low, ("!", "?", ";", ".", "\n")))
-    found.update(i - 1 for i in occurrences(low, ("but", "howe", "then", "and ", "afte")) if i)
+    words = word_starts(low).words
+    after = [text for needed, text in _CLAUSE_WORDS if words.issuperset(needed)]
+    found.update(i - 1 for i in occurrences(low, after) if i)
     return sorted(found)
 
 
+def _clause_starts(low: str) -> tuple[int, ...]:
+    """0 and the end of every ``_CLAUSE_END`` match of ``low``."""
+    return (0, *(m.end() for m in scan_at(_CLAUSE_END, low, _clause_end_starts(low))))
+
+
 def prose_view(prose: str) -> Prose:
-    """Lower-case ``prose`` (already free of code blocks) and find its clauses."""
-    low = prose.lower()
-    starts = [0]
-    starts.extend(m.end() for m in scan_at(_CLAUSE_END, low, _clause_end_starts(low)))
-    # every _HYPO match starts with one of its prefixes; a clause is a piece of ``low``
-    hypo_possible = _HYPO_PREFIXES is None or any(p in low for p in _HYPO_PREFIXES)
-    return Prose(low, tuple(starts), hypo_possible=hypo_possible)
+    """The lower-cased ``prose`` (already free of code blocks), split into clauses when
+    a detector first asks."""
+    return Prose(prose.lower())
 
 
 def snippet(text: str, start: int, end: int, width: int = 48) -> str:
