@@ -85,6 +85,7 @@ def test_rule_scans_equal_finditer(t: str) -> None:
 @example("the handler, fooBar handler x.y job `a_b` task sync_É test 12 type ÉtatX class")
 @example("a.args x.pyc -.env .env.local e.g. Cargo.toml b.c.py docs/x a.r. q.ymlx y.yml-")
 @example("f(g(x)) a.b(c) $x(1) 1a(2) x.(3) y(\n) z(" + "a" * 40 + ") w(" + "b" * 39 + ")")
+@example("x.yaml y.htm .html z.yml a.zshrc b.r c.R d.PY e.pyi f.pyc g.yamlx .bashrc.d é.md")
 def test_window_scans_equal_finditer(t: str) -> None:
     rev = t[::-1]
     rc = repo_context
@@ -115,6 +116,14 @@ def test_candidate_starts_equal_finditer(t: str) -> None:
     assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
     code_lines = len(repo_context._CODE_LINE.findall(t))
     assert repo_context._code_lines(t) == min(code_lines, repo_context._MIN_CODE_LINES)
+
+
+def test_dot_names_are_the_names_after_a_dot() -> None:
+    names = repo_context._DOT_NAMES
+    assert {"py", "yml", "yaml", "htm", "html", "zshrc", "r"} <= names
+    assert all(repo_context._DOT_NAME.fullmatch("." + name) for name in names)
+    near = {n[:-1] for n in names} | {n + "x" for n in names} | {"ym", "yaaml", "htmll"}
+    assert not [w for w in near - names if repo_context._DOT_NAME.fullmatch("." + w)]
 
 
 def _ungated(g: Gated) -> Gated:

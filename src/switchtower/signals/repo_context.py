@@ -43,6 +43,22 @@ _PATH = re.compile(
 #: a "." and a name after it that a ``_PATH`` match without "/" must hold: an extension
 #: or a dotfile's name (the fixed file names end in extensions too), then ``\b``
 _DOT_NAME = re.compile(r"\.(?:" + _EXT + "|" + _DOTFILE + r")\b")
+
+
+def _spellings(alternative: str) -> set[str]:
+    """The words a ``_DOT_NAME`` alternative of letters and optional letters matches
+    ("ya?ml" -> yml, yaml)."""
+    i = alternative.find("?")
+    if i < 0:
+        return {alternative}
+    rest = alternative[i + 1 :]
+    return _spellings(alternative[: i - 1] + rest) | _spellings(alternative[:i] + rest)
+
+
+#: every name a ``_DOT_NAME`` match has after its "."
+_DOT_NAMES = frozenset(
+    name for alt in (_EXT + "|" + _DOTFILE.strip("(?:)")).split("|") for name in _spellings(alt)
+)
 #: names of build files that are also generic concepts ("how do Makefile targets work")
 _GENERIC_FILE = gated(
     r"\b(?:Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Rakefile)\b", index=False
@@ -350,8 +366,12 @@ def _path_matches(raw: str, rev: str) -> list[re.Match[str]]:
     holding a "." or "/", and no branch looks past the run except through
     ``(?<![...])`` (which sees the text before ``pos``) and ``\\b`` / ``(?![\\w/-])`` at
     its end (true both at ``endpos`` and before the non-run character that follows)."""
-    # every branch holds a "/" or a "." that starts a ``_DOT_NAME`` match
-    hits = [i for i in occurrences(raw, ("/", ".")) if raw[i] == "/" or _DOT_NAME.match(raw, i)]
+    # every branch holds a "/" or a "." that starts a ``_DOT_NAME`` match; the name after
+    # that "." is a whole word (a non-word "." before it, ``\b`` after it), so only the
+    # names among the text's words are looked for
+    names = word_starts(raw).words & _DOT_NAMES
+    dots = occurrences(raw, ["." + name for name in names]) if names else []
+    hits = sorted([*occurrences(raw, ("/",)), *(i for i in dots if _DOT_NAME.match(raw, i))])
     return _scan_windows(_PATH, raw, _runs(raw, rev, hits, _PATH_RUN))
 
 
