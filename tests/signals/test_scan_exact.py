@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from switchtower.signals import failure_modes, prefilter, repo_context, text
 from switchtower.signals.complexity import complexity
 from switchtower.signals.failure_modes import compute_failure_modes
-from switchtower.signals.lexicon import CHAIN, RULES, Rule
+from switchtower.signals.lexicon import CHAIN, RULE_INDEX, RULES, Rule
 from switchtower.signals.prefilter import Gated, line_starts, scan_at
 
 # the package exports the function ``complexity`` under the module's name
@@ -71,6 +71,19 @@ def test_rule_scans_equal_finditer(t: str) -> None:
         for g in GATED:
             assert spans(g.finditer(low)) == spans(g.pattern.finditer(low)), g.pattern.pattern
             assert g.may_match(low) or not g.pattern.search(low), g.pattern.pattern
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+@example("the auth token in prod: drop table users, then force-push; in theory should we")
+def test_rule_index_finds_what_each_rule_looks_up(t: str) -> None:
+    for low in (t, t.lower()):
+        words = prefilter.WordStarts(low)
+        for name, rules in RULES.items():
+            together = RULE_INDEX[name].present(words)
+            for rule, got in zip(rules, together, strict=True):
+                want = [] if rule.starts is None else words.present(rule.starts)
+                assert sorted(got) == sorted(want), rule.name
 
 
 @settings(max_examples=300, deadline=None)

@@ -18,12 +18,20 @@ from typing import Any
 from switchtower.signals.lexicon import (
     CHAIN,
     IMPERATIVE_RULES,
+    RULE_INDEX,
     RULES,
     SAFE_ENV,
     VERSION_JUMP,
     Rule,
 )
-from switchtower.signals.prefilter import alternation, gated, line_starts, occurrences, scan_at
+from switchtower.signals.prefilter import (
+    alternation,
+    gated,
+    line_starts,
+    occurrences,
+    scan_at,
+    word_starts,
+)
 from switchtower.signals.repo_context import missing_repo_context
 from switchtower.signals.text import Prose, cap, clean, prose_view, snippet, split_code
 from switchtower.types import FAILURE_MODES, Signal, message_text
@@ -170,8 +178,11 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
     """Score ``prose`` (and, at a discount, attached ``code``) against ``rules``."""
     best: dict[str, tuple[float, str]] = {}
     lowered = [block.lower() for block in code]
-    for rule in rules:
-        for n, m in enumerate(rule.finditer(prose.text)):
+    present: Sequence[list[str] | None] = [None] * len(rules)
+    if name in RULES and RULES[name] is rules:  # its prefixes are looked up all at once
+        present = RULE_INDEX[name].present(word_starts(prose.text))
+    for rule, rule_present in zip(rules, present, strict=True):
+        for n, m in enumerate(rule.finditer(prose.text, rule_present)):
             if n >= _MAX_MATCHES or best.get(rule.name, (0.0, ""))[0] >= rule.weight:
                 break
             w = rule.weight * _factor(rule, prose, m)

@@ -22,9 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from switchtower.signals.prefilter import Starts, gated, required_starts, scan
+from switchtower.signals.prefilter import (
+    Starts,
+    StartsIndex,
+    gated,
+    required_starts,
+    scan,
+    scan_present,
+)
 
-__all__ = ["RULES", "Rule", "RuleKind"]
+__all__ = ["RULES", "RULE_INDEX", "Rule", "RuleKind"]
 
 RuleKind = Literal["action", "topic", "judge"]
 
@@ -49,9 +56,13 @@ class Rule:
         """False only when the pattern cannot match ``text`` (a sound, fast gate)."""
         return self.prefixes is None or any(p in text for p in self.prefixes)
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        """``pattern.finditer(text)``, tried only where a required prefix starts."""
-        return scan(self.pattern, self.starts, text)
+    def finditer(self, text: str, present: list[str] | None = None) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)``, tried only where a required prefix starts;
+        ``present``: the rule's word prefixes that stand at a word start of ``text``, when
+        already looked up (see :data:`RULE_INDEX`)."""
+        if present is None or self.starts is None:
+            return scan(self.pattern, self.starts, text)
+        return scan_present(self.pattern, self.starts, text, present)
 
 
 def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
@@ -379,6 +390,11 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "security_sensitive": SECURITY,
     "high_consequence_write": WRITE,
     "risky_migration": MIGRATION,
+}
+
+#: the word prefixes of each rule set's rules in one table (looked up once per text)
+RULE_INDEX: dict[str, StartsIndex] = {
+    name: StartsIndex([rule.starts for rule in rules]) for name, rules in RULES.items()
 }
 
 #: the version-number change of an upgrade: "from 3.2 to 4.2", "v1 ... v2", "0.68 to 0.73"

@@ -32,6 +32,7 @@ __all__ = [
     "MIN_PREFIX",
     "Gated",
     "Starts",
+    "StartsIndex",
     "WordKey",
     "WordStarts",
     "alternation",
@@ -42,6 +43,7 @@ __all__ = [
     "required_starts",
     "scan",
     "scan_at",
+    "scan_present",
     "word_starts",
 ]
 
@@ -373,6 +375,45 @@ class WordStarts:
         return out
 
 
+class StartsIndex:
+    """The word prefixes of several patterns' :class:`Starts` in one table: a text's
+    :class:`WordStarts` is intersected with all of them at once (for a rule set scanned
+    over one text), giving what :meth:`WordStarts.present` gives for each."""
+
+    __slots__ = ("_begins", "_size", "_whole", "_whole_words")
+
+    def __init__(self, starts: Sequence[Starts | None]) -> None:
+        begins: dict[int, dict[str, list[int]]] = {}
+        whole: dict[str, list[tuple[int, str]]] = {}
+        for i, s in enumerate(starts):
+            if s is None:
+                continue
+            for k, group in s.begins:
+                for prefix in group:
+                    begins.setdefault(k, {}).setdefault(prefix, []).append(i)
+            for word, prefixes in s.whole.items():
+                whole.setdefault(word, []).extend((i, p) for p in prefixes)
+        self._size = len(starts)
+        #: (key length, prefix -> the patterns with it, every such prefix)
+        self._begins = tuple((k, table, frozenset(table)) for k, table in sorted(begins.items()))
+        self._whole = whole
+        self._whole_words = frozenset(whole)
+
+    def present(self, words: WordStarts) -> list[list[str]]:
+        """For each pattern, its word prefixes that some word start of the text begins
+        with (in another order than :meth:`WordStarts.present`)."""
+        out: list[list[str]] = [[] for _ in range(self._size)]
+        keys = words.keys
+        for k, table, prefixes in self._begins:
+            for prefix in prefixes & keys[k]:
+                for i in table[prefix]:
+                    out[i].append(prefix)
+        for word in self._whole_words & words.words:
+            for i, prefix in self._whole[word]:
+                out[i].append(prefix)
+        return out
+
+
 @lru_cache(maxsize=4)
 def word_starts(text: str) -> WordStarts:
     """The (cached) :class:`WordStarts` of ``text``: texts are scanned by many patterns."""
@@ -389,15 +430,20 @@ def scan(
     if starts is None:
         return pattern.finditer(text)
     if not index:
-        needles: Iterable[str] = starts.word | starts.anywhere
-    else:
-        # a word prefix that stands at no word start cannot start a match: skip its search
-        present = word_starts(text).present(starts)
-        if not present and not starts.anywhere:
-            return iter(())
-        present.extend(starts.anywhere)
-        needles = present
-    return scan_at(pattern, text, _candidates(text, needles, starts.longer))
+        needles = starts.word | starts.anywhere
+        return scan_at(pattern, text, _candidates(text, needles, starts.longer))
+    # a word prefix that stands at no word start cannot start a match: skip its search
+    return scan_present(pattern, starts, text, word_starts(text).present(starts))
+
+
+def scan_present(
+    pattern: re.Pattern[str], starts: Starts, text: str, present: list[str]
+) -> Iterator[re.Match[str]]:
+    """:func:`scan` given the word prefixes of ``starts`` that stand at a word start of
+    ``text`` (:meth:`WordStarts.present`, or one entry of :meth:`StartsIndex.present`)."""
+    if not present and not starts.anywhere:
+        return iter(())
+    return scan_at(pattern, text, _candidates(text, [*present, *starts.anywhere], starts.longer))
 
 
 @dataclass(frozen=True, slots=True)
