@@ -33,16 +33,14 @@ class Clock:
 
 Factory = Callable[[Clock], Limiter]
 
+SHARED = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-async def new_limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
+
+async def _limiters(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
     """Makes limiters of one kind; those of a shared kind share one backing store."""
     made: list[Limiter] = []
     prefix = f"switchtower-test:{uuid.uuid4().hex}:"
@@ -68,7 +66,6 @@ async def new_limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         made.append(limiter)
         return limiter
 
-    make.kind = request.param  # type: ignore[attr-defined]
     yield make
     for limiter in made:
         await limiter.aclose()
@@ -79,9 +76,20 @@ async def new_limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         sync.close()
 
 
-def _shared_only(make: Factory) -> None:
-    if make.kind == "memory":  # type: ignore[attr-defined]
-        pytest.skip("in-process counters are not shared")
+@pytest.fixture(params=["memory", *SHARED])
+async def new_limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
+    """Limiters of every kind."""
+    async for make in _limiters(request, tmp_path):
+        yield make
+
+
+@pytest.fixture(params=SHARED)
+async def new_shared_limiter(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Factory]:
+    """Limiters of the kinds whose instances share counts (not in-process memory)."""
+    async for make in _limiters(request, tmp_path):
+        yield make
 
 
 async def test_sliding_window_and_retry_after(new_limiter: Factory) -> None:
@@ -115,10 +123,9 @@ async def test_spend_is_per_utc_day(new_limiter: Factory) -> None:
     assert await lim.ping()
 
 
-async def test_instances_share_counts(new_limiter: Factory) -> None:
-    _shared_only(new_limiter)
+async def test_instances_share_counts(new_shared_limiter: Factory) -> None:
     clock = Clock()
-    a, b = new_limiter(clock), new_limiter(clock)
+    a, b = new_shared_limiter(clock), new_shared_limiter(clock)
     assert await a.acquire("k", 3) is None
     assert await b.acquire("k", 3) is None
     assert await a.acquire("k", 3) is None
@@ -129,10 +136,11 @@ async def test_instances_share_counts(new_limiter: Factory) -> None:
     assert await b.spent("k") == pytest.approx(0.75)
 
 
-async def test_racing_instances_never_admit_more_than_the_limit(new_limiter: Factory) -> None:
-    _shared_only(new_limiter)
+async def test_racing_instances_never_admit_more_than_the_limit(
+    new_shared_limiter: Factory,
+) -> None:
     clock = Clock(T0 + 5)
-    a, b = new_limiter(clock), new_limiter(clock)
+    a, b = new_shared_limiter(clock), new_shared_limiter(clock)
     answers = await asyncio.gather(*(lim.acquire("k", 10) for lim in (a, b) * 20))
     assert sum(w is None for w in answers) == 10
     assert all(w is None or w >= 1.0 for w in answers)
