@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -144,3 +145,46 @@ def test_corrupt_policy_is_a_config_error(tmp_path: Path) -> None:
     path.write_text('{"format": "something-else"}')
     with pytest.raises(ConfigError, match=r"router\.policy"):
         Policy.load(path)
+
+
+def test_router_and_selector_share_one_source_and_one_prediction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline's router and selector compile the policy once, and the selector reuses
+    the prediction the router made for the same request."""
+    from switchtower.route import predictor
+    from switchtower.select import BetaSelector
+
+    path = tmp_path / "policy.json"
+    fit_policy(_examples(), models=MODELS).save(path)
+    cfg = config(router={"guards": [], "policy": str(path)})
+    router, selector = PolicyRouter(cfg), BetaSelector(cfg)
+    assert router.source is selector.source
+    calls = []
+    real = predictor.feature_vector
+    monkeypatch.setattr(predictor, "feature_vector", lambda *a: calls.append(1) or real(*a))
+    c, s, t = classification("write-code"), signals(), tiers()
+    route = router.route(c, s, t, Request.from_text("x"))
+    selection = selector.select(c, s, route, t)
+    assert len(calls) == 1
+    again = BetaSelector(cfg).select(classification("write-code"), signals(), route, t)
+    assert len(calls) == 2  # other (equal) inputs are predicted afresh
+    assert (again.model, again.estimate) == (selection.model, selection.estimate)
+
+
+def test_a_new_router_sees_a_policy_written_since_the_shared_source_loaded(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.json"
+    old = fit_policy(_examples(seed=1), models=MODELS)
+    old.save(path)
+    cfg = config(router={"guards": [], "policy": str(path)})
+    first = PolicyRouter(cfg, reload_s=3600.0)  # would not look again for an hour
+    assert first.source.policy.version == old.version
+    new = fit_policy(_examples(seed=2), models=MODELS)
+    assert new.version != old.version
+    new.save(path)
+    os.utime(path, (1e9, 1e9))  # a different mtime, however coarse the file system's clock
+    second = PolicyRouter(cfg, reload_s=3600.0)
+    assert second.source is first.source
+    assert second.source.policy.version == new.version

@@ -91,6 +91,9 @@ class Predictor:
             else:
                 self._coef.append([c / s for c, s in zip(w.coef, scale, strict=True)])
         self._tables: dict[str, list[_Entry]] = {}
+        #: the last request's inputs and answer: the router and then the selector ask
+        #: about the same (frozen) classification and signals
+        self._last: tuple[Classification, Signals, dict[str, Prediction]] | None = None
 
     def _table(self, operation: str) -> list[_Entry]:
         table = self._tables.get(operation)
@@ -137,6 +140,9 @@ class Predictor:
 
     def predict(self, classification: Classification, signals: Signals) -> dict[str, Prediction]:
         """Model name -> predicted success for this request (every configured model)."""
+        last = self._last
+        if last is not None and last[0] is classification and last[1] is signals:
+            return dict(last[2])
         x = feature_vector(classification, signals)
         adjust: list[float] = []
         for cls, coef in zip(self._cls, self._coef, strict=True):
@@ -158,7 +164,9 @@ class Predictor:
                     z += e.const
                 ps[i] += weight * _sigmoid(z)
                 strengths[i] += weight * (alpha + beta)
-        return {m.name: Prediction(ps[i], strengths[i]) for i, m in enumerate(self.models)}
+        out = {m.name: Prediction(ps[i], strengths[i]) for i, m in enumerate(self.models)}
+        self._last = (classification, signals, out)
+        return dict(out)
 
     def _history(
         self,

@@ -63,7 +63,7 @@ class PolicyRouter:
         self.threshold = config.router.success_threshold
         self.guards = config.router.guards
         self.output_tokens = output_tokens
-        self.source = PolicySource(
+        self.source = PolicySource.shared(
             config.router.policy, policy=policy, reload_s=reload_s, history_weight=history_weight
         )
         self._op_min_tier: dict[str, Tier | None] = {o.name: o.min_tier for o in config.operations}

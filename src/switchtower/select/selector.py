@@ -81,7 +81,7 @@ class BetaSelector:
         self.z = z
         self.proven_trials = proven_trials
         self.output_tokens = output_tokens
-        self.source = PolicySource(
+        self.source = PolicySource.shared(
             config.router.policy, policy=policy, reload_s=reload_s, history_weight=history_weight
         )
         self._op_confidence = {
