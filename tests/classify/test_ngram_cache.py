@@ -75,3 +75,15 @@ def test_ascii_fast_path_cleans_like_the_general_path() -> None:
     assert prepare_text(text) == " ".join(cleaned.split())
     assert is_binary("\x00\x01\x02" * 100) is True
     assert is_binary("plain text\n" * 10) is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+    | st.text(alphabet=st.sampled_from([*"aZ9_ -.\t\n", "é", "ß", "İ", "\u212a", "٣"]), max_size=30)
+)
+def test_words_are_the_word_regex_matches(text: str) -> None:
+    """The ASCII shortcut (translate + split) finds exactly the regex's lowercased words."""
+    from switchtower.classify.ngrams import _WORD, _words
+
+    assert _words(text) == _WORD.findall(text.lower())

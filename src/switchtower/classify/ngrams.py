@@ -20,6 +20,9 @@ import numpy.typing as npt
 __all__ = ["NgramFeaturizer", "SparseRow", "analyze", "fit_ngrams"]
 
 _WORD = re.compile(r"(?u)\b\w+\b")
+#: ASCII non-word characters -> space: for an ASCII text, ``translate`` + ``split`` gives
+#: exactly the maximal ``\w`` runs that :data:`_WORD` finds, about 6x faster
+_ASCII_NON_WORD = str.maketrans({c: " " for c in range(128) if not _WORD.fullmatch(chr(c))})
 CHAR_MIN, CHAR_MAX = 2, 5
 #: character n-grams come from at most this many leading characters of a word
 #: (hashes, base64 and other long tokens would otherwise flood the features)
@@ -29,9 +32,17 @@ MAX_WORD_CHARS = 30
 SparseRow = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
 
+def _words(text: str) -> list[str]:
+    """The lowercased words (maximal runs of word characters) of a text, in order."""
+    low = text.lower()
+    if low.isascii():
+        return low.translate(_ASCII_NON_WORD).split()
+    return _WORD.findall(low)
+
+
 def analyze(text: str) -> list[str]:
     """Lowercased word 1-2 grams (``w:``) and in-word character 2-5 grams (``c:``)."""
-    words = _WORD.findall(text.lower())
+    words = _words(text)
     feats = [f"w:{w}" for w in words]
     feats.extend(f"w:{a} {b}" for a, b in pairwise(words))
     for w in words:
@@ -111,7 +122,7 @@ class NgramFeaturizer:
         last = self._last
         if last and last[0][0] == text:
             return last[0][1]
-        words = _WORD.findall(text.lower())
+        words = _words(text)
         cached = self._word_cache.get
         parts = [c if (c := cached(w)) is not None else self._columns(w) for w in words]
         pair = self.pairs.get
