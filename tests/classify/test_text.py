@@ -3,6 +3,9 @@ from __future__ import annotations
 import re
 import sys
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from switchtower.classify.text import HEAD_CHARS, MAX_CHARS, TAIL_CHARS, is_binary, prepare_text
 
 
@@ -41,3 +44,17 @@ def test_whitespace_folding_equals_the_regex_rule() -> None:
         c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() != bool(space.match(c))
     ] == []
     assert prepare_text(" a\u2003\x1c b\u3000") == "a b"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([chr(i) for i in range(128)] + ["a"] * 40), max_size=80))
+def test_ascii_controls_are_counted_and_replaced_like_the_regex(text: str) -> None:
+    """The byte-table shortcuts for ASCII text count and replace exactly what the
+    control-character regex finds."""
+    share = len(_CONTROL.findall(text)) / len(text) if text else 0.0
+    assert is_binary(text) is (share > 0.3)
+    if share <= 0.3:
+        assert prepare_text(text) == " ".join(_CONTROL.sub(" ", text).split())

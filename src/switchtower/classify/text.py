@@ -26,6 +26,10 @@ _BINARY_SHARE = 0.3
 
 #: ASCII characters that are control characters but not whitespace (category Cc)
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+#: byte tables built from that pattern: every other byte (deleted, leaving the control
+#: characters to count) and each control byte -> space (replaced without a regex pass)
+_NOT_CONTROL = bytes(b for b in range(256) if not _ASCII_CONTROL.fullmatch(chr(b)))
+_CONTROL_TO_SPACE = bytes(32 if _ASCII_CONTROL.fullmatch(chr(b)) else b for b in range(256))
 
 
 def is_binary(text: str) -> bool:
@@ -34,7 +38,8 @@ def is_binary(text: str) -> bool:
     if not sample:
         return False
     if sample.isascii():  # the common case, without a Python loop over characters
-        return len(_ASCII_CONTROL.findall(sample)) / len(sample) > _BINARY_SHARE
+        controls = sample.encode("ascii").translate(None, _NOT_CONTROL)
+        return len(controls) / len(sample) > _BINARY_SHARE
     bad = sum(
         1
         for ch in sample
@@ -55,7 +60,7 @@ def prepare_text(text: object) -> str:
     if is_binary(text):
         return ""
     if text.isascii():
-        text = _ASCII_CONTROL.sub(" ", text)
+        text = text.encode("ascii").translate(_CONTROL_TO_SPACE).decode("ascii")
     else:
         text = "".join(
             ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in text
