@@ -87,3 +87,16 @@ def test_words_are_the_word_regex_matches(text: str) -> None:
     from switchtower.classify.ngrams import _WORD, _words
 
     assert _words(text) == _WORD.findall(text.lower())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=200))
+def test_counted_is_numpy_unique(values: list[int]) -> None:
+    """The featurizer's distinct-column count equals ``np.unique(..., return_counts=True)``."""
+    from switchtower.classify.ngrams import _counted
+
+    want = np.unique(np.asarray(values, dtype=np.int32), return_counts=True)
+    got = _counted(np.asarray(values, dtype=np.int32))
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        assert g.tolist() == w.tolist()

@@ -62,6 +62,21 @@ def _word_features(word: str) -> list[str]:
     return feats
 
 
+def _counted(values: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    """``np.unique(values, return_counts=True)`` for a non-empty array, sorting ``values``
+    in place: the same arrays without ``np.unique``'s per-call overhead (which is most of
+    its cost on a short request's few hundred columns)."""
+    values.sort()
+    first = np.empty(values.size, dtype=bool)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = values.size - starts[-1]
+    return values[starts], counts
+
+
 #: distinct words whose feature columns are kept (a bounded per-featurizer cache)
 _WORD_CACHE_SIZE = 50_000
 
@@ -134,7 +149,7 @@ class NgramFeaturizer:
         if cols.size == 0:
             row = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         else:
-            uniq, counts = np.unique(cols, return_counts=True)
+            uniq, counts = _counted(cols)
             idx = uniq.astype(np.int64)
             tf = (1.0 + np.log(counts)).astype(np.float32)
             vals = tf * self.idf[idx]
