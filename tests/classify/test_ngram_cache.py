@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -83,10 +84,15 @@ def test_ascii_fast_path_cleans_like_the_general_path() -> None:
     | st.text(alphabet=st.sampled_from([*"aZ9_ -.\t\n", "é", "ß", "İ", "\u212a", "٣"]), max_size=30)
 )
 def test_words_are_the_word_regex_matches(text: str) -> None:
-    """The ASCII shortcut (translate + split) finds exactly the regex's lowercased words."""
-    from switchtower.classify.ngrams import _WORD, _words
+    """The ASCII shortcut (translate + split) finds exactly the regex's words, as the
+    classifier (lowercased) and the signals' word index use them."""
+    from switchtower.classify.ngrams import _words
+    from switchtower.signals.prefilter import WordStarts
+    from switchtower.words import word_runs
 
-    assert _words(text) == _WORD.findall(text.lower())
+    assert word_runs(text) == re.findall(r"\w+", text)
+    assert _words(text) == re.findall(r"(?u)\b\w+\b", text.lower())
+    assert WordStarts(text).words == set(re.findall(r"\w+", text))
 
 
 @settings(max_examples=300, deadline=None)

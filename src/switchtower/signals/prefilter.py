@@ -28,6 +28,8 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from switchtower.words import word_runs
+
 __all__ = [
     "MIN_PREFIX",
     "Gated",
@@ -326,11 +328,6 @@ def scan_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Itera
 
 
 _WORDS = re.compile(r"\w+")
-#: ASCII non-word characters -> space: for an ASCII text, ``translate`` + ``split`` gives
-#: exactly the ``\w+`` runs (faster than the regex)
-_ASCII_NON_WORD = str.maketrans(
-    {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
-)
 
 
 _FIRST4, _FIRST3, _FIRST2 = (itemgetter(slice(n)) for n in (4, 3, 2))
@@ -345,12 +342,8 @@ class WordStarts:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        if text.isascii():
-            words = set(text.translate(_ASCII_NON_WORD).split())
-        else:
-            words = set(_WORDS.findall(text))
         #: every maximal run of word characters
-        self.words: set[str] = words
+        self.words: set[str] = set(word_runs(text))
         self._keys: dict[int, set[str]] | None = None
 
     @property
