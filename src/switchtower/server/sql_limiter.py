@@ -12,7 +12,8 @@ EXISTS``): ``switchtower_rate_counts`` (key, minute, count) and ``switchtower_sp
 replicas admitting the same key's requests at the same instant never admit more than
 the limit between them: the database serialises the updates of that row. Spend is
 added with an upsert too (``usd = usd + :usd``). Rows of past windows are pruned when a
-process first sees a new minute, and past days are kept for two days, as in Redis.
+process first sees a new minute, and spend older than two days when it first charges on
+a new day (Redis keys expire after two days too).
 
 The engine is synchronous; every call runs in a worker thread, off the event loop.
 """
@@ -79,6 +80,7 @@ class SqlLimiter:
         self._insert = _dialect_insert(engine)
         self._clock = clock
         self._pruned_window: int | None = None
+        self._pruned_day: str | None = None
         _metadata.create_all(engine, checkfirst=True)
 
     @classmethod
@@ -153,14 +155,17 @@ class SqlLimiter:
 
     def _charge(self, key_id: str, usd: float) -> None:
         now = self._clock()
-        stmt = self._insert(spend).values(key_id=key_id, day=day_key(now), usd=usd)
+        today = day_key(now)
+        stmt = self._insert(spend).values(key_id=key_id, day=today, usd=usd)
         stmt = stmt.on_conflict_do_update(
             index_elements=[spend.c.key_id, spend.c.day], set_={"usd": spend.c.usd + usd}
         )
         with self._engine.begin() as conn:
             conn.execute(stmt)
-            oldest = day_key(now - (_SPEND_DAYS - 1) * 86_400)
-            conn.execute(sa.delete(spend).where(spend.c.key_id == key_id, spend.c.day < oldest))
+            if self._pruned_day != today:  # a new day: drop the days no longer kept
+                oldest = day_key(now - (_SPEND_DAYS - 1) * 86_400)
+                conn.execute(sa.delete(spend).where(spend.c.day < oldest))
+                self._pruned_day = today
 
     def _ping(self) -> bool:
         try:
