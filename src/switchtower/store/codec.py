@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -15,6 +16,7 @@ from switchtower.types import Attempt, Deadline, Outcome, Tier, Trace, Usage
 __all__ = [
     "attempt_rows",
     "json_safe",
+    "json_text",
     "trace_from_dict",
     "trace_from_row",
     "trace_row",
@@ -38,6 +40,24 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [json_safe(v) for v in value]
     return str(value)
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, as :func:`json_safe` would make it, in one orjson call.
+
+    The trace store's engines serialise their JSON columns with it (see
+    ``store.migrate.create_engine``): non-finite floats become null, non-str keys
+    strings, sets lists, anything else its ``str``. What orjson cannot write (an int
+    beyond 64 bits, nesting deeper than 254) goes through :func:`json_safe` and the
+    standard library instead.
+    """
+    try:
+        return orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(json_safe(value), allow_nan=False)
 
 
 def _num(value: float, name: str) -> float:
@@ -71,8 +91,9 @@ def trace_row(trace: Trace) -> dict[str, Any]:
         "experiment": trace.experiment,
         "arm": trace.arm,
         "api_key_id": trace.api_key_id,
-        "signals": json_safe(trace.signals),
-        "decision": json_safe(trace.decision),
+        # made JSON-safe by the engine's serialiser, json_text (one C call, not a walk)
+        "signals": trace.signals,
+        "decision": trace.decision,
         "outcome_success": out.success if out else None,
         "outcome_score": out.score if out else None,
         "outcome_comment": out.comment if out else None,
