@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx2
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakes.openai_upstream import FakeOpenAI
 from switchtower.providers.http_transport import LeanTransport, env_proxies, sdk_http_client
@@ -279,3 +281,73 @@ def test_a_configured_proxy_keeps_the_sdk_transport(
     assert env_proxies()
     plain = sdk_http_client(openai.DefaultAsyncHttpxClient, limits)
     assert not isinstance(plain._transport, LeanTransport)
+
+
+_NAMES = st.sampled_from(
+    ["Accept", "accept", "User-Agent", "X-Stainless-Lang", "Authorization", "x-t", "Content-Type"]
+)
+_URLS = st.sampled_from(
+    [
+        "http://127.0.0.1:9/v1/chat/completions",
+        "https://api.example.com/v1/messages?beta=true",
+        "http://[::1]:8080/a%20b/c",
+    ]
+)
+_TIMEOUTS = st.sampled_from(
+    [httpx2.USE_CLIENT_DEFAULT, None, 3.0, httpx2.Timeout(5.0, connect=1.0)]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    url=_URLS,
+    headers=st.lists(st.tuples(_NAMES, st.text("abc ;=/", max_size=8)), max_size=6),
+    content=st.binary(max_size=32),
+    timeout=_TIMEOUTS,
+)
+def test_quick_requests_build_what_httpx_builds(
+    url: str, headers: list[tuple[str, str]], content: bytes, timeout: object
+) -> None:
+    """The SDKs' calls (absolute URL, header pairs) give the same request as httpx's
+    general build_request: method, URL, headers in order, body and timeouts."""
+    limits = httpx2.Limits(max_connections=4)
+    quick = sdk_http_client(openai.DefaultAsyncHttpxClient, limits)
+    plain = openai.DefaultAsyncHttpxClient(limits=limits)
+    assert type(quick).build_request is not type(plain).build_request
+    kw = {"headers": headers, "content": content, "timeout": timeout}
+    for _ in range(2):  # the second time from the parsed-URL cache
+        a = quick.build_request("POST", url, **kw)  # type: ignore[arg-type]
+        b = plain.build_request("POST", url, **kw)  # type: ignore[arg-type]
+        assert (a.method, a.url, a.content) == (b.method, b.url, b.content)
+        assert a.headers.multi_items() == b.headers.multi_items()
+        assert a.extensions == b.extensions
+
+
+def test_quick_requests_leave_other_calls_to_httpx() -> None:
+    """Relative URLs against a base URL, query parameters, JSON bodies and cookies take
+    httpx's own path, with its results."""
+    quick = sdk_http_client(openai.DefaultAsyncHttpxClient, httpx2.Limits(max_connections=4))
+    quick.base_url = httpx2.URL("http://127.0.0.1:9/v1/")
+    r = quick.build_request("GET", "models", params={"a": "1"})
+    assert str(r.url) == "http://127.0.0.1:9/v1/models?a=1"
+    r = quick.build_request("POST", "http://127.0.0.1:9/x", json={"k": 1}, headers=[("x", "y")])
+    assert r.content == b'{"k":1}'
+    assert r.headers["x"] == "y"
+    quick.cookies.set("session", "s1")
+    r = quick.build_request("POST", "http://127.0.0.1:9/x", headers=[("x", "y")])
+    assert r.headers["cookie"] == "session=s1"
+
+
+async def test_an_answer_complete_with_its_head_comes_read(client: httpx2.AsyncClient) -> None:
+    """A small answer that arrived whole is handed over read, its connection back in
+    the pool before the caller touches the body."""
+    async with RawServer(keep_alive) as server:
+        transport = client._transport
+        assert isinstance(transport, LeanTransport)
+        async with client.stream("POST", server.url + "/v1/x", content=b"abc") as r:
+            assert r.is_stream_consumed
+            assert transport._n_idle == 1
+            assert await r.aread() == b'{"echo": 3}'
+        r = await client.post(server.url + "/v1/x", content=b"abcd")
+        assert r.json() == {"echo": 4}
+        assert server.connections == 1
