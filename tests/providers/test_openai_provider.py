@@ -204,3 +204,17 @@ def test_unavailable_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
     reason = provider.unavailable_reason(batch)
     assert reason is not None
     assert "batch" in reason
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/", "https://api.example.com", None],
+)
+def test_the_call_url_is_the_one_the_sdk_would_join(base_url: str | None) -> None:
+    """The provider hands the SDK an absolute URL; it is the SDK's own join of the
+    chat completions path to the client's base URL."""
+    provider = OpenAIProvider()
+    spec = ModelConfig(name="m", provider="openai", base_url=base_url, api_key_env="NO_SUCH")
+    target, _ = provider._target(info(spec))
+    assert target.url == str(target.client._prepare_url("/chat/completions"))
+    assert target.url.endswith("/chat/completions")

@@ -84,6 +84,9 @@ class _Target:
     model_id: str
     options: openai.RequestOptions  # the SDK's per-request options (the timeout)
     where: str
+    #: the chat completions URL, joined to the client's base URL as the SDK joins a path
+    #: (given absolute, the SDK does not parse and join it again on every call)
+    url: str
 
 
 def _key_env(spec: ModelConfig) -> str | None:
@@ -179,11 +182,14 @@ class OpenAIProvider:
         cache_key = (model.name, spec.model_id, spec.base_url, key, spec.timeout_s)
         target = self._targets.get(cache_key)
         if target is None:
+            client = self._client(spec)
+            base = client.base_url
             target = _Target(
-                client=self._client(spec),
+                client=client,
                 model_id=spec.model_id,
                 options={"timeout": spec.timeout_s},
                 where=self._where(spec),
+                url=str(base.copy_with(raw_path=base.raw_path + _PATH.lstrip("/").encode())),
             )
             self._targets[cache_key] = target
         return target, spec
@@ -221,7 +227,7 @@ class OpenAIProvider:
         target, spec = self._target(model)
         try:
             response = await target.client.post(
-                _PATH,
+                target.url,
                 cast_to=httpx2.Response,
                 content=self._body(request, target.model_id),
                 options=target.options,
@@ -250,7 +256,7 @@ class OpenAIProvider:
             response = cast(
                 httpx2.Response,
                 await target.client.post(
-                    _PATH,
+                    target.url,
                     cast_to=httpx2.Response,
                     content=self._body(request, target.model_id, **extra),
                     options=target.options,
