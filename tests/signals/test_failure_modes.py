@@ -94,6 +94,36 @@ def test_negation_cancels_an_action() -> None:
     assert compute_failure_modes(negated)["high_consequence_write"].score < FIRE
 
 
+@pytest.mark.parametrize(
+    ("code_edit", "data_delete"),
+    [
+        (
+            "Remove the else branch in validate_email, it can never run.",
+            "Delete the old feature branches that were merged last quarter.",
+        ),
+        (
+            "Remove the deprecated methods from the User class.",
+            "Remove all inactive users from the accounts table.",
+        ),
+        (
+            "Remove the empty strings from the tags array in the request payload.",
+            "Remove the old release tags from the repository.",
+        ),
+        (
+            "Remove the unused keys from the settings dict.",
+            "Delete the unused keys from the production key vault.",
+        ),
+    ],
+)
+def test_deleting_code_constructs_is_not_a_consequential_write(
+    code_edit: str, data_delete: str
+) -> None:
+    """A branch of an if, a key of a dict or a method of a class is code being edited;
+    the same verbs on git branches, tables, repositories or production stay writes."""
+    assert compute_failure_modes(code_edit)["high_consequence_write"].score < FIRE
+    assert compute_failure_modes(data_delete)["high_consequence_write"].score >= FIRE
+
+
 def test_staging_is_discounted_against_production() -> None:
     prod = compute_failure_modes("Truncate the sessions table in production.")
     staging = compute_failure_modes("Truncate the sessions table in staging.")

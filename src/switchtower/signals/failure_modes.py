@@ -61,6 +61,8 @@ _MODE_FACTOR: Mapping[str, Mapping[str, float]] = {
 _SAFE_ENV_FACTOR = 0.3
 #: security vocabulary inside attached code counts this much
 _CODE_FACTOR = 0.6
+#: deleting a construct of code (a branch of an if, a key of a dict) counts this much
+_CODE_EDIT_FACTOR = 0.3
 
 _NEGATION = re.compile(
     r"\b(?:don'?t|do not|does not|doesn'?t|never|not|no|without|avoid|nor|shouldn'?t|"
@@ -92,6 +94,18 @@ _EXCLUSION = re.compile(
     r"\bnothing to do with|\bnot related to|\bother than|\bexcept(?: for)?|\bexcluding|"
     r"\bno changes? to|\bleave (?:the |our )?(?:\w+ ){0,2}alone)[^.;\n]*$"
 )
+#: what a "delete" / "remove" acts on when it edits code, not data or infrastructure:
+#: branches of a conditional, log lines, or anything taken out of a code container
+_CODE_EDIT = re.compile(
+    r"\b(?:duplicat\w*|redundant|nested|if/else|if-else|else|conditional|dead|unreachable|"
+    r"switch|case|empty) branch(?:es)?\b|"
+    r"\b(?:debug|log(?:ging)?|print|console|trace) (?:messages?|statements?|lines?|calls?)\b|"
+    r"\b(?:from|in|inside|of) (?:the |this |that |my |our |a |each |every )?(?:\w+ ){0,2}"
+    r"(?:dict(?:ionary)?|list|array|tuple|function|method|class|module|code|snippet|"
+    r"script|string|struct|hash ?map|object literal|json|yaml|dataframe|data ?frame|df|"
+    r"loop|parser|regex|component|template|config file|settings file|source file)\b"
+)
+_PROD_WORD = re.compile(r"\b(?:prod(?:uction)?|live)\b")
 _NUMBERED = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|step \d+[:.)]?)\s+\S")
 _BACK_REF = gated(
     r"\b(?:it|them|those|these|each(?: one)?|the result\w*|the output|that|its|their)\b"
@@ -160,6 +174,12 @@ def _factor(rule: Rule, prose: Prose, m: re.Match[str]) -> float:
             return 0.0
         if SAFE_ENV.search(clause) and not re.search(r"\bprod(?:uction)?\b", clause):
             factor *= _SAFE_ENV_FACTOR
+        if (
+            rule.name == "destroy-data"
+            and _CODE_EDIT.search(clause)
+            and not _PROD_WORD.search(clause)
+        ):
+            factor *= _CODE_EDIT_FACTOR
     return factor
 
 
