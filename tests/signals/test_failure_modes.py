@@ -155,3 +155,17 @@ def test_attached_code_not_containing_reference_counts_half() -> None:
     none = compute_failure_modes("Why does handle_refund() crash?")["missing_repo_context"]
     partial = compute_failure_modes(text)["missing_repo_context"]
     assert 0.0 < partial.score < none.score
+
+
+def test_a_literal_pasted_on_its_own_line_is_attached_code() -> None:
+    """``settings = {...}`` on a line of its own gives the names it holds; a file the
+    request does not give still counts, as beside any attached code."""
+    literal = "settings = {'debug': True, 'legacy_mode': False, 'old_flag': None}"
+    pasted = f"Remove the unused keys from the settings dict below.\n\n{literal}"
+    assert compute_failure_modes(pasted)["missing_repo_context"].score == 0.0
+    named = compute_failure_modes(
+        f"Remove the unused keys from load_settings in config/settings.py.\n\n{literal}"
+    )["missing_repo_context"]
+    assert named.score > 0.0
+    assert named.evidence[0] == "file config/settings.py"
+    assert named.evidence[-1] == "attached code lacks them"

@@ -251,6 +251,11 @@ ATTACHED_HEAD = 16_000
 ATTACHED_TAIL = 4_000
 #: code-like lines in one message needed to count it as attached code
 _MIN_CODE_LINES = 3
+#: one line of prose that is a literal assigned to a name (``settings = {...}``,
+#: ``df = pd.DataFrame({...})``): what it names is given, even without a code block
+_INLINE_LITERAL = re.compile(
+    r"(?m)^[ \t]*[A-Za-z_][\w.]*[ \t]*=[ \t]*(?:[\w.]+\()?[\[{(][^\n]*[\]})][ \t]*;?[ \t]*$"
+)
 
 
 def _code_lines(prose: str) -> int:
@@ -276,6 +281,8 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
         parts.extend(_INLINE_SQL.matched(prose))
         if _code_lines(prose) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
             parts.append(prose)
+        elif "=" in prose:
+            parts.extend(m.group() for m in scan_at(_INLINE_LITERAL, prose, line_starts(prose)))
     return "\n".join(parts)
 
 
