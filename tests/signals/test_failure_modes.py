@@ -169,3 +169,15 @@ def test_a_literal_pasted_on_its_own_line_is_attached_code() -> None:
     assert named.score > 0.0
     assert named.evidence[0] == "file config/settings.py"
     assert named.evidence[-1] == "attached code lacks them"
+
+
+def test_three_dependent_steps_are_a_chain() -> None:
+    """Three imperative steps whose later ones use the earlier results are a chain; three
+    independent requests in one sentence are not."""
+    chain = (
+        "Find the services that pin the old auth library, check which version each one "
+        "pins, then upgrade those below 2.0 and rerun their tests."
+    )
+    assert compute_failure_modes(chain)["long_dependency_chain"].score >= FIRE
+    single = "Fix the typo in the README."
+    assert compute_failure_modes(single)["long_dependency_chain"].score < FIRE

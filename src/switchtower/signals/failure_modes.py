@@ -276,7 +276,7 @@ def dependency_chain(prose: Prose, raw: str) -> Signal:
         cues += 0.5 * numbered
         evidence.append(f"{numbered} numbered steps")
     steps = sum(1 for _ in scan_at(_ACT_VERB, prose.text, _act_verb_starts(prose.text)))
-    if steps >= 4:
+    if steps >= 3:
         cues += 1.0 * (steps - 2)
         evidence.append(f"{steps} imperative steps")
         # later steps that point back at earlier results ("fix it", "for each one")
