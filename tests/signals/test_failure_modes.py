@@ -181,3 +181,10 @@ def test_three_dependent_steps_are_a_chain() -> None:
     assert compute_failure_modes(chain)["long_dependency_chain"].score >= FIRE
     single = "Fix the typo in the README."
     assert compute_failure_modes(single)["long_dependency_chain"].score < FIRE
+
+
+def test_pointing_back_at_something_the_request_named_is_not_missing_code() -> None:
+    back = "Write a function that parses ISO dates, then add tests for this function."
+    assert compute_failure_modes(back)["missing_repo_context"].score < FIRE
+    out = "Add tests for this function and make them pass."
+    assert compute_failure_modes(out)["missing_repo_context"].score >= FIRE

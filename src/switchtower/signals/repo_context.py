@@ -519,9 +519,25 @@ def _references(raw: str, prose: Prose) -> dict[str, tuple[float, str]]:
     for gate, weight in ((_DEICTIC_STRONG, 0.55), (_DEICTIC, 0.5)):
         for m in gate.finditer(prose.text):
             key = "@" + m.group(0)
-            if not refs.settled(key, weight):
-                refs.add(key, weight, repr(snippet(prose.text, m.start(), m.end())))
+            if refs.settled(key, weight) or (gate is _DEICTIC and _anaphoric(prose.text, m)):
+                continue
+            refs.add(key, weight, repr(snippet(prose.text, m.start(), m.end())))
     return refs.found
+
+
+_POINTING = ("this ", "that ", "these ", "those ")
+
+
+def _anaphoric(text: str, m: re.Match[str]) -> bool:
+    """True for "that service" after "find which service timed out": the request named
+    the thing before pointing at it, so the phrase points back into the text, not at
+    code it lacks."""
+    phrase = m.group(0)
+    if not phrase.startswith(_POINTING):
+        return False
+    noun = phrase.rsplit(" ", 1)[-1]
+    stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
+    return re.search(r"\b" + re.escape(stem) + r"s?\b", text[: m.start()]) is not None
 
 
 def missing_repo_context(
