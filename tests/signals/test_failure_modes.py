@@ -188,3 +188,10 @@ def test_pointing_back_at_something_the_request_named_is_not_missing_code() -> N
     assert compute_failure_modes(back)["missing_repo_context"].score < FIRE
     out = "Add tests for this function and make them pass."
     assert compute_failure_modes(out)["missing_repo_context"].score >= FIRE
+
+
+def test_a_minor_upgrade_the_request_calls_breaking_is_a_risky_migration() -> None:
+    k8s = "Upgrade the cluster from 1.26 to 1.29 and update the deprecated API versions."
+    assert compute_failure_modes(k8s)["risky_migration"].score >= FIRE
+    bump = "Bump requests from 2.28 to 2.31."
+    assert compute_failure_modes(bump)["risky_migration"].score < FIRE

@@ -105,6 +105,10 @@ _CODE_EDIT = re.compile(
     r"script|string|struct|hash ?map|object literal|json|yaml|dataframe|data ?frame|df|"
     r"loop|parser|regex|component|template|config file|settings file|source file)\b"
 )
+#: the request says an upgrade breaks things
+_BREAKING = re.compile(
+    r"\b(?:deprecat\w*|breaking|removed apis?|incompatib\w*|end[- ]of[- ]life|eol)\b"
+)
 _PROD_WORD = re.compile(r"\b(?:prod(?:uction)?|live)\b")
 _NUMBERED = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|step \d+[:.)]?)\s+\S")
 _BACK_REF = gated(
@@ -225,12 +229,20 @@ def rule_signal(name: str, rules: Sequence[Rule], prose: Prose, code: Sequence[s
 
 
 def _version_jump(prose: Prose) -> tuple[float, str] | None:
-    """A major-version upgrade ("from 3.2 to 4.2", "0.68 to 0.73", "v1 ... v2")."""
+    """A major-version upgrade ("from 3.2 to 4.2", "0.68 to 0.73", "v1 ... v2"), or a
+    minor one the request itself calls breaking ("1.26 to 1.29 ... deprecated APIs")."""
     for m in VERSION_JUMP.finditer(prose.text):
         old_major, old_minor, new_major, new_minor = m.groups()
         major_change = old_major != new_major
         zero_minor = old_major == new_major == "0" and old_minor != new_minor
-        if (major_change and int(new_major) > int(old_major)) or zero_minor:
+        breaking_minor = (
+            not major_change
+            and old_minor is not None
+            and new_minor is not None
+            and int(new_minor) > int(old_minor)
+            and _BREAKING.search(prose.text) is not None
+        )
+        if (major_change and int(new_major) > int(old_major)) or zero_minor or breaking_minor:
             w = 0.65 * _MODE_FACTOR["topic"][prose.mode_at(m.start())]
             return w, snippet(prose.text, m.start(), m.end())
     return None
