@@ -9,12 +9,11 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 # llama-cpp-python compiles llama.cpp. Its default -march=native build uses the CPU's AMX
 # tiles where it finds them, and on this machine kind's VMs that code dies of a general
-# protection fault (ldtilecfg in ggml_backend_amx_mul_mat) at the first completion; a
-# portable AVX2 build runs on every x86-64 CPU of the last decade and is fast enough
-# for SmolLM2-135M. pip caches
-# the wheel it builds, so only a machine's first install compiles (clear a native build
-# from an earlier install with `pip cache remove llama_cpp_python`).
-# (x86-64 only: other architectures have no AMX and keep llama.cpp's own defaults)
+# protection fault (ldtilecfg in ggml_backend_amx_mul_mat) at the first completion. On
+# x86-64 the build is therefore a portable AVX2 one (any x86-64 CPU of the last decade;
+# fast enough for SmolLM2-135M); other architectures have no AMX and keep llama.cpp's
+# defaults. pip caches the wheel it builds, so only a machine's first install compiles
+# (clear a native build an earlier install left with `pip cache remove llama_cpp_python`).
 ifeq ($(shell uname -m),x86_64)
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
