@@ -200,7 +200,7 @@ def trace_to_json_bytes(trace: Trace) -> bytes:
     """:func:`trace_to_dict` serialised, without the recursive :func:`json_safe` pass:
     orjson writes NaN/inf as null, non-str keys as strings and anything else through
     ``str``, which is what ``json_safe`` does. The request path's journal uses it."""
-    return orjson.dumps(_raw_dict(trace), default=_orjson_default, option=orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(_raw_dict(trace), default=_orjson_default, option=_ORJSON_OPTIONS)
 
 
 def _raw_dict(trace: Trace) -> dict[str, Any]:
