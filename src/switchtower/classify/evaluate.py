@@ -1,8 +1,9 @@
 """Datasets and metrics for ``switchtower classify eval``.
 
 A labelled file is a CSV with columns ``text`` and ``label`` (``category`` or ``intent``
-are accepted for ``label``), or JSONL of ``{"text": ..., "label": ...}``. In a test
-file, the label ``oos`` marks out-of-scope items.
+are accepted for ``label``), JSONL of ``{"text": ..., "label": ...}``, a JSON array of
+those, or a CLINC150 release file (see :func:`read_examples`). In a test file, the label
+``oos`` marks out-of-scope items.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,7 +35,13 @@ __all__ = [
 ]
 
 Examples = tuple[list[str], list[str]]
+Split = Literal["train", "test"]
 _LABEL_COLUMNS = ("label", "category", "intent")
+#: the parts of a CLINC150 file read for each side of an evaluation
+_CLINC_SPLITS: Mapping[Split, tuple[str, ...]] = {
+    "train": ("train", "oos_train", "oos_val"),
+    "test": ("test", "oos_test"),
+}
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
@@ -44,33 +51,87 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(os.environ.get("SWITCHTOWER_DATA_DIR", "../shared/data"))
 
 
-def read_examples(path: str | os.PathLike[str]) -> Examples:
-    """Read ``text,label`` pairs from a CSV or JSONL file. Raises DataFormatError."""
+def read_examples(path: str | os.PathLike[str], split: Split = "train") -> Examples:
+    """Read ``text,label`` pairs from a file. Raises DataFormatError.
+
+    Formats, told apart by content (the extension only separates CSV from JSON):
+
+    * CSV with a ``text`` column and a ``label`` (or ``category`` / ``intent``) column;
+    * JSONL, one ``{"text", "label"}`` object a line (``category`` / ``intent`` accepted);
+    * a JSON array of such objects or of ``[text, label]`` pairs;
+    * a CLINC150 file (``data_full.json``, ``data_small.json``, ``data_oos_plus.json``
+      ...): an object of ``[text, label]`` lists per split. ``split="train"`` reads
+      ``train`` plus ``oos_train`` and ``oos_val`` (out-of-scope queries only tune the
+      threshold; in-scope ``val`` is left out), ``split="test"`` reads ``test`` plus
+      ``oos_test``.
+    """
     p = Path(path)
+    try:
+        with p.open(encoding="utf-8-sig", newline="") as fh:
+            if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+                return _read_json(p, fh.read(), split)
+            return _read_csv(p, fh)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataFormatError(f"{p}: cannot read examples: {exc}") from exc
+
+
+def _read_csv(p: Path, fh: Iterable[str]) -> Examples:
+    reader = csv.DictReader(fh)
+    cols = [c.strip() for c in reader.fieldnames or []]
+    reader.fieldnames = cols
+    col = next((c for c in _LABEL_COLUMNS if c in cols), None)
+    if "text" not in cols or col is None:
+        raise DataFormatError(f"{p}: CSV needs columns text,label (has {cols})")
     texts: list[str] = []
     labels: list[str] = []
+    for row in reader:
+        texts.append(row["text"] or "")
+        labels.append(row[col] or "")
+    return texts, labels
+
+
+def _read_json(p: Path, content: str, split: Split) -> Examples:
     try:
-        with p.open(encoding="utf-8", newline="") as fh:
-            if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-                for n, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    row = json.loads(line)
-                    if not isinstance(row, dict) or "text" not in row or "label" not in row:
-                        raise DataFormatError(f"{p}:{n}: expected {{'text', 'label'}}")
-                    texts.append(str(row["text"]))
-                    labels.append(str(row["label"]))
-            else:
-                reader = csv.DictReader(fh)
-                cols = reader.fieldnames or []
-                col = next((c for c in _LABEL_COLUMNS if c in cols), None)
-                if "text" not in cols or col is None:
-                    raise DataFormatError(f"{p}: CSV needs columns text,label (has {cols})")
-                for row in reader:
-                    texts.append(row["text"] or "")
-                    labels.append(row[col] or "")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        raise DataFormatError(f"{p}: cannot read examples: {exc}") from exc
+        doc = json.loads(content)
+    except json.JSONDecodeError:
+        doc = None  # JSONL: one document per line
+    if isinstance(doc, dict) and any(k in doc for k in _CLINC_SPLITS[split]):
+        return _pairs(p, [row for k in _CLINC_SPLITS[split] for row in doc.get(k, [])])
+    if isinstance(doc, list):
+        return _pairs(p, doc)
+    rows: list[Any] = []
+    for n, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"{p}:{n}: not JSON: {exc.msg}") from exc
+        if not _pair(rows[-1]):
+            raise DataFormatError(f"{p}:{n}: expected {{'text', 'label'}}")
+    return _pairs(p, rows)
+
+
+def _pair(row: Any) -> tuple[str, str] | None:
+    if isinstance(row, dict) and "text" in row:
+        key = next((k for k in _LABEL_COLUMNS if k in row), None)
+        return None if key is None else (str(row["text"]), str(row[key]))
+    if isinstance(row, list | tuple) and len(row) == 2:
+        return str(row[0]), str(row[1])
+    return None
+
+
+def _pairs(p: Path, rows: Sequence[Any]) -> Examples:
+    texts: list[str] = []
+    labels: list[str] = []
+    for n, row in enumerate(rows, 1):
+        pair = _pair(row)
+        if pair is None:
+            raise DataFormatError(
+                f"{p}: item {n}: expected {{'text', 'label'}} or [text, label], got {row!r:.80}"
+            )
+        texts.append(pair[0])
+        labels.append(pair[1])
     return texts, labels
 
 
@@ -80,18 +141,19 @@ def _banking77(root: Path) -> tuple[Examples, Examples]:
 
 
 def _clinc150(root: Path) -> tuple[Examples, Examples]:
-    path = root / "intent" / "clinc150" / "data_full.json"
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"{path}: cannot read CLINC150: {exc}") from exc
-
-    def take(*keys: str) -> Examples:
-        rows = [r for k in keys for r in doc[k]]
-        return [str(r[0]) for r in rows], [str(r[1]) for r in rows]
-
-    # the validation split's out-of-scope queries tune the threshold too (never the test)
-    return take("train", "oos_train", "oos_val"), take("test", "oos_test")
+    base = root / "intent" / "clinc150"
+    path = base / "data_full.json"
+    if not path.exists():  # another variant of the release (data_small, data_oos_plus ...)
+        variants = sorted(base.glob("data_*.json"))
+        if len(variants) == 1:
+            path = variants[0]
+    if not path.exists():
+        found = ", ".join(v.name for v in variants) or "none"
+        raise DataFormatError(
+            f"{path}: cannot read CLINC150: no such file (other data_*.json: {found}; "
+            "give one with --train FILE --test FILE)"
+        )
+    return read_examples(path, "train"), read_examples(path, "test")
 
 
 #: ``--dataset`` shortcuts: data root -> (train, test)

@@ -35,7 +35,7 @@ def _load_pairs(
         return DATASETS[dataset](root)
     if not train:
         raise click.UsageError("give --train FILE (and --test FILE) or --dataset NAME")
-    return read_examples(train), (read_examples(test) if test else None)
+    return read_examples(train, "train"), (read_examples(test, "test") if test else None)
 
 
 def _dataset_options(f: F) -> F:
@@ -201,7 +201,7 @@ def eval_cmd(  # noqa: PLR0917
     try:
         if taxonomy or train_config:
             texts, labels = _config_pairs(train_config)
-            test = read_examples(test_file) if test_file else None
+            test = read_examples(test_file, "test") if test_file else None
         else:
             (texts, labels), test = _load_pairs(train_file, test_file, dataset, data_dir)
         assert test is not None
