@@ -87,7 +87,11 @@ def _check_summary(s: Mapping[str, Any]) -> None:
 def test_offline_run_end_to_end(files: tuple[Path, Path], tmp_path: Path) -> None:
     train = select_split(load_file(files[0]), "train")
     test = select_split(load_file(files[1]), "test")
-    options = BenchOptions(classifier="bench-keyword", thresholds=(0.0, 0.5, 0.8, 1.0))
+    options = BenchOptions(
+        classifier="bench-keyword",
+        thresholds=(0.0, 0.5, 0.8, 1.0),
+        value_multiples=(0.01, 1.0, 100.0),
+    )
     data = run_offline(train, test, options, workdir=tmp_path / "work").to_json()
     _check_summary(data["summary"])
     assert set(data["datasets"]) == {"arith", "proofs"}
@@ -104,6 +108,17 @@ def test_offline_run_end_to_end(files: tuple[Path, Path], tmp_path: Path) -> Non
     assert data["datasets"]["arith"]["tier_shares"]["local"] >= 0.5
     assert data["datasets"]["proofs"]["tier_shares"]["local"] <= 0.5
     assert data["summary"]["quality"] >= data["baselines"]["always-cheapest"]["summary"]["quality"]
+    # the value rule's sweep: cheap successes keep work local, dear ones buy GPT-4
+    values = data["sweep_value"]
+    assert values["unit_usd"] > 0
+    points = values["points"]
+    assert [p["multiple"] for p in points] == list(options.value_multiples)
+    low, high = points[0], points[-1]
+    assert low["tier_shares"]["local"] > high["tier_shares"]["local"]
+    assert high["quality"] > low["quality"]
+    assert high["cost_fraction"] > low["cost_fraction"]
+    best = data["best_within_target_cost"]
+    assert best["value"] is None or best["value"]["cost_fraction"] <= 0.15
     png = plot_curve(data, tmp_path / "curve.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
 

@@ -194,3 +194,35 @@ def test_every_decision_explains_itself(deadline: str) -> None:
     d = _route(PolicyRouter(config()), "summarize-document", signals(deadline))  # type: ignore[arg-type]
     assert d.tier in d.eligible
     assert d.explanation.startswith(d.tier)
+
+
+def test_value_rule_pays_for_a_tier_only_where_the_gain_is_worth_its_price() -> None:
+    """Code: local ~0.55 against ~0.9 real-time (priors). At $0.0001 per success the
+    ~0.35 gain is worth less than a real-time call; at $1 it is worth far more. The
+    threshold rule goes real-time whatever a success is worth."""
+    sig = signals("interactive", complexity=0.5)
+    cheap = _route(PolicyRouter(config(router={"value_per_success_usd": 0.0001})), "write-code", sig)
+    dear = _route(PolicyRouter(config(router={"value_per_success_usd": 1.0})), "write-code", sig)
+    assert (cheap.tier, dear.tier) == ("local", "realtime")
+    assert "highest expected net value at $0.0001 per success" in cheap.explanation
+    assert _route(PolicyRouter(config()), "write-code", sig).tier == "realtime"
+
+
+def test_value_rule_keeps_guards_and_deadlines() -> None:
+    cfg = config(router={"value_per_success_usd": 0.0001})
+    sig = signals("batch", modes={"risky_migration": 0.9})
+    d = _route(PolicyRouter(cfg), "draft-reply", sig)
+    assert d.tier == "realtime"  # the guard floor, not the value, decides
+    assert d.rule is not None
+    d = _route(PolicyRouter(config(router={"value_per_success_usd": 1.0})), "write-code")
+    assert "async" in d.eligible  # batch deadline: the batch API is a candidate
+    d = _route(PolicyRouter(cfg), "write-code", signals("interactive"))
+    assert "async" not in d.eligible
+
+
+@pytest.mark.parametrize("bad", [0, -1.0])
+def test_value_per_success_must_be_positive(bad: float) -> None:
+    from switchtower.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="router.value_per_success_usd: Input should be greater"):
+        config(router={"value_per_success_usd": bad})

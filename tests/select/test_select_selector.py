@@ -129,3 +129,15 @@ def test_experiment_arm_that_cannot_serve_falls_back_to_normal_selection() -> No
     assert sel.experiment is None
     assert sel.model == "mini"
     assert "its arm cannot serve this request" in sel.explanation
+
+
+def test_value_rule_picks_the_model_whose_gain_is_worth_its_price() -> None:
+    """In the real-time tier ``big`` is predicted a little better than ``mini`` (price
+    prior) at ~5x its cost: worth it only when a success is worth a lot."""
+    sig = signals("interactive", complexity=0.5)
+    low = _plan(config(router={"value_per_success_usd": 0.05}, operations=OPS), "write-code", sig)
+    high = _plan(config(router={"value_per_success_usd": 50.0}, operations=OPS), "write-code", sig)
+    assert (low.tier, high.tier) == ("realtime", "realtime")
+    assert (low.model, high.model) == ("mini", "big")
+    assert "highest expected net value in realtime at $50 per success" in high.explanation
+    assert high.fallbacks[0] == "mini"

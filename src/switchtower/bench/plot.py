@@ -1,4 +1,4 @@
-"""The cost-quality plot: the router's threshold sweep with the baselines marked."""
+"""The cost-quality plot: the router's threshold and value sweeps, baselines marked."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def plot_curve(result: Mapping[str, Any], path: str | Path) -> Path:
     """Write a PNG of quality against cost fraction for the mixed workload.
 
     ``result`` is the benchmark's JSON (:meth:`BenchResult.to_json`): its ``sweep``
-    points make the curve, ``summary`` is the default-threshold point, and each entry of
-    ``baselines`` is one marker.
+    points make the threshold rule's curve, ``sweep_value.points`` the value rule's,
+    ``summary`` is the default-threshold point, and each entry of ``baselines`` is one
+    marker.
     """
     import matplotlib
 
@@ -41,6 +42,19 @@ def plot_curve(result: Mapping[str, Any], path: str | Path) -> Path:
             marker=".",
             linestyle="-",
             label="switchtower (threshold sweep)",
+        )
+    values: Sequence[Mapping[str, Any]] = sorted(
+        result.get("sweep_value", {}).get("points", []),
+        key=lambda p: (p["cost_fraction"], p["quality"]),
+    )
+    if values:
+        ax.plot(
+            [p["cost_fraction"] for p in values],
+            [p["quality"] for p in values],
+            marker=".",
+            linestyle="--",
+            color="tab:green",
+            label="switchtower (value rule sweep)",
         )
     summary = result.get("summary", {})
     if summary:

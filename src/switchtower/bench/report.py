@@ -185,6 +185,12 @@ def _targets(summary: Mapping[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _best_within(points: Sequence[Mapping[str, Any]], budget: float) -> dict[str, Any] | None:
+    """The sweep point of highest quality whose cost fraction is within ``budget``."""
+    within = [p for p in points if p["cost_fraction"] <= budget]
+    return dict(max(within, key=lambda p: (p["quality"], -p["cost_fraction"]))) if within else None
+
+
 def build_result(
     *,
     mode: str,
@@ -195,6 +201,8 @@ def build_result(
     plan: TierPlan,
     seed: int,
     default_threshold: float,
+    value_sweep: Mapping[float, Sequence[Served]] | None = None,
+    value_unit_usd: float = 0.0,
     extra: Mapping[str, Any] | None = None,
 ) -> BenchResult:
     frontier = always_frontier(test, plan, train)
@@ -209,19 +217,23 @@ def build_result(
         random_matched(test, plan, router_cost, seed=seed, train=train), frontier, cheapest
     )
     baselines["random"] = {"summary": s, "datasets": per}
-    sweep_json = []
-    for t, pts in sorted(sweep.items()):
+
+    def point(key: str, x: float, pts: Sequence[Served]) -> dict[str, Any]:
         summ = summarize(pts, frontier, cheapest)
-        sweep_json.append(
-            {
-                "threshold": t,
-                "quality": round(summ.quality, 4),
-                "quality_retained": round(summ.quality_retained, 4),
-                "cost_fraction": round(summ.cost_fraction, 4),
-                "tier_shares": {k: round(v, 4) for k, v in summ.tier_shares.items()},
-                "deadline_misses": summ.deadline_misses,
-            }
-        )
+        return {
+            key: x,
+            "quality": round(summ.quality, 4),
+            "quality_retained": round(summ.quality_retained, 4),
+            "cost_fraction": round(summ.cost_fraction, 4),
+            "tier_shares": {k: round(v, 4) for k, v in summ.tier_shares.items()},
+            "deadline_misses": summ.deadline_misses,
+        }
+
+    sweep_json = [point("threshold", t, pts) for t, pts in sorted(sweep.items())]
+    value_json = [
+        {**point("value_per_success_usd", v, pts), "multiple": round(v / value_unit_usd, 4)}
+        for v, pts in sorted((value_sweep or {}).items())
+    ]
     at_target, at_router = label_only_bounds(
         test, plan, (TARGET_COST_FRACTION, summary["cost_fraction"])
     )
@@ -240,6 +252,17 @@ def build_result(
         "routellm": _routellm(served, sweep, test, plan),
         "classifier": _classifier(served),
         "sweep": sweep_json,
+        "sweep_value": {
+            "note": "the router's value rule (router.value_per_success_usd) at values that "
+            "are multiples of unit_usd, the mean real-time cost of a frontier call on a "
+            "train item",
+            "unit_usd": round(value_unit_usd, 8),
+            "points": value_json,
+        },
+        "best_within_target_cost": {
+            "threshold": _best_within(sweep_json, TARGET_COST_FRACTION),
+            "value": _best_within(value_json, TARGET_COST_FRACTION),
+        },
         "targets": _targets(summary),
         "label_only_bound": {
             "note": "best routing that treats all items of a (dataset, operation, deadline) "
@@ -298,6 +321,19 @@ def format_table(data: Mapping[str, Any]) -> str:
         lines.append(
             f"label-only ceiling (hindsight) at cost fraction {b['cost_fraction']:.3f}: "
             f"quality {b['quality']:.3f}, retained {b['quality_retained']:.3f}"
+        )
+    for rule, p in data.get("best_within_target_cost", {}).items():
+        if p is None:
+            continue
+        at = (
+            f"threshold {p['threshold']:g}"
+            if rule == "threshold"
+            else f"${p['value_per_success_usd']:.4g} per success"
+        )
+        lines.append(
+            f"best {rule} sweep point within cost fraction {TARGET_COST_FRACTION:g}: quality "
+            f"{p['quality']:.3f}, retained {p['quality_retained']:.3f} at cost fraction "
+            f"{p['cost_fraction']:.3f} ({at})"
         )
     for key, t in data["targets"].items():
         lines.append(

@@ -15,7 +15,11 @@ Offline mode (:func:`run_offline`):
 4. the threshold sweep re-decides each item from the cached classification and signals
    with a router and selector built from the registries at each threshold (the same
    production code, without re-running the classifier), for the cost-quality curve and
-   RouteLLM's APGR / CPT.
+   RouteLLM's APGR / CPT;
+5. the value sweep does the same with the router's value rule
+   (``router.value_per_success_usd``) at values spread around the workload's cost of a
+   frontier call (:data:`DEFAULT_VALUE_MULTIPLES` x the mean real-time cost of the
+   frontier model on a train item: a scale taken from the train split only).
 
 Online mode (:func:`run_online`) plugs into the same pieces: a stream of days, each
 served with the current policy, then a nightly :func:`fit_policy` on that day's
@@ -29,7 +33,7 @@ import random
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,6 +56,7 @@ from switchtower.types import Classification, Request, Signals
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "DEFAULT_VALUE_MULTIPLES",
     "BenchOptions",
     "bench_config",
     "run_offline",
@@ -60,6 +65,9 @@ __all__ = [
 
 #: router success thresholds swept for the cost-quality curve
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(51))
+#: values of a success swept for the value rule's curve, as multiples of the mean cost
+#: of one frontier call on the train split (0.5x to 1024x, three steps per doubling)
+DEFAULT_VALUE_MULTIPLES: tuple[float, ...] = tuple(round(0.5 * 2 ** (i / 3), 4) for i in range(34))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class BenchOptions:
     batch_discount: float = 0.5
     async_delay_s: float = 300.0
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    value_multiples: tuple[float, ...] = DEFAULT_VALUE_MULTIPLES
     #: classifier examples per operation drawn from the train split (seeded sample)
     examples_per_operation: int = 300
     #: online mode: number of simulated days
@@ -246,12 +255,11 @@ def _sweep_group(
     pipeline: Pipeline,
     plan: TierPlan,
     cache: Sequence[tuple[WorkloadItem, Request, Classification, Signals]],
-    thresholds: Sequence[float],
+    configs: Mapping[float, Config],
 ) -> dict[float, list[Served]]:
-    """Re-decide every cached item at each threshold with freshly built router/selector."""
+    """Re-decide every cached item with a freshly built router/selector per config."""
     out: dict[float, list[Served]] = {}
-    for t in thresholds:
-        cfg = _with_thresholds(pipeline.config, t)
+    for key, cfg in configs.items():
         router = routers.create(cfg.router.name, config=cfg, **cfg.router.options)
         selector = selectors.create(cfg.selector.name, config=cfg, **cfg.selector.options)
         served: list[Served] = []
@@ -263,8 +271,18 @@ def _sweep_group(
                 served.append(_failed(item, exc, c.operation))
                 continue
             served.append(serve(item, plan.slot(sel.model), plan, c.operation))
-        out[t] = served
+        out[key] = served
     return out
+
+
+def frontier_call_cost(train: Sequence[WorkloadItem], plan: TierPlan) -> float:
+    """Mean real-time cost of the priciest API model on a train item (0 without one)."""
+    costs = [
+        max(plan.realtime_cost(m, item.outcomes[m]) for m in api)
+        for item in train
+        if (api := [m for m in plan.api if m in item.outcomes])
+    ]
+    return sum(costs) / len(costs) if costs else 0.0
 
 
 def _policy_path(workdir: Path, n: int) -> Path:
@@ -293,8 +311,11 @@ async def _run_offline(
         classifier=options.classifier,
     )
     replay = ReplayProvider([*train, *test], plan)
+    unit = frontier_call_cost(train, plan)
+    values = tuple(round(m * unit, 8) for m in options.value_multiples) if unit > 0 else ()
     served: list[Served] = []
     sweep: dict[float, list[Served]] = defaultdict(list)
+    value_sweep: dict[float, list[Served]] = defaultdict(list)
     policies: list[str] = []
     for n, group in enumerate(_groups(train, test, plan)):
         config = base.model_copy(update={"tiers": group.plan.tier_configs()})
@@ -313,14 +334,20 @@ async def _run_offline(
         try:
             got, cache = await _serve_all(pipeline, group.test)
             served += got
-            for t, points in _sweep_group(pipeline, group.plan, cache, options.thresholds).items():
+            by_threshold = {t: _with_thresholds(pipeline.config, t) for t in options.thresholds}
+            for t, points in _sweep_group(pipeline, group.plan, cache, by_threshold).items():
                 sweep[t] += points
+            by_value = {v: _with(pipeline.config, value_per_success_usd=v) for v in values}
+            for v, points in _sweep_group(pipeline, group.plan, cache, by_value).items():
+                value_sweep[v] += points
         finally:
             await pipeline.aclose()
     return build_result(
         mode="offline",
         served=served,
         sweep=dict(sweep),
+        value_sweep=dict(value_sweep),
+        value_unit_usd=unit,
         train=train,
         test=test,
         plan=plan,

@@ -102,6 +102,11 @@ class RouterConfig(ComponentConfig):
     name: str = "policy"
     #: minimum predicted success for a tier to be chosen
     success_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    #: what one successful answer is worth, in USD. Unset (the default): the threshold
+    #: rule, the cheapest tier whose predicted success clears ``success_threshold``.
+    #: Set: the value rule, the eligible model with the highest
+    #: ``value_per_success_usd * predicted success - estimated cost``.
+    value_per_success_usd: float | None = Field(default=None, gt=0.0)
     guards: tuple[GuardRule, ...] = ()
     #: the versioned policy artifact (written by the nightly loop)
     policy: str | None = None

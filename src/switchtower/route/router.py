@@ -10,10 +10,16 @@ routing hints (deadline via signals, ``pinned_tier``, ``max_tier``, ``max_cost_u
    context window, cost cap). Each exclusion keeps its reason.
 2. Prediction: each tier's predicted success is that of its best eligible model
    (``predictor.py``: Beta posteriors from priors + policy + history, item features).
-3. Decision: the cheapest eligible tier whose prediction clears
-   ``router.success_threshold``; when none clears it, the eligible tier with the
-   highest prediction (ties: the more capable tier, unless both tiers' best model is
-   the same upstream model, e.g. a batch entry of it, when the cheaper tier wins).
+3. Decision, by the threshold rule (default): the cheapest eligible tier whose
+   prediction clears ``router.success_threshold``; when none clears it, the eligible
+   tier with the highest prediction (ties: the more capable tier, unless both tiers'
+   best model is the same upstream model, e.g. a batch entry of it, when the cheaper
+   tier wins). With ``router.value_per_success_usd`` set, by the value rule: the tier
+   of the eligible model with the highest expected net value, ``value * p - cost``
+   (estimated cost of this request; ties: the cheaper tier). The threshold rule spends
+   until a tier is good enough, however little the upgrade buys; the value rule pays
+   for a better tier only where the predicted gain is worth its price, which is what
+   a fixed budget wants.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion, summarize_reasons
 from switchtower.route.guards import GuardHit, guard_floor
 from switchtower.route.policy import Policy
+from switchtower.route.predictor import Prediction
 from switchtower.route.source import PolicySource
 from switchtower.types import (
     TIERS,
@@ -37,9 +44,14 @@ from switchtower.types import (
     tier_rank,
 )
 
-__all__ = ["PolicyRouter"]
+__all__ = ["PolicyRouter", "net_value"]
 
 _TIE = 1e-9
+
+
+def net_value(value_per_success: float, p: float, cost_usd: float) -> float:
+    """Expected net value of a call: what its success is worth, less what it costs."""
+    return value_per_success * p - cost_usd
 
 
 def _output_tokens(request: Request, default: int) -> int:
@@ -61,6 +73,7 @@ class PolicyRouter:
     ) -> None:
         self.config = config
         self.threshold = config.router.success_threshold
+        self.value = config.router.value_per_success_usd
         self.guards = config.router.guards
         self.output_tokens = output_tokens
         self.source = PolicySource.shared(
@@ -132,7 +145,9 @@ class PolicyRouter:
 
         eligible = tuple(t for t in TIERS if t in candidates)
         clearing = [t for t in eligible if predicted[t] >= self.threshold]
-        if clearing:
+        if self.value is not None:
+            chosen, why_tier = self._by_value(eligible, candidates, predictions, ctx, out_tokens)
+        elif clearing:
             chosen = clearing[0]
             why_tier = f"cheapest eligible tier clearing the threshold {self.threshold:g}"
         else:
@@ -174,6 +189,30 @@ class PolicyRouter:
         if guard is not None and tier_rank(tier) < tier_rank(guard.min_tier):
             return f"below the guard floor ({guard.detail})"
         return None
+
+    def _by_value(
+        self,
+        eligible: tuple[Tier, ...],
+        candidates: Mapping[Tier, list[ModelInfo]],
+        predictions: Mapping[str, Prediction],
+        ctx: int,
+        out_tokens: int,
+    ) -> tuple[Tier, str]:
+        assert self.value is not None
+        value = self.value
+        net = {
+            t: max(net_value(value, predictions[m.name].p, m.cost(ctx, out_tokens))
+                   for m in candidates[t])
+            for t in eligible
+        }  # fmt: skip
+        chosen = eligible[0]
+        for t in eligible[1:]:  # cheapest first: a higher tier must be strictly better
+            if net[t] > net[chosen] + _TIE:
+                chosen = t
+        nets = ", ".join(f"{t} {net[t]:+.4g}" for t in eligible)
+        return chosen, (
+            f"highest expected net value at ${value:g} per success (value x p - cost: {nets})"
+        )
 
     @staticmethod
     def _best_effort(

@@ -12,6 +12,8 @@ rate reaches the router's ``success_threshold`` is at least the confidence thres
 
 - No model clears: the cheapest model whose estimate is not credibly below the highest
   (difference within ``Phi^-1(confidence)`` standard errors), said so.
+- With ``router.value_per_success_usd`` set (the router's value rule), the model of the
+  tier with the highest ``value * p - cost`` instead (ties: the cheaper one).
 - Experiments: a request of an experiment's operation goes to its hashed arm when that
   model can serve it (eligible tier and model); no exploration then.
 - Exploration: a deterministic share (``selector.exploration``) of known-operation
@@ -35,6 +37,7 @@ from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion
 from switchtower.route.policy import Policy
 from switchtower.route.predictor import Prediction
+from switchtower.route.router import net_value
 from switchtower.route.source import PolicySource
 from switchtower.select.experiments import assign_arm, unit_hash
 from switchtower.types import (
@@ -76,6 +79,7 @@ class BetaSelector:
     ) -> None:
         sc = config.selector
         self.target = config.router.success_threshold
+        self.value = config.router.value_per_success_usd
         self.confidence = sc.confidence_threshold
         self.exploration = sc.exploration
         self.z = z
@@ -149,7 +153,10 @@ class BetaSelector:
 
         tier = route.tier if route.tier in cands else next(iter(cands))
         pool = cands[tier]
-        chosen, why = self._pick(pool, preds, margin, confidence)
+        if self.value is not None:
+            chosen, why = self._pick_by_value(pool, preds, ctx)
+        else:
+            chosen, why = self._pick(pool, preds, margin, confidence)
         fallbacks = self._fallbacks(chosen, tier, cands)
         explored = False
         if (
@@ -203,6 +210,22 @@ class BetaSelector:
             f"{best.name}: no candidate in {best.tier} reaches {self.target:g} with "
             f"confidence {confidence:g}; chose the cheapest one not credibly below the "
             "highest estimate"
+        )
+
+    def _pick_by_value(
+        self, pool: list[ModelInfo], preds: Mapping[str, Prediction], ctx: int
+    ) -> tuple[ModelInfo, str]:
+        assert self.value is not None
+        value, out = self.value, self.output_tokens
+        best = pool[0]
+        best_net = net_value(value, preds[best.name].p, best.cost(ctx, out))
+        for m in pool[1:]:  # cheapest first: a pricier model must be strictly better
+            net = net_value(value, preds[m.name].p, m.cost(ctx, out))
+            if net > best_net + 1e-12:
+                best, best_net = m, net
+        return best, (
+            f"{best.name}: highest expected net value in {best.tier} at ${value:g} per "
+            f"success ({best_net:+.4g})"
         )
 
     @staticmethod
