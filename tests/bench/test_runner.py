@@ -117,6 +117,8 @@ def test_offline_run_end_to_end(files: tuple[Path, Path], tmp_path: Path) -> Non
     assert low["tier_shares"]["local"] > high["tier_shares"]["local"]
     assert high["quality"] > low["quality"]
     assert high["cost_fraction"] > low["cost_fraction"]
+    for r in data["routellm"].values():
+        assert "apgr_value_rule" in r
     best = data["best_within_target_cost"]
     assert best["value"] is None or best["value"]["cost_fraction"] <= 0.15
     png = plot_curve(data, tmp_path / "curve.png")

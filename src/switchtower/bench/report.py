@@ -125,6 +125,7 @@ def _routellm(
     sweep: Mapping[float, Sequence[Served]],
     test: Sequence[WorkloadItem],
     plan: TierPlan,
+    value_sweep: Mapping[float, Sequence[Served]] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, (strong, weak) in sorted(_two_model(test, plan).items()):
@@ -145,6 +146,11 @@ def _routellm(
             cpt(points, q_weak, q_strong, 0.5),
             cpt(points, q_weak, q_strong, 0.8),
         )
+        value_points = [
+            _curve_point([s for s in pts if s.dataset == name], strong, plan)
+            for pts in (value_sweep or {}).values()
+        ]
+        a_value = apgr(value_points, q_weak, q_strong) if value_points else None
         out[name] = {
             "strong": strong,
             "weak": weak,
@@ -154,6 +160,7 @@ def _routellm(
             "cpt50": None if c50 is None else round(c50, 4),
             "cpt80": None if c80 is None else round(c80, 4),
             "default_strong_share": round(actual[0], 4),
+            "apgr_value_rule": None if a_value is None else round(a_value, 4),
             "curve": sorted({(round(x, 4), round(y, 4)) for x, y in points}),
             "published": dict(published),
         }
@@ -249,7 +256,7 @@ def build_result(
         "summary": summary,
         "datasets": per_dataset,
         "baselines": baselines,
-        "routellm": _routellm(served, sweep, test, plan),
+        "routellm": _routellm(served, sweep, test, plan, value_sweep),
         "classifier": _classifier(served),
         "sweep": sweep_json,
         "sweep_value": {
@@ -312,7 +319,8 @@ def format_table(data: Mapping[str, Any]) -> str:
         lines.append(
             f"RouteLLM-style {ds}: APGR {r['apgr']}  CPT(50%) {r['cpt50']}  "
             f"CPT(80%) {r['cpt80']}  (published APGR {pub.get('apgr')}, "
-            f"CPT(50%) {pub.get('cpt50')}, CPT(80%) {pub.get('cpt80')})"
+            f"CPT(50%) {pub.get('cpt50')}, CPT(80%) {pub.get('cpt80')}; "
+            f"value rule APGR {r.get('apgr_value_rule')})"
         )
     lines.append(f"classifier accuracy on gold operations: {data['classifier']['accuracy']:.3f}")
     bound = data["label_only_bound"]
