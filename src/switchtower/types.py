@@ -110,6 +110,9 @@ class Request:
     pinned_tier: Tier | None = None
     max_tier: Tier | None = None
     max_cost_usd: float | None = None
+    #: what one successful answer to this request is worth (USD): the router's value
+    #: rule for this request, over ``router.value_per_success_usd``
+    value_per_success_usd: float | None = None
     model: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -208,6 +211,8 @@ class RouteDecision:
     #: tier -> models that can serve this request (availability, deadline, context,
     #: cost cap), cheapest first; empty when the router does not say
     candidates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the value of a success the value rule decided with; None: the threshold rule
+    value_per_success_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +257,7 @@ class Decision:
             "signals": self.signals.to_json(),
             "predicted_success": {k: round(v, 4) for k, v in r.predicted_success.items()},
             "policy_version": r.policy_version,
+            "value_per_success_usd": r.value_per_success_usd,
             "experiment": s.experiment,
             "arm": s.arm,
             "explanation": {

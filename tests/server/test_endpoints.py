@@ -6,7 +6,8 @@ import httpx
 import openai
 
 from fakes.openai_upstream import FakeOpenAI
-from server.harness import LiveGateway
+from server.harness import LiveGateway, build_pipeline, gateway_config
+from switchtower.config.schema import ComponentConfig, RouterConfig, SelectorConfig
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.store.sql import SqlTraceStore
 from switchtower.types import Trace
@@ -118,3 +119,34 @@ def _trace(trace_id: str) -> Trace:
         signals={},
         decision={},
     )
+
+
+def test_value_hint_routes_by_the_value_rule(fake_openai: FakeOpenAI) -> None:
+    """The real router and selector behind the gateway: a request saying a success is
+    worth almost nothing stays on the free local model; the same request without it goes
+    where the threshold rule sends it (a code edit: real-time)."""
+    config = gateway_config(fake_openai)
+    config = config.model_copy(
+        update={
+            "router": RouterConfig(),
+            "selector": SelectorConfig(exploration=0.0),
+            "signals": ComponentConfig(name="heuristic"),
+        }
+    )
+    with LiveGateway(build_pipeline(config, None)) as gw:
+        route = gw.url + "/v1/route"
+        body = {"prompt": "please refactor the parser"}
+        plain = httpx.post(route, json=body).json()
+        assert (plain["tier"], plain["value_per_success_usd"]) == ("realtime", None)
+        header = "x-switchtower-value-per-success-usd"
+        cheap = httpx.post(route, json=body, headers={header: "0.000001"}).json()
+        assert (cheap["tier"], cheap["value_per_success_usd"]) == ("local", 1e-06)
+        assert "highest expected net value" in cheap["explanation"]["tier"]
+        meta = {**body, "metadata": {"value_per_success_usd": 1e-06}}
+        assert httpx.post(route, json=meta).json()["tier"] == "local"
+        for bad in ("0", "-1", "lots"):
+            r = httpx.post(route, json=body, headers={header: bad})
+            assert r.status_code == 400
+            assert r.json()["error"]["param"] == header
+        r = httpx.post(route, json={**body, "metadata": {"value_per_success_usd": 0}})
+        assert r.json()["error"]["param"] == "metadata.value_per_success_usd"

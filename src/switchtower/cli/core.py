@@ -30,6 +30,12 @@ def _request_options(f: Any) -> Any:
     f = click.option("--operation", default=None, help="Skip the classifier: this operation.")(f)
     f = click.option("--tier", type=click.Choice(TIERS), default=None, help="Pin a tier.")(f)
     f = click.option("--max-tier", type=click.Choice(TIERS), default=None)(f)
+    f = click.option(
+        "--value-per-success-usd",
+        type=click.FloatRange(min=0.0, min_open=True),
+        default=None,
+        help="What a successful answer is worth (USD): route by the value rule.",
+    )(f)
     return click.option("--model", default=None, help="A configured model: bypasses routing.")(f)
 
 
@@ -44,6 +50,7 @@ def _build_request(text: str, **hints: Any) -> Request:
         operation=hints["operation"],
         pinned_tier=hints["tier"],
         max_tier=hints["max_tier"],
+        value_per_success_usd=hints.get("value_per_success_usd"),
         model=hints["model"],
         params=hints.get("params") or {},
     )

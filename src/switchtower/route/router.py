@@ -144,18 +144,15 @@ class PolicyRouter:
             ms.sort(key=lambda m: (m.cost(ctx, out_tokens), -predictions[m.name].p))
 
         eligible = tuple(t for t in TIERS if t in candidates)
-        clearing = [t for t in eligible if predicted[t] >= self.threshold]
-        if self.value is not None:
-            chosen, why_tier = self._by_value(eligible, candidates, predictions, ctx, out_tokens)
-        elif clearing:
-            chosen = clearing[0]
-            why_tier = f"cheapest eligible tier clearing the threshold {self.threshold:g}"
-        else:
-            chosen = self._best_effort(eligible, predicted, best)
-            why_tier = (
-                f"no eligible tier clears the threshold {self.threshold:g}: "
-                "chose the highest predicted success"
+        value = request.value_per_success_usd
+        if value is None:
+            value = self.value
+        if value is not None:
+            chosen, why_tier = self._by_value(
+                value, eligible, candidates, predictions, ctx=ctx, out_tokens=out_tokens
             )
+        else:
+            chosen, why_tier = self._by_threshold(eligible, predicted, best)
         explanation = self._explain(
             classification,
             predicted,
@@ -175,6 +172,7 @@ class PolicyRouter:
             explanation=explanation,
             request_id=request.id,
             candidates={t: tuple(m.name for m in ms) for t, ms in candidates.items()},
+            value_per_success_usd=value,
         )
 
     def _tier_reason(
@@ -190,16 +188,30 @@ class PolicyRouter:
             return f"below the guard floor ({guard.detail})"
         return None
 
-    def _by_value(
+    def _by_threshold(
         self,
+        eligible: tuple[Tier, ...],
+        predicted: Mapping[str, float],
+        best: Mapping[Tier, ModelInfo],
+    ) -> tuple[Tier, str]:
+        clearing = [t for t in eligible if predicted[t] >= self.threshold]
+        if clearing:
+            return clearing[0], f"cheapest eligible tier clearing the threshold {self.threshold:g}"
+        return self._best_effort(eligible, predicted, best), (
+            f"no eligible tier clears the threshold {self.threshold:g}: "
+            "chose the highest predicted success"
+        )
+
+    @staticmethod
+    def _by_value(
+        value: float,
         eligible: tuple[Tier, ...],
         candidates: Mapping[Tier, list[ModelInfo]],
         predictions: Mapping[str, Prediction],
+        *,
         ctx: int,
         out_tokens: int,
     ) -> tuple[Tier, str]:
-        assert self.value is not None
-        value = self.value
         net = {
             t: max(net_value(value, predictions[m.name].p, m.cost(ctx, out_tokens))
                    for m in candidates[t])

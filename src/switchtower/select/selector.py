@@ -12,8 +12,9 @@ rate reaches the router's ``success_threshold`` is at least the confidence thres
 
 - No model clears: the cheapest model whose estimate is not credibly below the highest
   (difference within ``Phi^-1(confidence)`` standard errors), said so.
-- With ``router.value_per_success_usd`` set (the router's value rule), the model of the
-  tier with the highest ``value * p - cost`` instead (ties: the cheaper one).
+- Under the router's value rule (``router.value_per_success_usd``, or the request's own
+  value, which the route decision carries), the model of the tier with the highest
+  ``value * p - cost`` instead (ties: the cheaper one).
 - Experiments: a request of an experiment's operation goes to its hashed arm when that
   model can serve it (eligible tier and model); no exploration then.
 - Exploration: a deterministic share (``selector.exploration``) of known-operation
@@ -153,8 +154,11 @@ class BetaSelector:
 
         tier = route.tier if route.tier in cands else next(iter(cands))
         pool = cands[tier]
-        if self.value is not None:
-            chosen, why = self._pick_by_value(pool, preds, ctx)
+        value = route.value_per_success_usd
+        if value is None:
+            value = self.value
+        if value is not None:
+            chosen, why = self._pick_by_value(value, pool, preds, ctx)
         else:
             chosen, why = self._pick(pool, preds, margin, confidence)
         fallbacks = self._fallbacks(chosen, tier, cands)
@@ -213,10 +217,9 @@ class BetaSelector:
         )
 
     def _pick_by_value(
-        self, pool: list[ModelInfo], preds: Mapping[str, Prediction], ctx: int
+        self, value: float, pool: list[ModelInfo], preds: Mapping[str, Prediction], ctx: int
     ) -> tuple[ModelInfo, str]:
-        assert self.value is not None
-        value, out = self.value, self.output_tokens
+        out = self.output_tokens
         best = pool[0]
         best_net = net_value(value, preds[best.name].p, best.cost(ctx, out))
         for m in pool[1:]:  # cheapest first: a pricier model must be strictly better

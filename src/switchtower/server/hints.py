@@ -10,6 +10,9 @@
     max_tier         x-switchtower-max-tier        local | async | realtime
     max_cost_usd     x-switchtower-max-cost-usd    a number >= 0
     tier             x-switchtower-tier            local | async | realtime (pinned)
+    value_per_success_usd
+                     x-switchtower-value-per-success-usd
+                                                   a number > 0: the router's value rule
 
 A header wins over the same key in ``metadata``. Every bad value is a 400 naming the
 header or field it came from.
@@ -30,7 +33,14 @@ __all__ = ["HINT_HEADERS", "Hints", "parse_hints"]
 #: hint name -> header carrying it
 HINT_HEADERS: Mapping[str, str] = {
     name: "x-switchtower-" + name.replace("_", "-")
-    for name in ("operation", "deadline", "max_tier", "max_cost_usd", "tier")
+    for name in (
+        "operation",
+        "deadline",
+        "max_tier",
+        "max_cost_usd",
+        "tier",
+        "value_per_success_usd",
+    )
 }
 
 
@@ -44,6 +54,7 @@ class Hints:
     max_tier: Tier | None = None
     max_cost_usd: float | None = None
     pinned_tier: Tier | None = None
+    value_per_success_usd: float | None = None
 
     def constraint_fields(self) -> dict[str, Any]:
         return {
@@ -81,6 +92,13 @@ def _cost(value: Any, where: str) -> Any:
     return number
 
 
+def _value(value: Any, where: str) -> Any:
+    number = _cost(value, where)
+    if number <= 0:
+        raise InvalidRequestError(f"{where} must be a number of USD > 0", field=where)
+    return number
+
+
 def _text(value: Any, where: str) -> Any:
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"{where} must be a non-empty string", field=where)
@@ -93,6 +111,7 @@ _CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
     "max_tier": _choice(TIERS),
     "max_cost_usd": _cost,
     "tier": _choice(TIERS),
+    "value_per_success_usd": _value,
 }
 
 
@@ -161,4 +180,5 @@ def parse_hints(
         max_tier=values.get("max_tier"),
         max_cost_usd=values.get("max_cost_usd"),
         pinned_tier=values.get("tier"),
+        value_per_success_usd=values.get("value_per_success_usd"),
     )

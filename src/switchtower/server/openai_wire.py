@@ -182,6 +182,7 @@ def build_request(
         pinned_tier=hints.pinned_tier,
         max_tier=hints.max_tier,
         max_cost_usd=hints.max_cost_usd,
+        value_per_success_usd=hints.value_per_success_usd,
         model=hints.model,
         params=params,
     )

@@ -65,6 +65,9 @@ _ROUTING_HEADERS = {
     )
 }
 
+#: a decimal number > 0 ("0.05", "2", "10.5"; not "0" or "0.0")
+_POSITIVE_NUMBER = r"^[0-9]*[1-9][0-9]*(\.[0-9]+)?$|^0\.[0-9]*[1-9][0-9]*$"
+
 _HINT_PARAMS = [
     {
         "name": "x-switchtower-operation",
@@ -98,6 +101,13 @@ _HINT_PARAMS = [
         "schema": {"type": "string", "enum": list(TIERS)},
         "description": "Pin the tier.",
     },
+    {
+        "name": "x-switchtower-value-per-success-usd",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": _POSITIVE_NUMBER},
+        "description": "What a successful answer is worth (USD): route by the value rule.",
+    },
 ]
 
 _METADATA = {
@@ -109,6 +119,7 @@ _METADATA = {
         "max_tier": {"type": "string", "enum": list(TIERS)},
         "max_cost_usd": {"type": "number", "minimum": 0},
         "tier": {"type": "string", "enum": list(TIERS)},
+        "value_per_success_usd": {"type": "number", "exclusiveMinimum": 0},
     },
 }
 
