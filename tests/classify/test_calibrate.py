@@ -28,3 +28,17 @@ def test_threshold_separates_and_defaults_to_zero_without_oos() -> None:
     t = pick_threshold(conf_in, correct, conf_oos)
     assert 0.3 < t <= 0.8
     assert pick_threshold(conf_in, correct, np.zeros(0)) == 0.0
+
+
+def test_one_standard_error_rule_takes_the_lowest_threshold_within_the_noise() -> None:
+    """Scores that barely move over a range of thresholds: the plain maximum sits high in
+    it, the standard-error rule at its bottom, and never below a clearly worse one."""
+    rng = np.random.default_rng(0)
+    conf_in = rng.uniform(0.3, 1.0, 400)
+    correct = rng.uniform(size=400) < 0.95
+    conf_oos = np.concatenate([rng.uniform(0.0, 0.3, 90), rng.uniform(0.3, 0.6, 10)])
+    plain = pick_threshold(conf_in, correct, conf_oos)
+    lenient = pick_threshold(conf_in, correct, conf_oos, standard_errors=1.0)
+    assert lenient < plain
+    assert lenient > 0.2  # rejecting most out-of-scope requests is still clearly better
+    assert pick_threshold(conf_in, correct, conf_oos, standard_errors=0.0) == plain

@@ -59,6 +59,7 @@ def pick_threshold(
     conf_oos: npt.NDArray[np.floating],
     *,
     oos_weight: float = 1.0,
+    standard_errors: float = 0.0,
 ) -> float:
     """The confidence below which the answer is ``unknown``.
 
@@ -66,6 +67,12 @@ def pick_threshold(
     over held-out data: an in-scope request counts as a success only if it is both kept
     and right, an out-of-scope one only if it is rejected. Without out-of-scope data the
     threshold is 0 (never answer ``unknown`` on confidence alone).
+
+    With ``standard_errors`` > 0 it takes the *lowest* threshold whose score is within that
+    many standard errors (binomial, of the best score) of the best, the one-standard-error
+    rule: a threshold tuned on held-out folds of the training data overfits it, and on
+    requests unlike the training examples confidences drop, so a higher threshold than the
+    data firmly supports turns right answers into ``unknown``.
     """
     conf_in = np.asarray(conf_in, dtype=np.float64)
     conf_oos = np.asarray(conf_oos, dtype=np.float64)
@@ -79,6 +86,15 @@ def pick_threshold(
     rejected = np.searchsorted(oos_sorted, candidates, side="left")
     score = kept / len(conf_in) + oos_weight * rejected / len(conf_oos)
     best = float(score.max())
+    if standard_errors > 0:
+        top = int(np.argmax(score))
+        p_kept = kept[top] / len(conf_in)
+        p_rej = rejected[top] / len(conf_oos)
+        se = np.sqrt(
+            p_kept * (1 - p_kept) / len(conf_in)
+            + oos_weight**2 * p_rej * (1 - p_rej) / len(conf_oos)
+        )
+        best -= standard_errors * float(se)
     # any t in (previous candidate, winner] scores the same: take the middle
     i = int(np.argmax(score >= best - 1e-12))
     if i == 0:

@@ -48,8 +48,12 @@ BACKENDS: Mapping[str, tuple[str, ...]] = {
 OOS_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope", UNKNOWN})
 _MIX_GRID = tuple(i / 10 for i in range(11))
 #: changes whenever training would give a different model from the same examples
-#: (part of every cache key): v2 = label-name examples, int8 MiniLM graph
-_RECIPE = 2
+#: (part of every cache key): v2 = label-name examples, int8 MiniLM graph; v3 = the
+#: threshold by the one-standard-error rule
+_RECIPE = 3
+#: the unknown threshold is the lowest within this many standard errors of the best
+#: held-out score (:func:`pick_threshold`)
+THRESHOLD_STANDARD_ERRORS = 0.5
 _SEPARATORS = re.compile(r"[\s_\-./:]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -332,7 +336,13 @@ def _calibrate(
         conf_oos = np.concatenate([conf_oos, conf_in[ours]])
         conf_in, correct = conf_in[~ours], correct[~ours]
     share = min(max(oos_share, 0.0), 0.95)
-    threshold = pick_threshold(conf_in, correct, conf_oos, oos_weight=share / (1 - share))
+    threshold = pick_threshold(
+        conf_in,
+        correct,
+        conf_oos,
+        oos_weight=share / (1 - share),
+        standard_errors=THRESHOLD_STANDARD_ERRORS,
+    )
     stats: dict[str, float | None] = {
         "cv_accuracy": float(correct.mean()) if len(correct) else None,
         "cv_ece": ece(conf_in, correct) if len(correct) else None,
