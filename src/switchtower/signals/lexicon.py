@@ -155,7 +155,8 @@ SECURITY: tuple[Rule, ...] = (
         r"(?:owner|admin|editor|superuser|root) (?:roles?|rights|permissions?|access|login)|"
         r"is_?admin|authori[sz]ed users?|admin (?:access|rights|role|panel|endpoints?)|"
         r"40[13]|forbidden|unauthori[sz]ed|another (?:user|tenant|customer)'s|cross-tenant|"
-        r"tenant isolation|idor|lock down|(?:disable|deactivate|revoke|offboard|deprovision|"
+        r"tenant isolation|row[- ]level security|idor|lock down|"
+        r"(?:disable|deactivate|revoke|offboard|deprovision|"
         r"suspend)\w* (?:\S+ ){0,4}(?:accounts?|access|logins?|users?))\b",
         0.55,
         "topic",
@@ -165,7 +166,7 @@ SECURITY: tuple[Rule, ...] = (
         "injection",
         r"\b(?:(?:sql|command|shell|code|ldap|xpath|template|header|log|prompt|nosql|os) "
         r"injection|inject\w* (?:script|sql|code|commands?)|xss|cross-site|csrf|ssrf|xxe|"
-        r"path traversal|directory traversal|open redirect|mass assignment|"
+        r"path traversal|directory traversal|open redirect|mass assignment|injectable|"
         r"deseriali[sz]\w+ (?:of )?untrusted|sanitiz\w+|escap\w+ (?:user )?(?:input|filters?|"
         r"html|queries|strings?|shell)|untrusted (?:input|data)|user-supplied|user input "
         r"reaches|input validation|parameteri[sz]ed quer\w+|ldap (?:filters?|search))\b"
@@ -271,8 +272,8 @@ WRITE: tuple[Rule, ...] = (
     _r(
         "infra-change",
         r"\b(?:change|update|modify|delete|remove|edit|open|close|apply|point)\b"
-        r"[^.;\n]{0,30}\b(?:dns|firewall|security group|load balancer|ingress|cdn|"
-        r"route ?53|cloudflare)\b",
+        r"[^.;\n]{0,30}\b(?:dns|cname|a records?|aaaa records?|mx records?|nameservers?|"
+        r"firewall|security group|load balancer|ingress|cdn|route ?53|cloudflare)\b",
         0.5,
         "action",
     ),
@@ -367,7 +368,11 @@ CHAIN: tuple[Rule, ...] = (
         r"the \w+|you(?:'ve| have)?|all|everything)\b[^.;\n]{0,40}?\b(?:is|are|has|have|"
         r"passes|pass|done|finishes|completes?|succeeds?|returns?|works|ready|green|merged|"
         r"deployed|built|created|fixed)|before (?:you|we|that|doing|moving)|after (?:you|we|"
-        r"it|that|the \w+ (?:is|are|has))|step \d+|stage \d+|phase \d+)\b",
+        r"it|that|the \w+ (?:is|are|has))|step \d+|stage \d+|phase \d+|"
+        # the same markers in Spanish, Portuguese, French, German and Italian
+        r"primero|luego|despu[eé]s|al final|finalmente|a continuaci[oó]n|primeiro|depois|"
+        r"em seguida|por fim|d'abord|ensuite|puis|enfin|zuerst|danach|anschlie[sß]end|"
+        r"schlie[sß]lich|zum schluss|poi|infine|successivamente)\b",
         1.0,
         "topic",
     ),

@@ -99,6 +99,23 @@ _INLINE_SQL = gated(
     index=False,
 )
 _INDEFINITE = re.compile(r"\b(?:a|an|new|create|generate|write)\s+$", re.I)
+#: "write a Flask endpoint GET /search": the endpoint is being made, not referred to
+_CREATES = re.compile(
+    r"\b(?:write|create|add|build|implement|generate|make|expose)\s+(?:a|an|new|the new)\b"
+    r"[^.\n]{0,40}$",
+    re.I,
+)
+#: the request is about a database: snake_case names and ``table(col, col)`` in it are
+#: most likely tables and columns (data, not code: the labelling guideline's rule)
+_DB_TALK = re.compile(
+    r"\b(?:sql|postgres(?:ql)?|mysql|sqlite|mariadb|oracle|ddl|tables?|columns?|index(?:es)?|"
+    r"quer(?:y|ies)|rows|schema|select|insert|upsert|policy|policies)\b",
+    re.I,
+)
+#: ``name(a, b, c)``: arguments that are only bare names (a table's column list)
+_NAME_LIST = re.compile(r"^\s*[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*\s*$")
+#: ``task_id=7731`` / ``approved_by: on-call``: a field of a record, not a symbol
+_FIELD_AFTER = re.compile(r"(?:=|:\s)\s*[\w\"'$-]")  # used with .match(text, pos)
 _CALL = re.compile(r"\b([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\((?:[^()\n]{0,40})\)")
 _BACKTICK = re.compile(r"`([^`\s][^`\n]{0,60})`")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -112,7 +129,7 @@ _CLASS_SUFFIX = re.compile(
 _DEICTIC_STRONG = gated(
     r"\b(?:in (?:the|our|this|my) (?:repo|repository|codebase|code base|monorepo|project|"
     r"source tree)|our (?:codebase|code base|repo|repository|monorepo|source code)|"
-    r"(?:on |at )?lines? \d+|(?:pr|pull request|mr|merge request|issue|ticket|commit) "
+    r"(?:on |at )?lines? \d+|(?:pr|pull request|mr|merge request|issue|commit) "
     r"#?\w*\d\w*|the (?:failing|broken|flaky|red) (?:tests?|build|job|check|pipeline|ci)|"
     r"the (?:whole|entire) (?:codebase|code base|repo|repository|project|app|code)|"
     r"(?:the|our|my) (?:readme|changelog)|(?:i|we|you) (?:mentioned|showed|sent|shared|"
@@ -472,12 +489,14 @@ def _file_refs(refs: _Refs, rev: str) -> None:
         if not _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
             refs.add(m.group(0), 0.35, "file " + m.group(0))
     for m in _ENDPOINT.finditer(raw):
-        refs.add(m.group(0), 0.55, "endpoint " + m.group(0))
+        if not _CREATES.search(raw[max(0, m.start() - 60) : m.start()]):
+            refs.add(m.group(0), 0.55, "endpoint " + m.group(0))
 
 
 def _symbol_refs(refs: _Refs, rev: str) -> None:
     """Named artifacts, calls, backticked names and snake_case / CamelCase identifiers."""
     raw = refs.raw
+    db_talk = _DB_TALK.search(raw) is not None
     # every match holds " <noun>"
     for m in _artifact_matches(raw, rev):
         key = m.group(1).rsplit(".", 1)[-1]
@@ -492,6 +511,9 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
         weight = 0.5 if compound else 0.3
         if _WELL_KNOWN.match(name):
             weight = 0.15
+        args = m.group(0)[len(name) + 1 : -1]
+        if db_talk and _NAME_LIST.match(args):
+            weight *= 0.3  # orders(customer_id, created_at): a table and its columns
         refs.add(short, weight, "symbol " + snippet(raw, m.start(), m.end()), m.start(), m.end())
     for m in _BACKTICK.finditer(raw):
         ident = m.group(1)
@@ -501,7 +523,10 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
         key = ident.split("(")[0].rsplit(".", 1)[-1]
         refs.add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
     for m in _word_matches(_SNAKE, raw, rev, occurrences(raw, ("_",))):
-        refs.add(m.group(0), 0.4, "identifier " + m.group(0), m.start(), m.end())
+        weight = 0.4
+        if db_talk or _FIELD_AFTER.match(raw, m.end()):
+            weight *= 0.3  # a column, or a record's field name
+        refs.add(m.group(0), weight, "identifier " + m.group(0), m.start(), m.end())
     for m in _word_matches(_CAMEL, raw, rev, _camel_hits(raw)):
         word = m.group(0)
         if refs.settled(word, 0.5) or word.lower() in _BRANDS or _WELL_KNOWN.match(word):

@@ -58,6 +58,7 @@ _EXPLAIN_LEAD = re.compile(
     r"(?:[\w-]+\s+){0,3}(?:doc|docs|documentation|tutorial|blog|article|guide|explanation|"
     r"summary|overview|faq|readme|post|slides?|quiz|lesson|comparison|diagram|"
     r"changelog entry|release notes?|draft|proposal|outline|poem|haiku|limerick|story|song|"
+    r"postmortem|post-mortem|runbook|playbook|incident report|retrospective|design doc|rfc|"
     r"joke|essay|cover letter|bio|flashcards?|flashcard set|presentation|talk|template|"
     r"mockup|copy)\b|draft\b)"
 )
