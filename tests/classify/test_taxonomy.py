@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from switchtower.classify import TrainedClassifier, evaluate, train_classifier
@@ -32,7 +33,8 @@ REQUIRED = {
     "translate",
     "research",
 }
-HELDOUT = Path(__file__).parents[2] / "benchmarks" / "data" / "operations_heldout.jsonl"
+DATA = Path(__file__).parents[2] / "benchmarks" / "data"
+HELDOUT = DATA / "operations_heldout.jsonl"
 
 
 def test_taxonomy_has_the_required_operations_with_enough_examples() -> None:
@@ -48,8 +50,9 @@ def test_taxonomy_has_the_required_operations_with_enough_examples() -> None:
     assert len(builtin_out_of_scope()) >= 20
 
 
-def test_heldout_set_is_independent_of_the_taxonomy() -> None:
-    rows = [json.loads(line) for line in HELDOUT.read_text("utf-8").splitlines() if line]
+@pytest.mark.parametrize("name", ["operations_heldout.jsonl", "operations_blind.jsonl"])
+def test_heldout_sets_are_independent_of_the_taxonomy(name: str) -> None:
+    rows = [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines() if line]
     labels = {r["label"] for r in rows}
     assert labels == {op["name"] for op in default_operations()} | {"oos"}
     training = {t.strip().lower() for t in config_examples(load_config(environ={}))[0]}
