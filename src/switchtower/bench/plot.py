@@ -32,30 +32,19 @@ def plot_curve(result: Mapping[str, Any], path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
-    sweep: Sequence[Mapping[str, Any]] = sorted(
-        result.get("sweep", []), key=lambda p: (p["cost_fraction"], p["quality"])
+    curves: Sequence[tuple[Sequence[Mapping[str, Any]], str, dict[str, Any]]] = (
+        (result.get("sweep", []), "switchtower (threshold sweep)", {"linestyle": "-"}),
+        (
+            result.get("sweep_value", {}).get("points", []),
+            "switchtower (value rule sweep)",
+            {"linestyle": "--", "color": "tab:green"},
+        ),
     )
-    if sweep:
-        ax.plot(
-            [p["cost_fraction"] for p in sweep],
-            [p["quality"] for p in sweep],
-            marker=".",
-            linestyle="-",
-            label="switchtower (threshold sweep)",
-        )
-    values: Sequence[Mapping[str, Any]] = sorted(
-        result.get("sweep_value", {}).get("points", []),
-        key=lambda p: (p["cost_fraction"], p["quality"]),
-    )
-    if values:
-        ax.plot(
-            [p["cost_fraction"] for p in values],
-            [p["quality"] for p in values],
-            marker=".",
-            linestyle="--",
-            color="tab:green",
-            label="switchtower (value rule sweep)",
-        )
+    for points, label, style in curves:
+        pts = sorted(points, key=lambda p: (p["cost_fraction"], p["quality"]))
+        if pts:
+            xs, ys = [p["cost_fraction"] for p in pts], [p["quality"] for p in pts]
+            ax.plot(xs, ys, marker=".", label=label, **style)
     summary = result.get("summary", {})
     if summary:
         ax.scatter(
