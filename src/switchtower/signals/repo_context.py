@@ -107,10 +107,10 @@ _CREATES = re.compile(
 )
 #: the request is about a database: snake_case names and ``table(col, col)`` in it are
 #: most likely tables and columns (data, not code: the labelling guideline's rule)
-_DB_TALK = re.compile(
-    r"\b(?:sql|postgres(?:ql)?|mysql|sqlite|mariadb|oracle|ddl|tables?|columns?|index(?:es)?|"
-    r"quer(?:y|ies)|rows|schema|select|insert|upsert|policy|policies)\b",
-    re.I,
+_DB_TALK = gated(
+    r"\b(?:sql|postgres(?:ql)?|mysql|sqlite|mariadb|ddl|tables?|columns?|index(?:es)?|"
+    r"quer(?:y|ies)|rows|schema)\b",
+    index=False,
 )
 #: ``name(a, b, c)``: arguments that are only bare names (a table's column list)
 _NAME_LIST = re.compile(r"^\s*[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*\s*$")
@@ -496,7 +496,13 @@ def _file_refs(refs: _Refs, rev: str) -> None:
 def _symbol_refs(refs: _Refs, rev: str) -> None:
     """Named artifacts, calls, backticked names and snake_case / CamelCase identifiers."""
     raw = refs.raw
-    db_talk = _DB_TALK.search(raw) is not None
+    db: list[bool] = []  # whether the request talks about a database, looked up once if asked
+
+    def db_talk() -> bool:
+        if not db:
+            db.append(next(iter(_DB_TALK.finditer(raw.lower())), None) is not None)
+        return db[0]
+
     # every match holds " <noun>"
     for m in _artifact_matches(raw, rev):
         key = m.group(1).rsplit(".", 1)[-1]
@@ -512,7 +518,7 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
         if _WELL_KNOWN.match(name):
             weight = 0.15
         args = m.group(0)[len(name) + 1 : -1]
-        if db_talk and _NAME_LIST.match(args):
+        if _NAME_LIST.match(args) and db_talk():
             weight *= 0.3  # orders(customer_id, created_at): a table and its columns
         refs.add(short, weight, "symbol " + snippet(raw, m.start(), m.end()), m.start(), m.end())
     for m in _BACKTICK.finditer(raw):
@@ -524,7 +530,7 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
         refs.add(key, 0.55 if compound else 0.25, f"`{ident}`", m.start(), m.end())
     for m in _word_matches(_SNAKE, raw, rev, occurrences(raw, ("_",))):
         weight = 0.4
-        if db_talk or _FIELD_AFTER.match(raw, m.end()):
+        if _FIELD_AFTER.match(raw, m.end()) or db_talk():
             weight *= 0.3  # a column, or a record's field name
         refs.add(m.group(0), weight, "identifier " + m.group(0), m.start(), m.end())
     for m in _word_matches(_CAMEL, raw, rev, _camel_hits(raw)):
