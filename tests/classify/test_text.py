@@ -58,3 +58,16 @@ def test_ascii_controls_are_counted_and_replaced_like_the_regex(text: str) -> No
     assert is_binary(text) is (share > 0.3)
     if share <= 0.3:
         assert prepare_text(text) == " ".join(_CONTROL.sub(" ", text).split())
+
+
+def test_instruction_rule_reads_a_short_first_or_last_paragraph_again() -> None:
+    article = "The central bank kept its rates unchanged on Thursday. " * 10
+    first = prepare_text("tl;dr this pls\n\n" + article)
+    assert first.startswith("tl;dr this pls tl;dr this pls The central bank")
+    last = prepare_text(article + "\n\nwhat does this mean for mortgages?")
+    assert last.startswith("what does this mean for mortgages? The central bank")
+    code = "```\n" + "x = compute(a, b)\n" * 30 + "```\nwhy is this slow?"
+    assert prepare_text(code).startswith("why is this slow? ``` x = compute")
+    # one paragraph, or a short text: nothing is repeated
+    assert prepare_text(article).startswith("The central bank kept its rates unchanged on")
+    assert prepare_text("fix this\n\nplease") == "fix this please"

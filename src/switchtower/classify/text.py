@@ -6,6 +6,13 @@ characters and collapsing whitespace, a text longer than :data:`MAX_CHARS` keeps
 Agent requests put the instruction either before a pasted document ("Summarize this:
 ...") or after it ("... What does this function do?"), so both ends are kept.
 
+The instruction rule: a text longer than :data:`INSTRUCTION_MIN_CHARS` characters made of
+several paragraphs (split at blank lines and code fences) is read with its first
+paragraph (when at most :data:`FIRST_CHARS` long) and its last one (when at most
+:data:`LAST_CHARS` long) once more in front. An agent request's instruction stands there
+("tl;dr this pls" above a pasted article), and the pasted content would otherwise
+outweigh it.
+
 Text that is mostly not printable (binary pasted as text) is treated as empty.
 """
 
@@ -14,11 +21,27 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["HEAD_CHARS", "MAX_CHARS", "TAIL_CHARS", "is_binary", "prepare_text"]
+__all__ = [
+    "FIRST_CHARS",
+    "HEAD_CHARS",
+    "INSTRUCTION_MIN_CHARS",
+    "LAST_CHARS",
+    "MAX_CHARS",
+    "TAIL_CHARS",
+    "is_binary",
+    "prepare_text",
+]
 
 MAX_CHARS = 2000
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
+#: the instruction rule applies to texts longer than this
+INSTRUCTION_MIN_CHARS = 300
+#: the longest first / last paragraph read again as the instruction
+FIRST_CHARS = 300
+LAST_CHARS = 200
+#: where a paragraph ends: a blank line or a code fence
+_PARAGRAPH_END = re.compile(r"\n[^\S\n]*\n|```")
 
 #: a text with more than this share of control/unassigned characters is binary
 _BINARY_SHARE = 0.3
@@ -48,6 +71,16 @@ def is_binary(text: str) -> bool:
     return bad / len(sample) > _BINARY_SHARE
 
 
+def _instruction_first(text: str) -> str:
+    """The instruction rule (module docstring): the short first and last paragraphs of a
+    text of several paragraphs, repeated in front of it."""
+    parts = [p for p in (s.strip() for s in _PARAGRAPH_END.split(text)) if p]
+    if len(parts) < 2:
+        return text
+    again = [p for p, cap in ((parts[0], FIRST_CHARS), (parts[-1], LAST_CHARS)) if len(p) <= cap]
+    return " ".join(again) + "\n" + text if again else text
+
+
 def prepare_text(text: object) -> str:
     """Clean, whitespace-normalised and truncated text; ``""`` when there is nothing to read."""
     if isinstance(text, bytes):
@@ -59,6 +92,8 @@ def prepare_text(text: object) -> str:
         text = text[: 2 * HEAD_CHARS] + " " + text[-2 * TAIL_CHARS :]
     if is_binary(text):
         return ""
+    if len(text) > INSTRUCTION_MIN_CHARS:
+        text = _instruction_first(text)
     if text.isascii():
         text = text.encode("ascii").translate(_CONTROL_TO_SPACE).decode("ascii")
     else:
