@@ -24,7 +24,8 @@ routing hints (deadline via signals, ``pinned_tier``, ``max_tier``, ``max_cost_u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 from switchtower.config.schema import Config
 from switchtower.errors import NoEligibleModelError
@@ -44,7 +45,7 @@ from switchtower.types import (
     tier_rank,
 )
 
-__all__ = ["PolicyRouter", "net_value"]
+__all__ = ["PolicyRouter", "best_by_value", "net_value"]
 
 _TIE = 1e-9
 
@@ -52,6 +53,24 @@ _TIE = 1e-9
 def net_value(value_per_success: float, p: float, cost_usd: float) -> float:
     """Expected net value of a call: what its success is worth, less what it costs."""
     return value_per_success * p - cost_usd
+
+
+def best_by_value(
+    value: float,
+    models: Sequence[ModelInfo],
+    predictions: Mapping[str, Prediction],
+    *,
+    ctx: int,
+    out_tokens: int,
+) -> tuple[ModelInfo, float]:
+    """The model (of ``models``, cheapest first) with the highest expected net value, and
+    that value; a pricier model must be strictly better (ties: the cheaper one)."""
+    best, best_net = models[0], -math.inf
+    for m in models:
+        net = net_value(value, predictions[m.name].p, m.cost(ctx, out_tokens))
+        if net > best_net + _TIE:
+            best, best_net = m, net
+    return best, best_net
 
 
 def _output_tokens(request: Request, default: int) -> int:
@@ -213,10 +232,9 @@ class PolicyRouter:
         out_tokens: int,
     ) -> tuple[Tier, str]:
         net = {
-            t: max(net_value(value, predictions[m.name].p, m.cost(ctx, out_tokens))
-                   for m in candidates[t])
+            t: best_by_value(value, candidates[t], predictions, ctx=ctx, out_tokens=out_tokens)[1]
             for t in eligible
-        }  # fmt: skip
+        }
         chosen = eligible[0]
         for t in eligible[1:]:  # cheapest first: a higher tier must be strictly better
             if net[t] > net[chosen] + _TIE:

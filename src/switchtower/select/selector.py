@@ -38,7 +38,7 @@ from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion
 from switchtower.route.policy import Policy
 from switchtower.route.predictor import Prediction
-from switchtower.route.router import net_value
+from switchtower.route.router import best_by_value
 from switchtower.route.source import PolicySource
 from switchtower.select.experiments import assign_arm, unit_hash
 from switchtower.types import (
@@ -219,13 +219,7 @@ class BetaSelector:
     def _pick_by_value(
         self, value: float, pool: list[ModelInfo], preds: Mapping[str, Prediction], ctx: int
     ) -> tuple[ModelInfo, str]:
-        out = self.output_tokens
-        best = pool[0]
-        best_net = net_value(value, preds[best.name].p, best.cost(ctx, out))
-        for m in pool[1:]:  # cheapest first: a pricier model must be strictly better
-            net = net_value(value, preds[m.name].p, m.cost(ctx, out))
-            if net > best_net + 1e-12:
-                best, best_net = m, net
+        best, best_net = best_by_value(value, pool, preds, ctx=ctx, out_tokens=self.output_tokens)
         return best, (
             f"{best.name}: highest expected net value in {best.tier} at ${value:g} per "
             f"success ({best_net:+.4g})"

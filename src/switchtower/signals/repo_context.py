@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from itertools import islice
 from typing import Any
 
@@ -496,12 +497,8 @@ def _file_refs(refs: _Refs, rev: str) -> None:
 def _symbol_refs(refs: _Refs, rev: str) -> None:
     """Named artifacts, calls, backticked names and snake_case / CamelCase identifiers."""
     raw = refs.raw
-    db: list[bool] = []  # whether the request talks about a database, looked up once if asked
-
-    def db_talk() -> bool:
-        if not db:
-            db.append(next(iter(_DB_TALK.finditer(raw.lower())), None) is not None)
-        return db[0]
+    # whether the request talks about a database: looked up once, and only if asked
+    db_talk = cache(lambda: any(True for _ in _DB_TALK.finditer(raw.lower())))
 
     # every match holds " <noun>"
     for m in _artifact_matches(raw, rev):
