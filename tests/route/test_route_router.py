@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from routing_fakes import classification, config, model, signals, tiers
 
 from switchtower.errors import NoEligibleModelError
 from switchtower.registries import routers
-from switchtower.route.router import PolicyRouter
+from switchtower.route.router import PolicyRouter, reference_call
 from switchtower.types import DEADLINES, Request, tier_rank
 
 
@@ -154,12 +156,68 @@ def test_low_confidence_blends_in_the_alternatives() -> None:
     assert unsure.predicted_success["local"] < sure.predicted_success["local"]
 
 
-def test_no_tier_clears_the_threshold_picks_the_highest_and_says_so() -> None:
-    cfg = config(router={"success_threshold": 0.999})
+def test_no_tier_clears_the_threshold_picks_the_highest_without_a_fallback_value() -> None:
+    cfg = config(router={"success_threshold": 0.999, "fallback_value_calls": None})
     d = _route(PolicyRouter(cfg), "write-code", signals("batch"))
     best = max(d.predicted_success[t] for t in d.eligible)
     assert d.predicted_success[d.tier] == best
-    assert "no eligible tier clears the threshold" in d.explanation
+    assert "no eligible tier clears the threshold 0.999: chose the highest" in d.explanation
+
+
+@pytest.mark.parametrize("deadline", ["interactive", "batch"])
+def test_no_tier_clears_the_threshold_an_upgrade_must_be_worth_its_price(deadline: str) -> None:
+    """Code: free local ~0.55 against ~0.9 on the paid tiers (priors). Any paid call costs
+    at least a fifth of a call of big, the priciest model, so at 0.01 big calls per
+    success no gain pays for it; at 1000 the highest prediction wins, as before."""
+    sig = signals(deadline, complexity=0.5)  # type: ignore[arg-type]
+
+    def at(calls: float):  # type: ignore[no-untyped-def]
+        cfg = config(router={"success_threshold": 0.999, "fallback_value_calls": calls})
+        return _route(PolicyRouter(cfg), "write-code", sig)
+
+    cheap, dear = at(0.01), at(1000.0)
+    assert cheap.tier == "local"
+    assert "a success being worth 0.01 calls of big" in cheap.explanation
+    assert "no eligible tier clears the threshold 0.999" in cheap.explanation
+    best = max(dear.predicted_success[t] for t in dear.eligible)
+    assert dear.tier != "local"
+    assert dear.predicted_success[dear.tier] == best
+    assert cheap.value_per_success_usd is None  # the value rule itself stays off
+
+
+def test_fallback_value_needs_a_priced_model() -> None:
+    """All models free: no reference call to price a success by, so the highest prediction."""
+    t = {
+        tier: info.__class__(
+            tier,
+            tuple(
+                dataclasses.replace(m, input_per_mtok=0.0, output_per_mtok=0.0) for m in info.models
+            ),
+        )
+        for tier, info in tiers().items()
+    }
+    assert reference_call(t, ctx=1000, out_tokens=500) is None
+    cfg = config(router={"success_threshold": 0.999, "fallback_value_calls": 0.01})
+    d = PolicyRouter(cfg).route(
+        classification("write-code"), signals("interactive"), t, Request.from_text("x")
+    )
+    assert d.tier == "realtime"
+    assert "chose the highest predicted success" in d.explanation
+
+
+def test_reference_call_is_the_priciest_model_at_the_request_tokens() -> None:
+    t = tiers()
+    t["local"] = t["local"].__class__(
+        "local", (model("long-prompts", "local", input_per_mtok=3.0, output_per_mtok=0.0),)
+    )
+    ref_in = reference_call(t, ctx=100_000, out_tokens=10)
+    ref_out = reference_call(t, ctx=10, out_tokens=100_000)
+    assert ref_in is not None
+    assert ref_out is not None
+    assert ref_in[0].name == "long-prompts"
+    assert ref_in[1] == pytest.approx((100_000 * 3.0) / 1e6)
+    assert ref_out[0].name == "big"
+    assert ref_out[1] == pytest.approx((10 * 2.0 + 100_000 * 8.0) / 1e6)
 
 
 def test_same_upstream_model_tie_goes_to_the_cheaper_tier() -> None:

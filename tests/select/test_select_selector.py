@@ -141,3 +141,23 @@ def test_value_rule_picks_the_model_whose_gain_is_worth_its_price() -> None:
     assert (low.model, high.model) == ("mini", "big")
     assert "highest expected net value in realtime at $50 per success" in high.explanation
     assert high.fallbacks[0] == "mini"
+
+
+def test_no_confident_model_the_fallback_value_decides_whether_a_pricier_one_pays() -> None:
+    """No candidate clears a 0.99 confidence. ``big`` is predicted a little better than
+    ``mini`` (price prior) at ~5x its cost: worth it only when a success is worth many
+    calls of big (the priciest model); without a fallback value, the old rule."""
+    sig = signals("interactive", complexity=0.5)
+    ops = [{"name": "write-code", "confidence_threshold": 0.99}]
+
+    def at(calls: float | None) -> Selection:
+        router = {"fallback_value_calls": calls}
+        cfg = config(operations=ops, router=router, selector={"exploration": 0.0})
+        return _plan(cfg, "write-code", sig)
+
+    low, high, old = at(0.01), at(1000.0), at(None)
+    assert (low.model, high.model) == ("mini", "big")
+    for sel in (low, high, old):
+        assert "no candidate in realtime reaches 0.8 with confidence 0.99" in sel.explanation
+    assert "a success being worth 1000 calls of big" in high.explanation
+    assert "the cheapest one not credibly below the highest estimate" in old.explanation

@@ -107,6 +107,11 @@ class RouterConfig(ComponentConfig):
     #: Set: the value rule, the eligible model with the highest
     #: ``value_per_success_usd * predicted success - estimated cost``.
     value_per_success_usd: float | None = Field(default=None, gt=0.0)
+    #: under the threshold rule, when no tier (router) or model (selector) clears it:
+    #: the highest ``value * predicted success - estimated cost``, a success being worth
+    #: this many calls of the request's reference model (the priciest configured model,
+    #: at this request's tokens). Unset: the highest prediction, whatever it costs.
+    fallback_value_calls: float | None = Field(default=20.0, gt=0.0)
     guards: tuple[GuardRule, ...] = ()
     #: the versioned policy artifact (written by the nightly loop)
     policy: str | None = None

@@ -11,11 +11,15 @@ routing hints (deadline via signals, ``pinned_tier``, ``max_tier``, ``max_cost_u
 2. Prediction: each tier's predicted success is that of its best eligible model
    (``predictor.py``: Beta posteriors from priors + policy + history, item features).
 3. Decision, by the threshold rule (default): the cheapest eligible tier whose
-   prediction clears ``router.success_threshold``; when none clears it, the eligible
-   tier with the highest prediction (ties: the more capable tier, unless both tiers'
-   best model is the same upstream model, e.g. a batch entry of it, when the cheaper
-   tier wins). With ``router.value_per_success_usd`` set, by the value rule: the tier
-   of the eligible model with the highest expected net value, ``value * p - cost``
+   prediction clears ``router.success_threshold``. When none clears it, the eligible
+   tier with the highest expected net value, ``value * p - cost``, a success being worth
+   ``router.fallback_value_calls`` (default 20) calls of the request's reference model
+   (the priciest configured model, at this request's tokens): where no tier is good
+   enough, an upgrade must still be worth its price. With that unset, or no priced
+   model, the tier with the highest prediction (ties: the more capable tier, unless
+   both tiers' best model is the same upstream model, e.g. a batch entry of it, when the
+   cheaper tier wins). With ``router.value_per_success_usd`` set, by the value rule: the
+   tier of the eligible model with the highest expected net value at that value
    (estimated cost of this request; ties: the cheaper tier). The threshold rule spends
    until a tier is good enough, however little the upgrade buys; the value rule pays
    for a better tier only where the predicted gain is worth its price, which is what
@@ -45,7 +49,7 @@ from switchtower.types import (
     tier_rank,
 )
 
-__all__ = ["PolicyRouter", "best_by_value", "net_value"]
+__all__ = ["PolicyRouter", "best_by_value", "net_value", "reference_call"]
 
 _TIE = 1e-9
 
@@ -73,6 +77,21 @@ def best_by_value(
     return best, best_net
 
 
+def reference_call(
+    tiers: Mapping[Tier, TierInfo], *, ctx: int, out_tokens: int
+) -> tuple[ModelInfo, float] | None:
+    """The priciest configured model for this request's tokens and its cost (the unit of
+    ``router.fallback_value_calls``); None when no configured model has a price."""
+    best: ModelInfo | None = None
+    best_cost = 0.0
+    for info in tiers.values():
+        for m in info.models:
+            cost = m.cost(ctx, out_tokens)
+            if cost > best_cost:
+                best, best_cost = m, cost
+    return None if best is None else (best, best_cost)
+
+
 def _output_tokens(request: Request, default: int) -> int:
     mt = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
     return min(int(mt), default) if isinstance(mt, int) and mt > 0 else default
@@ -93,6 +112,7 @@ class PolicyRouter:
         self.config = config
         self.threshold = config.router.success_threshold
         self.value = config.router.value_per_success_usd
+        self.fallback_calls = config.router.fallback_value_calls
         self.guards = config.router.guards
         self.output_tokens = output_tokens
         self.source = PolicySource.shared(
@@ -171,7 +191,16 @@ class PolicyRouter:
                 value, eligible, candidates, predictions, ctx=ctx, out_tokens=out_tokens
             )
         else:
-            chosen, why_tier = self._by_threshold(eligible, predicted, best)
+            chosen, why_tier = self._by_threshold(
+                eligible,
+                predicted,
+                best=best,
+                candidates=candidates,
+                predictions=predictions,
+                tiers=tiers,
+                ctx=ctx,
+                out_tokens=out_tokens,
+            )
         explanation = self._explain(
             classification,
             predicted,
@@ -211,15 +240,32 @@ class PolicyRouter:
         self,
         eligible: tuple[Tier, ...],
         predicted: Mapping[str, float],
+        *,
         best: Mapping[Tier, ModelInfo],
+        candidates: Mapping[Tier, list[ModelInfo]],
+        predictions: Mapping[str, Prediction],
+        tiers: Mapping[Tier, TierInfo],
+        ctx: int,
+        out_tokens: int,
     ) -> tuple[Tier, str]:
+        """The cheapest eligible tier clearing the threshold. None clears: the best net
+        value with a success worth ``fallback_value_calls`` reference calls, else the
+        highest prediction."""
         clearing = [t for t in eligible if predicted[t] >= self.threshold]
         if clearing:
             return clearing[0], f"cheapest eligible tier clearing the threshold {self.threshold:g}"
-        return self._best_effort(eligible, predicted, best), (
-            f"no eligible tier clears the threshold {self.threshold:g}: "
-            "chose the highest predicted success"
+        none = f"no eligible tier clears the threshold {self.threshold:g}"
+        calls = self.fallback_calls
+        ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out_tokens)
+        if calls is None or ref is None:
+            return self._best_effort(eligible, predicted, best), (
+                f"{none}: chose the highest predicted success"
+            )
+        model, cost = ref
+        chosen, why = self._by_value(
+            calls * cost, eligible, candidates, predictions, ctx=ctx, out_tokens=out_tokens
         )
+        return chosen, f"{none}: {why}, a success being worth {calls:g} calls of {model.name}"
 
     @staticmethod
     def _by_value(

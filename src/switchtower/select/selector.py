@@ -10,8 +10,12 @@ rate reaches the router's ``success_threshold`` is at least the confidence thres
 ``p - Phi^-1(confidence) * sd >= success_threshold``. Candidates are tried cheapest first
 (estimated cost of this request; equal cost: higher estimate first).
 
-- No model clears: the cheapest model whose estimate is not credibly below the highest
-  (difference within ``Phi^-1(confidence)`` standard errors), said so.
+- No model clears: the model of the tier with the highest expected net value,
+  ``value * p - cost``, a success being worth ``router.fallback_value_calls`` (default
+  20) calls of the request's reference model (the router's: the priciest configured
+  model at this request's tokens), said so. With that unset, or no priced model, the
+  cheapest model whose estimate is not credibly below the highest (difference within
+  ``Phi^-1(confidence)`` standard errors).
 - Under the router's value rule (``router.value_per_success_usd``, or the request's own
   value, which the route decision carries), the model of the tier with the highest
   ``value * p - cost`` instead (ties: the cheaper one).
@@ -38,7 +42,7 @@ from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion
 from switchtower.route.policy import Policy
 from switchtower.route.predictor import Prediction
-from switchtower.route.router import best_by_value
+from switchtower.route.router import best_by_value, reference_call
 from switchtower.route.source import PolicySource
 from switchtower.select.experiments import assign_arm, unit_hash
 from switchtower.types import (
@@ -81,6 +85,7 @@ class BetaSelector:
         sc = config.selector
         self.target = config.router.success_threshold
         self.value = config.router.value_per_success_usd
+        self.fallback_calls = config.router.fallback_value_calls
         self.confidence = sc.confidence_threshold
         self.exploration = sc.exploration
         self.z = z
@@ -160,7 +165,12 @@ class BetaSelector:
         if value is not None:
             chosen, why = self._pick_by_value(value, pool, preds, ctx)
         else:
-            chosen, why = self._pick(pool, preds, margin, confidence)
+            picked = self._pick(pool, preds, margin, confidence)
+            if picked is None:
+                picked = self._fallback(
+                    pool, preds, margin=margin, confidence=confidence, tiers=tiers, ctx=ctx
+                )
+            chosen, why = picked
         fallbacks = self._fallbacks(chosen, tier, cands)
         explored = False
         if (
@@ -195,7 +205,7 @@ class BetaSelector:
         preds: Mapping[str, Prediction],
         margin: float,
         confidence: float,
-    ) -> tuple[ModelInfo, str]:
+    ) -> tuple[ModelInfo, str] | None:
         for m in pool:
             pr = preds[m.name]
             if pr.p - margin * _sd(pr) >= self.target:
@@ -203,6 +213,34 @@ class BetaSelector:
                     f"{m.name}: cheapest candidate with P(success >= {self.target:g}) "
                     f">= {confidence:g}"
                 )
+        return None
+
+    def _fallback(
+        self,
+        pool: list[ModelInfo],
+        preds: Mapping[str, Prediction],
+        *,
+        margin: float,
+        confidence: float,
+        tiers: Mapping[Tier, TierInfo],
+        ctx: int,
+    ) -> tuple[ModelInfo, str]:
+        """No candidate clears: the best net value with a success worth
+        ``fallback_value_calls`` reference calls, else the cheapest candidate not credibly
+        below the highest estimate."""
+        none = (
+            f"no candidate in {pool[0].tier} reaches {self.target:g} with confidence {confidence:g}"
+        )
+        calls = self.fallback_calls
+        out = self.output_tokens
+        ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out)
+        if calls is not None and ref is not None:
+            model, cost = ref
+            best, net = best_by_value(calls * cost, pool, preds, ctx=ctx, out_tokens=out)
+            return best, (
+                f"{best.name}: {none}; highest expected net value ({net:+.4g}), a success "
+                f"being worth {calls:g} calls of {model.name} (${calls * cost:.4g})"
+            )
         best = max(pool, key=lambda m: preds[m.name].p)
         top = preds[best.name]
         for m in pool:  # cheapest first: the first one not credibly worse than the best
@@ -210,10 +248,9 @@ class BetaSelector:
             if pr.p >= top.p - margin * math.hypot(_sd(pr), _sd(top)):
                 best = m
                 break
-        return best, (
-            f"{best.name}: no candidate in {best.tier} reaches {self.target:g} with "
-            f"confidence {confidence:g}; chose the cheapest one not credibly below the "
-            "highest estimate"
+        return (
+            best,
+            f"{best.name}: {none}; the cheapest one not credibly below the highest estimate",
         )
 
     def _pick_by_value(
