@@ -213,6 +213,9 @@ class RouteDecision:
     candidates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: the value of a success the value rule decided with; None: the threshold rule
     value_per_success_usd: float | None = None
+    #: the output tokens the router priced the request at (``min(max_tokens, default)``),
+    #: so the selector prices it alike; None: the selector's own default
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,3 +161,18 @@ def test_no_confident_model_the_fallback_value_decides_whether_a_pricier_one_pay
         assert "no candidate in realtime reaches 0.8 with confidence 0.99" in sel.explanation
     assert "a success being worth 1000 calls of big" in high.explanation
     assert "the cheapest one not credibly below the highest estimate" in old.explanation
+
+
+def test_the_selector_prices_a_request_at_the_routers_output_tokens() -> None:
+    """``max_tokens`` caps the output the router prices; the selector prices alike, so
+    both quote the same value of a success."""
+    ops = [{"name": "write-code", "confidence_threshold": 0.99}]
+    cfg = config(operations=ops, selector={"exploration": 0.0})
+    sig = signals("interactive", complexity=0.5)
+    req = Request.from_text("x", params={"max_tokens": 16})
+    t = tiers()
+    route = PolicyRouter(cfg).route(classification("write-code"), sig, t, req)
+    assert route.output_tokens == 16
+    sel = BetaSelector(cfg).select(classification("write-code"), sig, route, t)
+    big = next(m for m in t["realtime"].models if m.name == "big")
+    assert f"(${20 * big.cost(sig.context_tokens, 16):.4g})" in sel.explanation

@@ -221,6 +221,7 @@ class PolicyRouter:
             request_id=request.id,
             candidates={t: tuple(m.name for m in ms) for t, ms in candidates.items()},
             value_per_success_usd=value,
+            output_tokens=out_tokens,
         )
 
     def _tier_reason(

@@ -142,7 +142,7 @@ class BetaSelector:
                 f"no model can serve the {route.tier!r} tier: {route.explanation}"
             )
         preds = self.source.predictor(tiers).predict(classification, signals)
-        ctx, out = signals.context_tokens, self.output_tokens
+        ctx, out = signals.context_tokens, route.output_tokens or self.output_tokens
         for ms in cands.values():
             ms.sort(key=lambda m: (m.cost(ctx, out), -preds[m.name].p, m.name))
         op = classification.operation
@@ -163,12 +163,12 @@ class BetaSelector:
         if value is None:
             value = self.value
         if value is not None:
-            chosen, why = self._pick_by_value(value, pool, preds, ctx)
+            chosen, why = self._pick_by_value(value, pool, preds, ctx=ctx, out=out)
         else:
             picked = self._pick(pool, preds, margin, confidence)
             if picked is None:
                 picked = self._fallback(
-                    pool, preds, margin=margin, confidence=confidence, tiers=tiers, ctx=ctx
+                    pool, preds, margin=margin, confidence=confidence, tiers=tiers, ctx=ctx, out=out
                 )
             chosen, why = picked
         fallbacks = self._fallbacks(chosen, tier, cands)
@@ -179,7 +179,7 @@ class BetaSelector:
             and route.rule is None
             and unit_hash("explore", rid) < self.exploration
         ):
-            trial = self._explore(chosen, tier, cands, preds, ctx=ctx)
+            trial = self._explore(chosen, tier, cands, preds, ctx=ctx, out=out)
             if trial is not None:
                 fallbacks = (chosen.name, *(f for f in fallbacks if f != trial.name))
                 why = (
@@ -224,6 +224,7 @@ class BetaSelector:
         confidence: float,
         tiers: Mapping[Tier, TierInfo],
         ctx: int,
+        out: int,
     ) -> tuple[ModelInfo, str]:
         """No candidate clears: the best net value with a success worth
         ``fallback_value_calls`` reference calls, else the cheapest candidate not credibly
@@ -232,7 +233,6 @@ class BetaSelector:
             f"no candidate in {pool[0].tier} reaches {self.target:g} with confidence {confidence:g}"
         )
         calls = self.fallback_calls
-        out = self.output_tokens
         ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out)
         if calls is not None and ref is not None:
             model, cost = ref
@@ -253,10 +253,11 @@ class BetaSelector:
             f"{best.name}: {none}; the cheapest one not credibly below the highest estimate",
         )
 
+    @staticmethod
     def _pick_by_value(
-        self, value: float, pool: list[ModelInfo], preds: Mapping[str, Prediction], ctx: int
+        value: float, pool: list[ModelInfo], preds: Mapping[str, Prediction], *, ctx: int, out: int
     ) -> tuple[ModelInfo, str]:
-        best, best_net = best_by_value(value, pool, preds, ctx=ctx, out_tokens=self.output_tokens)
+        best, best_net = best_by_value(value, pool, preds, ctx=ctx, out_tokens=out)
         return best, (
             f"{best.name}: highest expected net value in {best.tier} at ${value:g} per "
             f"success ({best_net:+.4g})"
@@ -280,8 +281,8 @@ class BetaSelector:
         preds: Mapping[str, Prediction],
         *,
         ctx: int,
+        out: int,
     ) -> ModelInfo | None:
-        out = self.output_tokens
         limit = chosen.cost(ctx, out)
         best: ModelInfo | None = None
         best_ucb = -1.0
