@@ -1,7 +1,7 @@
 """Precision / recall / F1 of the five failure-mode signals, plus extraction latency.
 
     .venv/bin/python benchmarks/signals_eval.py [--data FILE] [--json OUT]
-        [--threshold 0.5] [--extractor heuristic] [--errors]
+        [--threshold 0.5] [--extractor heuristic] [--rules-only] [--errors SPLIT]
 
 FILE is JSONL, one request a line: ``{"text": ..., "labels": [signal names], "split"?:
 "dev"|"test", "note"?: ...}``. A signal is predicted when its score is at least the
@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--extractor", default="heuristic")
+    parser.add_argument(
+        "--rules-only", action="store_true", help="heuristic extractor without its learned layer"
+    )
     parser.add_argument("--passes", type=int, default=5, help="latency passes over the set")
     parser.add_argument(
         "--errors", default=None, metavar="SPLIT", help="print misclassified lines of SPLIT"
@@ -151,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # only the signals stage is needed; other stages' built-ins may not import here
     importlib.import_module("switchtower.signals.builtin")
-    extractor = signal_extractors.create(args.extractor, config=Config(), history=None)
+    options = {"learned": False} if args.rules_only else {}
+    extractor = signal_extractors.create(args.extractor, config=Config(), history=None, **options)
     examples = load(args.data)
     requests = [Request.from_text(e.text) for e in examples]
     cls = Classification(operation="unknown", confidence=0.0)

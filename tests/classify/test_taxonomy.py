@@ -50,7 +50,9 @@ def test_taxonomy_has_the_required_operations_with_enough_examples() -> None:
     assert len(builtin_out_of_scope()) >= 20
 
 
-@pytest.mark.parametrize("name", ["operations_heldout.jsonl", "operations_blind.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["operations_heldout.jsonl", "operations_blind.jsonl", "operations_blind2.jsonl"]
+)
 def test_heldout_sets_are_independent_of_the_taxonomy(name: str) -> None:
     rows = [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines() if line]
     labels = {r["label"] for r in rows}

@@ -1,4 +1,5 @@
-"""The ``heuristic`` signal extractor: lexicon rules, no model call, well under 1 ms."""
+"""The ``heuristic`` signal extractor: lexicon rules plus a small learned layer that can
+raise a signal the rules missed (``signals/learned.py``); no model call, well under 1 ms."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from switchtower.config.schema import Config
 from switchtower.protocols import HistorySource
 from switchtower.signals.complexity import complexity
 from switchtower.signals.failure_modes import compute_failure_modes, task_text
+from switchtower.signals.learned import LearnedSignals, shipped
 from switchtower.signals.text import HEAD_CHARS, TAIL_CHARS
 from switchtower.tokens import estimate_message_tokens
 from switchtower.types import Classification, Request, Signal, Signals
@@ -50,11 +52,13 @@ class HeuristicSignalExtractor:
         threshold: float = 0.5,
         head_chars: int = HEAD_CHARS,
         tail_chars: int = TAIL_CHARS,
+        learned: LearnedSignals | None = None,
     ) -> None:
         self.history = history
         self.threshold = threshold
         self.head_chars = head_chars
         self.tail_chars = tail_chars
+        self.learned = learned
 
     def _history(self, operation: str) -> tuple[Counts, Counts, str]:
         if self.history is None:
@@ -72,7 +76,10 @@ class HeuristicSignalExtractor:
             messages=messages, head_chars=self.head_chars, tail_chars=self.tail_chars
         )
         tokens = estimate_message_tokens(messages)
-        cplx = complexity(task_text(messages), tokens=tokens)
+        text = task_text(messages)
+        if self.learned is not None:
+            modes = self.learned.raise_missed(text, modes, fired=self.threshold)
+        cplx = complexity(text, tokens=tokens)
         tiers, models, note = self._history(classification.operation)
         return Signals(
             complexity=cplx,
@@ -92,10 +99,16 @@ def heuristic_factory(
     threshold: float = 0.5,
     head_chars: int = HEAD_CHARS,
     tail_chars: int = TAIL_CHARS,
+    learned: bool = True,
 ) -> HeuristicSignalExtractor:
     """Registry factory: ``options`` from config are ``threshold``, ``head_chars``,
-    ``tail_chars``."""
+    ``tail_chars`` and ``learned`` (default true: the shipped learned layer; false: the
+    rules alone)."""
     del config
     return HeuristicSignalExtractor(
-        history=history, threshold=threshold, head_chars=head_chars, tail_chars=tail_chars
+        history=history,
+        threshold=threshold,
+        head_chars=head_chars,
+        tail_chars=tail_chars,
+        learned=shipped() if learned else None,
     )
