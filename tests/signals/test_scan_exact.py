@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from switchtower.signals import failure_modes, prefilter, repo_context, text
+from switchtower.signals import attached, failure_modes, prefilter, repo_context, text
 from switchtower.signals.complexity import complexity
 from switchtower.signals.failure_modes import compute_failure_modes
 from switchtower.signals.lexicon import CHAIN, RULE_INDEX, RULES, Rule
@@ -127,8 +127,8 @@ def test_candidate_starts_equal_finditer(t: str) -> None:
     assert text.prose_view(t).starts == (0, *ends)
     items = complexity_mod._ITEMS
     assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
-    code_lines = len(repo_context._CODE_LINE.findall(t))
-    assert repo_context._code_lines(t) == min(code_lines, repo_context._MIN_CODE_LINES)
+    code_lines = len(attached._CODE_LINE.findall(t))
+    assert attached._code_lines(t) == min(code_lines, attached._MIN_CODE_LINES)
 
 
 def test_dot_names_are_the_names_after_a_dot() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from switchtower.signals.lexicon import (
     CHAIN,
+    DRY_RUN,
     IMPERATIVE_RULES,
     RULE_INDEX,
     RULES,
@@ -176,7 +177,9 @@ def _factor(rule: Rule, prose: Prose, m: re.Match[str]) -> float:
             and not _IMPERATIVE_PREFIX.search(prefix)
         ):
             return 0.0
-        if SAFE_ENV.search(clause) and not re.search(r"\bprod(?:uction)?\b", clause):
+        if DRY_RUN.search(clause) or (
+            SAFE_ENV.search(clause) and not re.search(r"\bprod(?:uction)?\b", clause)
+        ):
             factor *= _SAFE_ENV_FACTOR
         if (
             rule.name == "destroy-data"
@@ -287,9 +290,13 @@ def dependency_chain(prose: Prose, raw: str) -> Signal:
     if numbered >= 3:
         cues += 0.5 * numbered
         evidence.append(f"{numbered} numbered steps")
-    steps = sum(1 for _ in scan_at(_ACT_VERB, prose.text, _act_verb_starts(prose.text)))
-    if steps >= 3:
-        cues += 1.0 * (steps - 2)
+    # steps asked for count in full; steps of a process being explained or written
+    # about ("write a paragraph that walks through ...: build, push, deploy") count half
+    found = [m.start() for m in scan_at(_ACT_VERB, prose.text, _act_verb_starts(prose.text))]
+    steps = len(found)
+    weighted = sum(1.0 if prose.mode_at(i) == "act" else 0.5 for i in found)
+    if weighted >= 3:
+        cues += weighted - 2
         evidence.append(f"{steps} imperative steps")
         # later steps that point back at earlier results ("fix it", "for each one")
         refs = _BACK_REF.count(prose.text)

@@ -417,3 +417,5 @@ SAFE_ENV = re.compile(
     r"database|db|branch|cluster|copy|instance)\b|\bdry[- ]run\b|"
     r"\bmy (?:local |own |feature )?branch\b"
 )
+#: a dry run changes nothing, whatever it runs against ("against prod with --dry-run")
+DRY_RUN = re.compile(r"\bdry[- ]?run\b")

@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
-from itertools import islice
 from typing import Any
 
-from switchtower.signals.prefilter import gated, line_starts, occurrences, scan_at, word_starts
-from switchtower.signals.text import Prose, cap, clean, snippet, split_code
-from switchtower.types import Signal, message_text
+from switchtower.signals.attached import attached_code
+from switchtower.signals.prefilter import gated, occurrences, word_starts
+from switchtower.signals.text import Prose, snippet
+from switchtower.types import Signal
 
-__all__ = ["ATTACHED_HEAD", "ATTACHED_TAIL", "attached_code", "missing_repo_context"]
+__all__ = ["missing_repo_context"]
 
 _EXT = (
     r"py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|go|rs|java|kt|kts|rb|php|cs|cpp|cc|cxx|c|h|hpp|"
@@ -94,16 +94,17 @@ _PUBLIC_API = re.compile(
     r"numpy|pandas|django|flask|spring|\.net|linq|streams?|stdlib|standard library|"
     r"lodash|jquery|rxjs)\b"
 )
-_INLINE_SQL = gated(
-    r"\b(?:SELECT .+ FROM|UPDATE \w+ SET|INSERT INTO|DELETE FROM|ALTER TABLE|CREATE "
-    r"(?:TABLE|INDEX))\b[^\n]*",
-    index=False,
-)
 _INDEFINITE = re.compile(r"\b(?:a|an|new|create|generate|write)\s+$", re.I)
 #: "write a Flask endpoint GET /search": the endpoint is being made, not referred to
 _CREATES = re.compile(
     r"\b(?:write|create|add|build|implement|generate|make|expose)\s+(?:a|an|new|the new)\b"
     r"[^.\n]{0,40}$",
+    re.I,
+)
+#: "write a new `RateLimiter` class": a name right after a verb of making is being made
+_MADE_NEXT = re.compile(
+    r"\b(?:write|create|add|build|implement|generate|make|define|introduce)\s+(?:me\s+)?"
+    r"(?:(?:a|an)\s+(?:new\s+)?|(?:the\s+)?new\s+)[`'\"]?$",
     re.I,
 )
 #: the request is about a database: snake_case names and ``table(col, col)`` in it are
@@ -154,13 +155,6 @@ _DEICTIC = gated(
     r"\b(?:(?:our|my|the existing|the current) (?:[\w-]+ ){0,2}?|(?:this|that|these|those) "
     r"(?:existing |current |legacy |old |new |main |internal |custom )?)" + _CODE_NOUN + r"\b"
 )
-_CODE_LINE = re.compile(
-    r"(?m)^\s*(?:def |class |async def |function |func |fn |import |from [\w.]+ import |"
-    r"const |let |var |public |private |protected |package |#include|return\b|@\w+|"
-    r"if \(|for \(|while \(|}|SELECT |INSERT |UPDATE |CREATE |ALTER |[\w.\[\]]+ = .+$|"
-    r".*[;{]\s*$|[+-]{3} [ab]/|@@ )"
-)
-_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+at [\w.$]+\(", re.M)
 _WELL_KNOWN = re.compile(
     r"^(?:os|sys|re|json|math|time|datetime|collections|itertools|functools|typing|asyncio|"
     r"subprocess|pathlib|logging|random|np|numpy|pd|pandas|torch|tf|requests|httpx|django|"
@@ -263,47 +257,6 @@ _BRANDS = frozenset(
         "stripe",
     )
 )
-#: characters of each message searched for attached code (more than the prose cap: a
-#: pasted file may sit in the middle of a long message)
-ATTACHED_HEAD = 16_000
-ATTACHED_TAIL = 4_000
-#: code-like lines in one message needed to count it as attached code
-_MIN_CODE_LINES = 3
-#: one line of prose that is a literal assigned to a name (``settings = {...}``,
-#: ``df = pd.DataFrame({...})``): what it names is given, even without a code block
-_INLINE_LITERAL = re.compile(
-    r"(?m)^[ \t]*[A-Za-z_][\w.]*[ \t]*=[ \t]*(?:[\w.]+\()?[\[{(][^\n]*[\]})][ \t]*;?[ \t]*$"
-)
-
-
-def _code_lines(prose: str) -> int:
-    """``min(len(_CODE_LINE.findall(prose)), _MIN_CODE_LINES)``: every match starts at a
-    line start, and counting stops once there are enough."""
-    return sum(1 for _ in islice(scan_at(_CODE_LINE, prose, line_starts(prose)), _MIN_CODE_LINES))
-
-
-def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
-    """Everything the messages include as code or file content (may be empty)."""
-    parts: list[str] = []
-    for m in messages:
-        if not isinstance(m, Mapping):
-            continue
-        text = clean(cap(message_text(m), ATTACHED_HEAD, ATTACHED_TAIL))
-        if not text:
-            continue
-        if m.get("role") in ("tool", "function"):
-            parts.append(text)
-            continue
-        prose, blocks = split_code(text)
-        parts.extend(blocks)
-        parts.extend(_INLINE_SQL.matched(prose))
-        if _code_lines(prose) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
-            parts.append(prose)
-        elif "=" in prose:
-            parts.extend(m.group() for m in scan_at(_INLINE_LITERAL, prose, line_starts(prose)))
-    return "\n".join(parts)
-
-
 #: characters of the pieces the identifier patterns match within (see ``_runs``)
 _PATH_RUN = re.compile(r"[\w./-]*")
 _CALL_RUN = re.compile(r"[\w$.]*")
@@ -503,6 +456,8 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
     # every match holds " <noun>"
     for m in _artifact_matches(raw, rev):
         key = m.group(1).rsplit(".", 1)[-1]
+        if _MADE_NEXT.search(raw[max(0, m.start() - 30) : m.start()]):
+            continue
         if not refs.settled(key, 0.6) and not _WELL_KNOWN.match(m.group(1)):
             refs.add(key, 0.6, snippet(raw, m.start(), m.end()))
     for m in _call_matches(raw, rev):
@@ -521,6 +476,8 @@ def _symbol_refs(refs: _Refs, rev: str) -> None:
     for m in _BACKTICK.finditer(raw):
         ident = m.group(1)
         if " " in ident.strip() or _WELL_KNOWN.match(ident):
+            continue
+        if _MADE_NEXT.search(raw[max(0, m.start() - 30) : m.start()]):
             continue
         compound = bool(re.search(r"[_./A-Z]", ident[1:]))
         key = ident.split("(")[0].rsplit(".", 1)[-1]

@@ -48,8 +48,14 @@ _POLITE = (
     r"(?:(?:hey|hi|ok|okay|so|now|also|and|but|then|please|pls|kindly|quick question)[,:]?\s+)*"
 )
 _ASK = r"(?:(?:can|could|would|will) you\s+(?:please\s+)?|i(?:'d| would) like you to\s+)?"
+#: "for the new-hire wiki, write a paragraph ...": a lead-in naming what it is for
+_FOR_LEAD = r"(?:for [^,\n]{1,40},\s*)?"
 _EXPLAIN_LEAD = re.compile(
-    r"^\W*" + _POLITE + _ASK + r"(?:explain|describe|summari[sz]e|tell me|walk me through|"
+    r"^\W*"
+    + _FOR_LEAD
+    + _POLITE
+    + _ASK
+    + r"(?:explain|describe|summari[sz]e|tell me|walk me through|"
     r"what(?:'s| is| are| was| were| does| do| did| happens)?\b|why|when|where|which|who|"
     r"how (?:does|do|did|is|are|was|would|could|can|should|come|many|much|to)\b|"
     r"is (?:it|there|this|that)\b|are (?:there|these|those|we)\b|does\b|do (?:we|i|you)\b|"
@@ -60,7 +66,7 @@ _EXPLAIN_LEAD = re.compile(
     r"changelog entry|release notes?|draft|proposal|outline|poem|haiku|limerick|story|song|"
     r"postmortem|post-mortem|runbook|playbook|incident report|retrospective|design doc|rfc|"
     r"joke|essay|cover letter|bio|flashcards?|flashcard set|presentation|talk|template|"
-    r"mockup|copy)\b|draft\b)"
+    r"mockup|copy|paragraph|wiki page|wiki entry|announcement|newsletter)\b|draft\b)"
 )
 _HYPO = gated(
     r"\b(?:what (?:would|will|could|might) happen|hypothetical(?:ly)?|in theory|"
