@@ -6,7 +6,14 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchtower.classify.text import HEAD_CHARS, MAX_CHARS, TAIL_CHARS, is_binary, prepare_text
+from switchtower.classify.text import (
+    HEAD_CHARS,
+    INSTRUCTION_REPEATS,
+    MAX_CHARS,
+    TAIL_CHARS,
+    is_binary,
+    prepare_text,
+)
 
 
 def test_short_text_is_only_whitespace_normalised() -> None:
@@ -63,11 +70,12 @@ def test_ascii_controls_are_counted_and_replaced_like_the_regex(text: str) -> No
 def test_instruction_rule_reads_a_short_first_or_last_paragraph_again() -> None:
     article = "The central bank kept its rates unchanged on Thursday. " * 10
     first = prepare_text("tl;dr this pls\n\n" + article)
-    assert first.startswith("tl;dr this pls tl;dr this pls The central bank")
+    assert first.startswith("tl;dr this pls " * (INSTRUCTION_REPEATS + 1) + "The central bank")
     last = prepare_text(article + "\n\nwhat does this mean for mortgages?")
-    assert last.startswith("what does this mean for mortgages? The central bank")
+    ask = "what does this mean for mortgages? "
+    assert last.startswith(ask * INSTRUCTION_REPEATS + "The central bank")
     code = "```\n" + "x = compute(a, b)\n" * 30 + "```\nwhy is this slow?"
-    assert prepare_text(code).startswith("why is this slow? ``` x = compute")
+    assert prepare_text(code).startswith("why is this slow? " * INSTRUCTION_REPEATS + "``` x = ")
     # one paragraph, or a short text: nothing is repeated
     assert prepare_text(article).startswith("The central bank kept its rates unchanged on")
     assert prepare_text("fix this\n\nplease") == "fix this please"

@@ -9,9 +9,9 @@ Agent requests put the instruction either before a pasted document ("Summarize t
 The instruction rule: a text longer than :data:`INSTRUCTION_MIN_CHARS` characters made of
 several paragraphs (split at blank lines and code fences) is read with its first
 paragraph (when at most :data:`FIRST_CHARS` long) and its last one (when at most
-:data:`LAST_CHARS` long) once more in front. An agent request's instruction stands there
-("tl;dr this pls" above a pasted article), and the pasted content would otherwise
-outweigh it.
+:data:`LAST_CHARS` long) :data:`INSTRUCTION_REPEATS` more times in front. An agent
+request's instruction stands there ("tl;dr this pls" above a pasted article), and the
+pasted content would otherwise outweigh it.
 
 Text that is mostly not printable (binary pasted as text) is treated as empty.
 """
@@ -25,6 +25,7 @@ __all__ = [
     "FIRST_CHARS",
     "HEAD_CHARS",
     "INSTRUCTION_MIN_CHARS",
+    "INSTRUCTION_REPEATS",
     "LAST_CHARS",
     "MAX_CHARS",
     "TAIL_CHARS",
@@ -40,6 +41,9 @@ INSTRUCTION_MIN_CHARS = 300
 #: the longest first / last paragraph read again as the instruction
 FIRST_CHARS = 300
 LAST_CHARS = 200
+#: how many more times the instruction is read: 3 is the smallest count at the best
+#: accuracy on the first blind agent-request set (docs/classifier.md)
+INSTRUCTION_REPEATS = 3
 #: where a paragraph ends: a blank line or a code fence
 _PARAGRAPH_END = re.compile(r"\n[^\S\n]*\n|```")
 
@@ -78,7 +82,7 @@ def _instruction_first(text: str) -> str:
     if len(parts) < 2:
         return text
     again = [p for p, cap in ((parts[0], FIRST_CHARS), (parts[-1], LAST_CHARS)) if len(p) <= cap]
-    return " ".join(again) + "\n" + text if again else text
+    return (" ".join(again) + "\n") * INSTRUCTION_REPEATS + text if again else text
 
 
 def prepare_text(text: object) -> str:
