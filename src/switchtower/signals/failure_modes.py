@@ -177,7 +177,10 @@ def _factor(rule: Rule, prose: Prose, m: re.Match[str]) -> float:
             and not _IMPERATIVE_PREFIX.search(prefix)
         ):
             return 0.0
-        if DRY_RUN.search(clause) or (
+        # a dry run of this action ("run the job against prod with --dry-run", "dry-run
+        # the migration"), not one that came before it ("dry run looked fine, run it")
+        dry = DRY_RUN.search(prose.text, max(cstart, start - 12), cend)
+        if (dry is not None and dry.start() >= start - 12) or (
             SAFE_ENV.search(clause) and not re.search(r"\bprod(?:uction)?\b", clause)
         ):
             factor *= _SAFE_ENV_FACTOR

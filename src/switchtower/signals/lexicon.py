@@ -98,7 +98,7 @@ _WRITE_VERB = (
     r"(?:update|delete|insert|modify|change|write|run|execute|apply|patch|edit|fix|alter|"
     r"restart|reboot|kill|scale|shut ?down|roll ?back|reindex|flush|rotate|revoke|disable|"
     r"reset|overwrite|replace|roll|set|mark|cancel|close|purge|invalidate|force|remove|"
-    r"promote|flip|migrate|backfill)"
+    r"promote|flip|migrate|backfill|switch|cut ?over|fail ?over|grant|add)"
 )
 #: technologies whose replacement by another is a platform migration
 _TECH = (
@@ -110,14 +110,16 @@ _TECH = (
     r"travis|webpack|vite|rollup|parcel|jest|vitest|mocha|pytest|unittest|sequelize|"
     r"prisma|typeorm|hibernate|sqlalchemy|knex|celery|airflow|terraform|cloudformation|"
     r"pulumi|javascript|typescript|python ?\d|java|kotlin|scala|go|rust|php|ruby|"
-    r"graphql|rest|grpc|soap|monolith|microservices?)"
+    r"graphql|rest|grpc|soap|monolith|microservices?|bcrypt|argon2\w*|scrypt|pbkdf2|md5|"
+    r"sha-?1|sha-?256)"
 )
 
 SECURITY: tuple[Rule, ...] = (
     _r(
         "auth",
         r"\b(?:auth|authn|authz|authentication|authori[sz]ation|oauth2?|oidc|openid|"
-        r"saml|sso|single sign-on|2fa|mfa|two-factor|multi-factor|totp|otp)\b",
+        r"saml|sso|single sign-on|2fa|mfa|two-factor|multi-factor|totp|otp|(?:account )?lockout|"
+        r"failed (?:login )?attempts)\b",
         0.6,
         "topic",
     ),
@@ -126,14 +128,15 @@ SECURITY: tuple[Rule, ...] = (
         r"\b(?:passwords?|passwd|passphrases?|credentials?|api[ _-]?keys?|"
         r"access[ _-]keys?|private[ _-]keys?|ssh[ _-]keys?|secret[ _-]keys?|client[ _-]secrets?|"
         r"secrets? manager|hashicorp vault|(?:in|from|into|to) vault|vault (?:secrets?|"
-        r"tokens?|polic\w+)|kms|\.env files?|secrets|gpg|pgp)\b",
+        r"tokens?|polic\w+)|kms|\.env files?|secrets|gpg|pgp|authorized_keys|bastion)\b",
         0.6,
         "topic",
     ),
     _r(
         "tokens",
         r"\b(?:jwt|jwts|bearer|(?:access|refresh|auth|session|csrf|api|reset|personal access)"
-        r" tokens?|session (?:cookie|fixation|hijack\w*)|cookies? flags?|httponly|samesite)\b",
+        r" tokens?|session (?:cookie|fixation|hijack\w*|storage|store)|cookies? flags?|httponly|"
+        r"samesite)\b",
         0.6,
         "topic",
     ),
@@ -151,7 +154,8 @@ SECURITY: tuple[Rule, ...] = (
         "access-control",
         r"\b(?:(?:file |access |user |iam |folder )?permissions? (?:checks?|model|system|"
         r"boundar\w+|escalation)|rbac|abac|acls?|access (?:control|checks?)|privileges?|"
-        r"sudo|chmod|chown|iam (?:roles?|polic\w+|users?)|least privilege|role-based|"
+        r"sudo|chmod|chown|iam (?:roles?|polic\w+|users?|bindings?)|roles/\w+|least privilege|"
+        r"role-based|security groups?|firewall rules?|network polic\w+|"
         r"(?:owner|admin|editor|superuser|root) (?:roles?|rights|permissions?|access|login)|"
         r"is_?admin|authori[sz]ed users?|admin (?:access|rights|role|panel|endpoints?)|"
         r"40[13]|forbidden|unauthori[sz]ed|another (?:user|tenant|customer)'s|cross-tenant|"
@@ -166,7 +170,7 @@ SECURITY: tuple[Rule, ...] = (
         "injection",
         r"\b(?:(?:sql|command|shell|code|ldap|xpath|template|header|log|prompt|nosql|os) "
         r"injection|inject\w* (?:script|sql|code|commands?)|xss|cross-site|csrf|ssrf|xxe|"
-        r"path traversal|directory traversal|open redirect|mass assignment|injectable|"
+        r"path traversal|directory traversal|open redirect|mass[- ]assignment|injectable|"
         r"deseriali[sz]\w+ (?:of )?untrusted|sanitiz\w+|escap\w+ (?:user )?(?:input|filters?|"
         r"html|queries|strings?|shell)|untrusted (?:input|data)|user-supplied|user input "
         r"reaches|input validation|parameteri[sz]ed quer\w+|ldap (?:filters?|search))\b"
@@ -176,7 +180,7 @@ SECURITY: tuple[Rule, ...] = (
     ),
     _r(
         "vulnerability",
-        r"\b(?:vulnerab\w+|exploit\w*|cve-\d+|security (?:audit|review|hole|issue|bug|flaw|"
+        r"\b(?:vulnerab\w+|exploit\w*|cve-\d+|cves?|security (?:audit|review|hole|issue|bug|flaw|"
         r"fix|patch|risk)s?|insecure|pen ?test\w*|penetration test\w*|threat model\w*|"
         r"privilege escalation|leak(?:s|ing|ed)? (?:secrets?|credentials?|tokens?|keys?|"
         r"passwords?|pii)|attack surface|brute[- ]force|timing attack|(?:secret|key) "
@@ -200,6 +204,7 @@ IMPERATIVE_RULES = frozenset(
         "deploy",
         "payment",
         "send-message",
+        "send-document",
         "infra-change",
         "rotate-revoke",
     }
@@ -270,6 +275,30 @@ WRITE: tuple[Rule, ...] = (
         "action",
     ),
     _r(
+        "send-document",
+        r"\bsend\w* (?:\S+ ){0,3}?(?:offer letters?|letters?|contracts?|invoices?|e-?mails?|"
+        r"messages?|repl(?:y|ies)|quotes?|proposals?|notices?|reminders?) to\b",
+        0.55,
+        "action",
+    ),
+    _r(
+        "send-message-intl",
+        r"\b(?:envoie|envoyez|envoyer|env[ií]a|enviar|envie|schick\w*|sende|senden|invia|"
+        r"inviare|manda|mandare)\b[^.;\n]{0,40}?\b(?:e-?mails?|mails?|messages?|mensajes?|"
+        r"mensagens?|nachrichten?|messaggi[oi]?|sms|courriels?|correos?)\b",
+        0.55,
+        "action",
+    ),
+    _r(
+        "ops-command",
+        r"\b(?:kubectl (?:scale|rollout|drain|cordon|patch|set|edit)|helm (?:rollback|"
+        r"uninstall)|systemctl (?:restart|stop)|terraform import)\b[^.;\n]{0,60}?\b"
+        + _PROD
+        + r"\b",
+        0.6,
+        "action",
+    ),
+    _r(
         "infra-change",
         r"\b(?:change|update|modify|delete|remove|edit|open|close|apply|point)\b"
         r"[^.;\n]{0,30}\b(?:dns|cname|a records?|aaaa records?|mx records?|nameservers?|"
@@ -307,7 +336,7 @@ MIGRATION: tuple[Rule, ...] = (
         r"primary key)|change (?:the )?(?:type|data type|primary key) of|foreign keys?|"
         r"(?:encrypt|hash|re-?encode|normali[sz]e|backfill|denormali[sz]e)\w* (?:the |all "
         r"|existing )?(?:\S+ ){0,3}?columns?|denormali[sz]\w*|partition(?:ing)? (?:the )?"
-        r"\S+ table)\b",
+        r"\S+ table|rename\w* \S+ to \S+ (?:in|on) (?:the )?\S+ (?:table|collection))\b",
         0.7,
         "topic",
     ),
@@ -327,7 +356,8 @@ MIGRATION: tuple[Rule, ...] = (
         r"[^.;\n]{0,30}?\b(?:data|records|"
         r"rows|tables?|documents|collections|users|files|blobs|uploads|orders|history|"
         r"historical \w+)\b[^.;\n]{0,40}?\b(?:from|into|to|over)\b|re-?encod\w+ (?:all|every|"
-        r"existing)|re-?hash\w* (?:all|every|existing|stored)|convert (?:all |every )?"
+        r"existing)|re-?hash\w* (?:all|every|existing|stored)|re-?encrypt\w*|"
+        r"convert (?:all |every )?"
         r"existing (?:\w+ ){0,2}(?:rows|records|data)|one (?:schema|database) per tenant)\b",
         0.65,
         "topic",
@@ -336,7 +366,11 @@ MIGRATION: tuple[Rule, ...] = (
         "platform-switch",
         r"\b(?:switch\w*|mov\w+|port\w*|convert\w*|rewrit\w+|transition\w*|migrat\w+|replac\w+"
         r"|upgrad\w+)\b(?! (?:this|these|the following|that|my|the snippet))"
-        r"[^.;\n]{0,40}?\b(?:from (?:the )?" + _TECH + r"\b[^.;\n]{0,20}? to\b|"
+        r"[^.;\n]{0,40}?\b(?:from (?:the )?(?:old |current |legacy )?"
+        + _TECH
+        + r"\b[^.;\n]{0,20}? to\b|(?:off|away from) (?:of )?(?:the )?"
+        + _TECH
+        + r"\b[^.;\n]{0,30}?\b(?:onto|to|into)\b|"
         r"to (?:the )?" + _TECH + r"\b)|\b" + _TECH + r" to " + _TECH + r"\b|"
         r"\b(?:split|break|extract|carv)\w* [^.;\n]{0,40}?(?:monolith|into (?:its own|a "
         r"separate|separate) (?:micro)?services?)",
