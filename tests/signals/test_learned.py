@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from switchtower.signals.extractor import HeuristicSignalExtractor, heuristic_factory
-from switchtower.signals.learned import LearnedSignals, shipped, train_learned
+from switchtower.signals.learned import LearnedSignals, load_or_none, shipped, train_learned
 from switchtower.types import FAILURE_MODES, Classification, Request, Signal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,3 +120,19 @@ def test_weights_are_finite() -> None:
     assert model is not None
     assert np.isfinite(model.weights).all()
     assert np.isfinite(model.rule_weights).all()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "missing", "garbage-json"])
+def test_an_unreadable_artifact_means_rules_only_never_a_crash(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _toy().save(tmp_path / "m")
+    if damage == "truncate":
+        data = (path / "learned.npz").read_bytes()
+        (path / "learned.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "missing":
+        (path / "learned.npz").unlink()
+    else:
+        (path / "learned.json").write_text("{not json", "utf-8")
+    assert load_or_none(path) is None
+    assert "rules only" in caplog.text

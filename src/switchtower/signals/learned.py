@@ -37,7 +37,7 @@ from switchtower.classify.ngrams import NgramFeaturizer, fit_ngrams
 from switchtower.signals.text import cap
 from switchtower.types import Signal
 
-__all__ = ["FORMAT_VERSION", "LearnedSignals", "shipped", "train_learned"]
+__all__ = ["FORMAT_VERSION", "LearnedSignals", "load_or_none", "shipped", "train_learned"]
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +151,21 @@ class LearnedSignals:
         )
 
 
+def load_or_none(path: str | Path) -> LearnedSignals | None:
+    """The artifact at ``path``, or None (logged) when it cannot be read: a missing,
+    truncated or foreign artifact leaves the rules alone, never fails a request."""
+    try:
+        return LearnedSignals.load(path)
+    except Exception as exc:  # any unreadable file (zip, json, shapes): rules only
+        log.warning("learned signals at %s unavailable, rules only: %s", path, exc)
+        return None
+
+
 @functools.cache
 def shipped() -> LearnedSignals | None:
-    """The artifact inside the package, or None (logged) when it cannot be read."""
-    where = resources.files("switchtower.signals").joinpath("learned")
-    try:
-        with resources.as_file(where) as path:
-            return LearnedSignals.load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("learned signals unavailable, rules only: %s", exc)
-        return None
+    """The artifact inside the package (see :func:`load_or_none`)."""
+    with resources.as_file(resources.files("switchtower.signals").joinpath("learned")) as path:
+        return load_or_none(path)
 
 
 def training_digest(texts: Sequence[str], labels: Sequence[frozenset[str]], **params: Any) -> str:
