@@ -288,3 +288,13 @@ def test_value_per_success_must_be_positive(bad: float) -> None:
 
     with pytest.raises(ConfigError, match=r"value_per_success_usd: Input should be greater"):
         config(router={"value_per_success_usd": bad})
+
+
+@pytest.mark.parametrize("bad", [0, -5.0, "lots"])
+def test_fallback_value_calls_must_be_a_positive_number_or_null(bad: object) -> None:
+    from switchtower.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"router\.fallback_value_calls"):
+        config(router={"fallback_value_calls": bad})
+    assert config(router={"fallback_value_calls": None}).router.fallback_value_calls is None
+    assert config().router.fallback_value_calls == 20.0
