@@ -49,7 +49,7 @@ from switchtower.types import (
     tier_rank,
 )
 
-__all__ = ["PolicyRouter", "best_by_value", "net_value", "reference_call"]
+__all__ = ["PolicyRouter", "best_by_value", "fallback_value", "net_value", "reference_call"]
 
 _TIE = 1e-9
 
@@ -90,6 +90,17 @@ def reference_call(
             if cost > best_cost:
                 best, best_cost = m, cost
     return None if best is None else (best, best_cost)
+
+
+def fallback_value(
+    calls: float | None, tiers: Mapping[Tier, TierInfo], *, ctx: int, out_tokens: int
+) -> tuple[float, ModelInfo] | None:
+    """The USD value of a success worth ``calls`` reference calls, and the reference
+    model; None when ``calls`` is unset or no configured model has a price."""
+    ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out_tokens)
+    if calls is None or ref is None:
+        return None
+    return calls * ref[1], ref[0]
 
 
 def _output_tokens(request: Request, default: int) -> int:
@@ -256,17 +267,18 @@ class PolicyRouter:
         if clearing:
             return clearing[0], f"cheapest eligible tier clearing the threshold {self.threshold:g}"
         none = f"no eligible tier clears the threshold {self.threshold:g}"
-        calls = self.fallback_calls
-        ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out_tokens)
-        if calls is None or ref is None:
+        fallback = fallback_value(self.fallback_calls, tiers, ctx=ctx, out_tokens=out_tokens)
+        if fallback is None:
             return self._best_effort(eligible, predicted, best), (
                 f"{none}: chose the highest predicted success"
             )
-        model, cost = ref
+        value, model = fallback
         chosen, why = self._by_value(
-            calls * cost, eligible, candidates, predictions, ctx=ctx, out_tokens=out_tokens
+            value, eligible, candidates, predictions, ctx=ctx, out_tokens=out_tokens
         )
-        return chosen, f"{none}: {why}, a success being worth {calls:g} calls of {model.name}"
+        return chosen, (
+            f"{none}: {why}, a success being worth {self.fallback_calls:g} calls of {model.name}"
+        )
 
     @staticmethod
     def _by_value(

@@ -42,7 +42,7 @@ from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion
 from switchtower.route.policy import Policy
 from switchtower.route.predictor import Prediction
-from switchtower.route.router import best_by_value, reference_call
+from switchtower.route.router import best_by_value, fallback_value
 from switchtower.route.source import PolicySource
 from switchtower.select.experiments import assign_arm, unit_hash
 from switchtower.types import (
@@ -232,14 +232,13 @@ class BetaSelector:
         none = (
             f"no candidate in {pool[0].tier} reaches {self.target:g} with confidence {confidence:g}"
         )
-        calls = self.fallback_calls
-        ref = None if calls is None else reference_call(tiers, ctx=ctx, out_tokens=out)
-        if calls is not None and ref is not None:
-            model, cost = ref
-            best, net = best_by_value(calls * cost, pool, preds, ctx=ctx, out_tokens=out)
+        fallback = fallback_value(self.fallback_calls, tiers, ctx=ctx, out_tokens=out)
+        if fallback is not None:
+            value, model = fallback
+            best, net = best_by_value(value, pool, preds, ctx=ctx, out_tokens=out)
             return best, (
                 f"{best.name}: {none}; highest expected net value ({net:+.4g}), a success "
-                f"being worth {calls:g} calls of {model.name} (${calls * cost:.4g})"
+                f"being worth {self.fallback_calls:g} calls of {model.name} (${value:.4g})"
             )
         best = max(pool, key=lambda m: preds[m.name].p)
         top = preds[best.name]
