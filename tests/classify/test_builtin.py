@@ -60,3 +60,20 @@ def test_bad_options_are_reported() -> None:
     config = load_config(environ={})
     with pytest.raises((RegistryError, SwitchtowerError)):
         classifiers.create("auto", config=config, backend="nope", cache=False)
+
+
+def test_a_text_rule_change_retrains_instead_of_reusing_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchtower.classify import text
+
+    load_builtins()
+    ops = [
+        {"name": "greet", "examples": ["hello there", "hi, how are you", "good morning"]},
+        {"name": "farewell", "examples": ["goodbye", "see you later", "bye for now"]},
+    ]
+    config = load_config(environ={}, overrides={"operations": ops})
+    classifiers.create("tfidf", config=config)
+    monkeypatch.setattr(text, "INSTRUCTION_REPEATS", text.INSTRUCTION_REPEATS + 1)
+    classifiers.create("tfidf", config=config)
+    assert len(list((tmp_path / "cache" / "classifier").iterdir())) == 2

@@ -31,6 +31,7 @@ __all__ = [
     "TAIL_CHARS",
     "is_binary",
     "prepare_text",
+    "text_rules",
 ]
 
 MAX_CHARS = 2000
@@ -49,6 +50,21 @@ _PARAGRAPH_END = re.compile(r"\n[^\S\n]*\n|```")
 
 #: a text with more than this share of control/unassigned characters is binary
 _BINARY_SHARE = 0.3
+
+
+def text_rules() -> tuple[int | float, ...]:
+    """The rules' constants: part of the classifier cache key, so that a change to any of
+    them retrains instead of reusing a model trained on differently prepared text."""
+    return (
+        MAX_CHARS,
+        HEAD_CHARS,
+        TAIL_CHARS,
+        INSTRUCTION_MIN_CHARS,
+        FIRST_CHARS,
+        LAST_CHARS,
+        INSTRUCTION_REPEATS,
+        _BINARY_SHARE,
+    )
 
 
 #: ASCII characters that are control characters but not whitespace (category Cc)

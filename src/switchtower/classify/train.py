@@ -25,7 +25,7 @@ from switchtower.classify.components import COMPONENTS, Component, EmbedComponen
 from switchtower.classify.embed import Encoder, MiniLMEncoder
 from switchtower.classify.model import REJECT_LABEL, TrainedClassifier
 from switchtower.classify.ngrams import NgramFeaturizer
-from switchtower.classify.text import prepare_text
+from switchtower.classify.text import prepare_text, text_rules
 from switchtower.errors import DataFormatError
 from switchtower.types import UNKNOWN
 
@@ -49,8 +49,10 @@ OOS_LABELS = frozenset({"oos", "out_of_scope", "out-of-scope", UNKNOWN})
 _MIX_GRID = tuple(i / 10 for i in range(11))
 #: changes whenever training would give a different model from the same examples
 #: (part of every cache key): v2 = label-name examples, int8 MiniLM graph; v3 = the
-#: threshold by the one-standard-error rule; v4 = the instruction rule of ``text.py``
-_RECIPE = 4
+#: threshold by the one-standard-error rule; v4 = the instruction rule of ``text.py``;
+#: v5 = the text rules' constants are part of the key too (v4 artifacts cached before
+#: ``INSTRUCTION_REPEATS`` went from 1 to 3 were reused with the new rule)
+_RECIPE = 5
 #: the unknown threshold is the lowest within this many standard errors of the best
 #: held-out score (:func:`pick_threshold`)
 THRESHOLD_STANDARD_ERRORS = 0.5
@@ -64,7 +66,8 @@ def examples_digest(texts: Sequence[str], labels: Sequence[str], **params: Any) 
     h = hashlib.sha256()
     for t, y in zip(texts, labels, strict=True):
         h.update(f"{y}\x1f{t}\x1e".encode())
-    h.update(repr(sorted({**params, "_recipe": _RECIPE}.items())).encode())
+    recipe = {"_recipe": _RECIPE, "_text": text_rules()}
+    h.update(repr(sorted({**params, **recipe}.items())).encode())
     return h.hexdigest()
 
 
