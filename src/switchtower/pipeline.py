@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -59,6 +59,7 @@ from switchtower.types import (
     Selection,
     Tier,
 )
+from switchtower.verify.run import execute_checked
 
 __all__ = ["Pipeline"]
 
@@ -205,6 +206,8 @@ class Pipeline:
             tiers = self._all_tiers if assume_available else self._tiers
             route = self.router.route(classification, signals, tiers, request)
             selection = self.selector.select(classification, signals, route, tiers)
+            if selection.second_opinions and not _checkable(request):
+                selection = replace(selection, second_opinions=(), escalation=())
         overhead = (time.perf_counter() - start) * 1000.0
         return Decision(request, classification, signals, route, selection, overhead)
 
@@ -231,12 +234,27 @@ class Pipeline:
         }
 
     def candidates(self, decision: Decision) -> list[ModelInfo]:
-        names = (decision.selection.model, *decision.selection.fallbacks)
+        return self._callable((decision.selection.model, *decision.selection.fallbacks))
+
+    def _callable(self, names: Sequence[str]) -> list[ModelInfo]:
         return [
             self._models[n]
             for n in dict.fromkeys(names)
             if n in self._models and self._models[n].available
         ]
+
+    async def _complete(self, decision: Decision) -> Completion:
+        sel = decision.selection
+        peers = self._callable(sel.second_opinions)
+        if not peers:
+            return await self.executor.execute(decision.request, self.candidates(decision))
+        return await execute_checked(
+            self.executor,
+            decision.request,
+            self.candidates(decision),
+            peers,
+            self._callable(sel.escalation),
+        )
 
     # -- execution ------------------------------------------------------------------------
 
@@ -244,7 +262,7 @@ class Pipeline:
         """Run the plan (retries, then fallback) and write one trace."""
         start = time.perf_counter()
         try:
-            completion = await self.executor.execute(decision.request, self.candidates(decision))
+            completion = await self._complete(decision)
         except AllModelsFailedError as exc:
             latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
             self.recorder.record(
@@ -262,7 +280,8 @@ class Pipeline:
         self, decision: Decision, *, api_key_id: str | None = None
     ) -> AsyncIterator[Mapping[str, Any]]:
         """OpenAI ``chat.completion.chunk`` dicts; a complete trace is written at the end,
-        on failure, and when the consumer stops early (client disconnect)."""
+        on failure, and when the consumer stops early (client disconnect). A stream is
+        not checked against second opinions: its chunks go out as they come."""
         start = time.perf_counter()
         result = self.executor.stream(decision.request, self.candidates(decision))
         status_error: BaseException | None = None
@@ -303,6 +322,13 @@ class Pipeline:
                 await p.aclose()
             except Exception:  # closing must not mask the caller's outcome
                 log.exception("closing provider %s failed", getattr(p, "name", p))
+
+
+def _checkable(request: Request) -> bool:
+    """Whether a second opinion can be compared: not for tool calls or several choices."""
+    params = request.params
+    n = params.get("n")
+    return not (params.get("tools") or params.get("functions") or (isinstance(n, int) and n > 1))
 
 
 def _classifier_options(config: Config) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from switchtower.config.schema import Config
 from switchtower.errors import SwitchtowerError
@@ -58,7 +58,7 @@ def build_trace(
             "complexity": decision.signals.complexity.score,
             **{k: v.score for k, v in decision.signals.failure_modes.items()},
         },
-        decision=decision.to_json(),
+        decision=_decision_json(decision, completion),
         attempts=all_attempts,
         status=status,
         error_kind=error.kind if error is not None else None,
@@ -72,6 +72,13 @@ def build_trace(
         api_key_id=api_key_id,
         prompt=req.text if store_prompt else None,
     )
+
+
+def _decision_json(decision: Decision, completion: Completion | None) -> dict[str, Any]:
+    out = decision.to_json()
+    if completion is not None and completion.verification is not None:
+        out["verification"] = completion.verification.to_json()
+    return out
 
 
 class TraceRecorder:

@@ -38,6 +38,7 @@ __all__ = [
     "Tier",
     "Trace",
     "Usage",
+    "Verification",
     "message_text",
     "tier_rank",
 ]
@@ -230,6 +231,11 @@ class Selection:
     experiment: str | None = None
     arm: str | None = None
     explanation: str = ""
+    #: other models of the chosen tier asked the same request in parallel; when an
+    #: answer disagrees with the chosen model's, ``escalation`` answers (``verify/``)
+    second_opinions: tuple[str, ...] = ()
+    #: models tried in order when the second opinions disagree
+    escalation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +260,8 @@ class Decision:
             "tier": r.tier,
             "model": s.model,
             "fallbacks": list(s.fallbacks),
+            "second_opinions": list(s.second_opinions),
+            "escalation": list(s.escalation),
             "deadline": self.signals.deadline,
             "context_tokens": self.signals.context_tokens,
             "complexity": round(self.signals.complexity.score, 4),
@@ -308,6 +316,33 @@ class Completion:
     finish_reason: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     attempts: tuple[Attempt, ...] = ()
+    #: how the answer was checked against second opinions (None: it was not)
+    verification: Verification | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """A cheap model's answer checked against other models' answers (``verify/``).
+
+    ``verdict``: ``agree`` (a second opinion gave the same final answer and none another),
+    ``disagree`` (one gave another: the request was escalated), ``unverified`` (no
+    comparable answer came back: the cheap answer stands).
+    """
+
+    verdict: Literal["agree", "disagree", "unverified"]
+    checked: str
+    peers: tuple[str, ...] = ()
+    escalated_to: str | None = None
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "checked": self.checked,
+            "peers": list(self.peers),
+            "escalated_to": self.escalated_to,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)

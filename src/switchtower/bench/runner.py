@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import yaml
 
-from switchtower.bench.baselines import serve
+from switchtower.bench.checked import serve_selection
 from switchtower.bench.metrics import Served
 from switchtower.bench.replay import ReplayProvider
 from switchtower.bench.report import BenchResult, build_result
@@ -270,7 +270,7 @@ def _sweep_group(
             except SwitchtowerError as exc:
                 served.append(_failed(item, exc, c.operation))
                 continue
-            served.append(serve(item, plan.slot(sel.model), plan, c.operation))
+            served.append(serve_selection(item, sel, plan, c.operation))
         out[key] = served
     return out
 

@@ -38,6 +38,8 @@ def render_result(result: RunResult) -> str:
             f"{c.usage.input_tokens}+{c.usage.output_tokens} tokens, ${c.cost_usd:.6f}"
             + (f", {tries} attempts" if tries > 1 else "")
         )
+        if c.verification is not None:
+            out.append(f"checked    {c.verification.verdict}: {c.verification.detail}")
         out.append("")
         out.append(c.text.strip())
     out.append("")

@@ -22,6 +22,7 @@ __all__ = [
     "ServerConfig",
     "StorageConfig",
     "TierConfig",
+    "VerifyConfig",
 ]
 
 
@@ -140,6 +141,24 @@ class SelectorConfig(ComponentConfig):
     experiments: tuple[ExperimentConfig, ...] = ()
 
 
+class VerifyConfig(_Strict):
+    """Second opinions: a cheap answer is checked against another cheap model's.
+
+    For the listed operations, when the selector picks a model of one of ``tiers`` and a
+    higher tier can serve the request, ``second_opinions`` other models of that tier
+    answer the same request in parallel. Same final answer: the cheap answer stands.
+    Another: the request goes to the strongest eligible model of a higher tier.
+    Only answers with a comparable final answer count (``verify/answers.py``), so the
+    default operations are the short-answer ones.
+    """
+
+    #: other models of the same tier asked in parallel (0 turns checking off)
+    second_opinions: int = Field(default=1, ge=0, le=4)
+    operations: tuple[str, ...] = ("answer-question", "solve-math")
+    #: tiers whose answers are checked (checks cost a call of the same tier)
+    tiers: tuple[Tier, ...] = ("local",)
+
+
 class RetryConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
     base_delay_s: float = Field(default=0.5, ge=0.0)
@@ -174,6 +193,7 @@ class Config(_Strict):
     signals: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="heuristic"))
     router: RouterConfig = Field(default_factory=RouterConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)

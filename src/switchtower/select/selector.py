@@ -27,6 +27,9 @@ rate reaches the router's ``success_threshold`` is at least the confidence thres
   success threshold, highest bound first. The safe choice becomes its first fallback.
 - Fallbacks: the other candidates of the chosen tier by cost, then the candidates of
   the higher eligible tiers, tier by tier.
+- Second opinions (``verify``, not for an explored model or an experiment's arm): for
+  the checked operations and tiers, the strongest other models of the chosen tier, and
+  the higher tiers' models to escalate to, strongest first (``verify/plan.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from switchtower.types import (
     Tier,
     tier_rank,
 )
+from switchtower.verify.plan import plan_checks
 
 __all__ = ["BetaSelector"]
 
@@ -88,6 +92,7 @@ class BetaSelector:
         self.fallback_calls = config.router.fallback_value_calls
         self.confidence = sc.confidence_threshold
         self.exploration = sc.exploration
+        self.verify = config.verify
         self.z = z
         self.proven_trials = proven_trials
         self.output_tokens = output_tokens
@@ -188,6 +193,20 @@ class BetaSelector:
                 )
                 chosen, explored = trial, True
         est = preds[chosen.name]
+        peers, escalation = (
+            ((), ())
+            if explored
+            else plan_checks(
+                self.verify,
+                op,
+                chosen,
+                cands,
+                success=lambda m: preds[m.name].p,
+                cost=lambda m: m.cost(ctx, out),
+            )
+        )
+        if peers:
+            notes.append(f"second opinion from {', '.join(peers)}; on disagreement {escalation[0]}")
         return Selection(
             model=chosen.name,
             tier=chosen.tier,
@@ -195,6 +214,8 @@ class BetaSelector:
             fallbacks=fallbacks,
             explored=explored,
             explanation="; ".join([f"{why}; estimate {est.p:.2f} +- {_sd(est):.2f}", *notes]),
+            second_opinions=peers,
+            escalation=escalation,
         )
 
     # -- the pieces -----------------------------------------------------------------------

@@ -300,6 +300,8 @@ def _schemas(models: list[str]) -> dict[str, Any]:
                 "tier": {"type": "string", "enum": list(TIERS)},
                 "model": {"type": "string"},
                 "fallbacks": {"type": "array", "items": {"type": "string"}},
+                "second_opinions": {"type": "array", "items": {"type": "string"}},
+                "escalation": {"type": "array", "items": {"type": "string"}},
                 "explanation": {"type": "object"},
             },
         },

@@ -1,0 +1,100 @@
+"""Final answers of short-answer responses, and whether two responses agree.
+
+A second opinion is only worth asking where two answers can be compared without a
+model. :func:`final_answer` finds the answer a response commits to, in this order:
+
+1. an explicit marker: ``#### 18`` (GSM8K style), ``\\boxed{18}``, or a line or sentence
+   that says ``answer: ...`` / ``the answer is ...`` / ``final answer ...``;
+2. a short response (at most :data:`SHORT_CHARS` characters after normalisation)
+   without digits, or one that starts with a choice letter: the whole of it, a choice
+   (``"D"``, ``"(d)"``, ``"D) palms"``) reduced to the letter;
+3. the last number in the response's last line (``"... so she makes $18 every day."``);
+4. a short response with digits and no number in its last line: the whole of it.
+
+Anything else (an essay, code, a list) has no final answer: ``None``, and
+:func:`agreement` answers ``None`` (no verdict) rather than guess. Normalisation:
+case, surrounding punctuation and whitespace; numbers lose thousands separators, a
+leading ``$`` and trailing zeros after the point (``1,000.50`` -> ``1000.5``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["SHORT_CHARS", "agreement", "final_answer"]
+
+#: responses at most this long (normalised) are compared whole
+SHORT_CHARS = 40
+
+_MARKER = re.compile(r"####\s*(?P<a>[^\n]+)")
+_BOXED = re.compile(r"\\boxed\{(?P<a>[^{}]+)\}")
+_SAYS = re.compile(
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*(?:\*\*)?(?P<a>[^\n]{1,80})",
+    re.IGNORECASE,
+)
+_CHOICE = re.compile(r"^\(?(?P<a>[A-Ha-h])(?:\)|\.|:|\s*$|\s+-|\)?\s)")
+_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+_SPACE = re.compile(r"\s+")
+_TRIM = " \t\r\n.,;:!?*\"'`()[]{}"
+
+
+def _number(text: str) -> str | None:
+    """``text`` as a canonical number when it is one (``$1,000.50`` -> ``1000.5``)."""
+    raw = text.strip(_TRIM).replace("$", "").replace(",", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    out = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if out == "-0" else out
+
+
+def _normalise(answer: str) -> str | None:
+    text = _SPACE.sub(" ", answer).strip(_TRIM).lower()
+    if not text:
+        return None
+    number = _number(text)
+    if number is not None:
+        return number
+    choice = _CHOICE.match(text)
+    if choice is not None:
+        return choice.group("a")
+    first = _NUMBER.match(text)  # "18 dollars", "$18 per day"
+    if first is not None and first.end() < len(text) and text[first.end()] == " ":
+        return _number(first.group(0))
+    return text
+
+
+def final_answer(text: str) -> str | None:
+    """The answer ``text`` commits to, normalised, or ``None`` when it has none."""
+    body = text.strip()
+    if not body:
+        return None
+    for pattern in (_MARKER, _BOXED):
+        found = pattern.findall(body)
+        if found:
+            return _normalise(found[-1])
+    said = list(_SAYS.finditer(body))
+    if said:
+        answer = said[-1].group("a")
+        return _normalise(re.split(r"(?<=[a-z0-9)])\.\s", answer, maxsplit=1)[0])
+    short = _SPACE.sub(" ", body).strip(_TRIM)
+    if len(short) <= SHORT_CHARS:
+        whole = _normalise(short)
+        if whole is None or _CHOICE.match(short) or not any(ch.isdigit() for ch in whole):
+            return whole
+    numbers = _NUMBER.findall(body.splitlines()[-1])
+    if numbers:
+        return _number(numbers[-1])
+    return _normalise(short) if len(short) <= SHORT_CHARS else None
+
+
+def agreement(first: str, second: str) -> bool | None:
+    """Whether two responses give the same final answer; ``None`` when either has none."""
+    a, b = final_answer(first), final_answer(second)
+    if a is None or b is None:
+        return None
+    return a == b

@@ -1,0 +1,55 @@
+"""Final answers of short-answer responses, and agreement between two."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchtower.verify.answers import agreement, final_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("D", "d"),
+        ("D\n", "d"),
+        ("(b) palms covered with oil", "b"),
+        ("Answer: B) dry palms", "b"),
+        ("The answer is (C).", "c"),
+        ("Step one...\nStep two...\n#### 1,000", "1000"),
+        ("so the total is \\boxed{42}", "42"),
+        ("She sells 9 eggs.\nSo she makes $18.00 every day.", "18"),
+        ("Final answer: 7\nExplanation: 3 + 4", "7"),
+        ("Paris", "paris"),
+        ("  Paris.  ", "paris"),
+        ("-0", "0"),
+    ],
+)
+def test_final_answer(text: str, answer: str) -> None:
+    assert final_answer(text) == answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "Here is a longer explanation of how the caching layer works, with no single answer.",
+        "def add(a, b):\n    return a + b\n\n# a helper used by the billing module",
+    ],
+)
+def test_no_final_answer(text: str) -> None:
+    assert final_answer(text) is None
+
+
+def test_agreement_compares_final_answers_not_wording() -> None:
+    long_a = "Janet has 16 - 3 - 4 = 9 eggs left.\nShe makes 9 * 2 = $18."
+    assert agreement(long_a, "Step by step...\n#### 18") is True
+    assert agreement(long_a, "#### 26") is False
+    assert agreement("A", "a)") is True
+    assert agreement("A", "C") is False
+
+
+def test_no_verdict_without_a_final_answer_on_either_side() -> None:
+    essay = "It depends on the workload, the team and what the service must guarantee."
+    assert agreement(essay, "B") is None
+    assert agreement("B", essay) is None

@@ -1,0 +1,63 @@
+"""Who gives a second opinion and who answers on disagreement (``plan_checks``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchtower.config.schema import VerifyConfig
+from switchtower.protocols import ModelInfo
+from switchtower.types import Tier
+from switchtower.verify.plan import plan_checks
+
+
+def _m(name: str, tier: Tier, price: float = 0.0) -> ModelInfo:
+    return ModelInfo(
+        name=name,
+        tier=tier,
+        provider="openai",
+        model_id=name,
+        context_window=8192,
+        input_per_mtok=price,
+        output_per_mtok=price,
+    )
+
+
+LOCAL = [_m("yi", "local"), _m("mixtral", "local"), _m("mistral", "local")]
+BATCH = [_m("gpt4-batch", "async", 5.0)]
+RT = [_m("gpt35", "realtime", 1.0), _m("gpt4", "realtime", 10.0)]
+P = {"yi": 0.9, "mixtral": 0.8, "mistral": 0.6, "gpt4-batch": 0.95, "gpt35": 0.8, "gpt4": 0.95}
+
+
+def _plan(cands: dict[Tier, list[ModelInfo]], op: str = "answer-question", **kw: Any) -> Any:
+    return plan_checks(
+        VerifyConfig(**kw),
+        op,
+        cands[next(iter(cands))][0],
+        cands,
+        success=lambda m: P[m.name],
+        cost=lambda m: m.input_per_mtok,
+    )
+
+
+def test_strongest_peer_and_strongest_cheaper_escalation() -> None:
+    peers, up = _plan({"local": LOCAL, "async": BATCH, "realtime": RT})
+    assert peers == ("mixtral",)
+    assert up == ("gpt4-batch", "gpt4", "gpt35")  # equal success: the batch entry is cheaper
+
+
+def test_more_second_opinions() -> None:
+    peers, _ = _plan({"local": LOCAL, "realtime": RT}, second_opinions=2)
+    assert peers == ("mixtral", "mistral")
+
+
+def test_off_for_other_operations_tiers_or_zero() -> None:
+    cands: dict[Tier, list[ModelInfo]] = {"local": LOCAL, "realtime": RT}
+    assert _plan(cands, op="write-code") == ((), ())
+    assert _plan(cands, second_opinions=0) == ((), ())
+    assert _plan(cands, tiers=("async",)) == ((), ())
+
+
+def test_nothing_to_escalate_to_or_nobody_to_ask() -> None:
+    # a request pinned to (or capped at) the local tier has no higher eligible tier
+    assert _plan({"local": LOCAL}) == ((), ())
+    assert _plan({"local": LOCAL[:1], "realtime": RT}) == ((), ())

@@ -1,0 +1,133 @@
+"""A checked request against the fake OpenAI upstream: agree, disagree and escalate,
+no verdict, failed peers and failed escalations. Calls go through the real openai
+provider; the fake answers each model with scripted text."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fakes.models import info, openai_spec
+from fakes.openai_upstream import FakeOpenAI
+from switchtower.config.schema import RetryConfig
+from switchtower.errors import AllModelsFailedError
+from switchtower.execute import Executor
+from switchtower.protocols import ModelInfo
+from switchtower.providers import OpenAIProvider
+from switchtower.types import Request
+from switchtower.verify.run import execute_checked
+
+
+@pytest.fixture
+async def executor() -> AsyncIterator[Executor]:
+    provider = OpenAIProvider()
+    yield Executor({"openai": provider}, RetryConfig(max_attempts=1))
+    await provider.aclose()
+
+
+def _models(fake: FakeOpenAI) -> tuple[ModelInfo, ModelInfo, ModelInfo]:
+    def local(name: str) -> ModelInfo:
+        return info(openai_spec(fake, name=name, input_per_mtok=0.0, output_per_mtok=0.0), "local")
+
+    big = info(openai_spec(fake, name="big", input_per_mtok=10.0, output_per_mtok=30.0))
+    return local("yi"), local("mixtral"), big
+
+
+async def test_agreement_keeps_the_cheap_answer(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.reply("B", model="yi")
+    fake_openai.reply("b) wet palms", model="mixtral")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert (done.model, done.text) == ("yi", "B")
+    assert done.verification is not None
+    assert done.verification.verdict == "agree"
+    assert done.verification.peers == ("mixtral",)
+    assert sorted(a.model for a in done.attempts) == ["mixtral", "yi"]
+    assert [r["model"] for r in fake_openai.requests].count("big") == 0
+
+
+async def test_disagreement_escalates_and_pays_for_everything(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.reply("B", model="yi")
+    fake_openai.reply("C", model="mixtral")
+    fake_openai.reply("C", model="big")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert (done.model, done.tier, done.text) == ("big", "realtime", "C")
+    assert done.verification is not None
+    assert done.verification.verdict == "disagree"
+    assert done.verification.escalated_to == "big"
+    assert "mixtral answered differently from yi" in done.verification.detail
+    assert [a.model for a in done.attempts][-1] == "big"
+    assert len(done.attempts) == 3
+    assert done.cost_usd == pytest.approx(sum(a.cost_usd for a in done.attempts))
+    assert done.cost_usd > 0
+
+
+async def test_no_comparable_answer_keeps_the_cheap_answer(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.reply("B", model="yi")
+    fake_openai.reply("It depends on many things that the question does not say.", model="mixtral")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert done.model == "yi"
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+
+
+async def test_a_failed_peer_is_no_verdict(executor: Executor, fake_openai: FakeOpenAI) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.reply("B", model="yi")
+    fake_openai.fail(400, model="mixtral")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert done.model == "yi"
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+    assert [a.ok for a in done.attempts if a.model == "mixtral"] == [False]
+
+
+async def test_failed_escalation_keeps_the_cheap_answer(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.reply("B", model="yi")
+    fake_openai.reply("C", model="mixtral")
+    fake_openai.fail(400, model="big")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert done.model == "yi"
+    assert done.verification is not None
+    assert done.verification.verdict == "disagree"
+    assert done.verification.escalated_to is None
+    assert "escalation failed" in done.verification.detail
+    assert [a.model for a in done.attempts if not a.ok] == ["big"]
+
+
+async def test_a_fallback_answer_is_not_checked(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.fail(400, model="yi")
+    fake_openai.reply("C", model="mixtral")
+    fake_openai.reply("B", model="big")
+    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert done.model == "big"
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+    assert "big answered in place of yi" in done.verification.detail
+
+
+async def test_all_failed_carries_the_peers_attempts(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.fail(400, model="yi")
+    fake_openai.fail(400, model="big")
+    fake_openai.reply("C", model="mixtral")
+    with pytest.raises(AllModelsFailedError) as err:
+        await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    assert sorted(a.model for a in err.value.attempts) == ["big", "mixtral", "yi"]
