@@ -5,46 +5,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fakes.openai_upstream import FakeOpenAI
 from switchtower.cli.render import render_result
-from switchtower.config import load_config
 from switchtower.pipeline import Pipeline
 from switchtower.store import open_store
 from switchtower.types import Request
-
-
-def _model(fake: FakeOpenAI, name: str, price: float) -> dict[str, Any]:
-    return {"name": name, "provider": "openai", "base_url": fake.base_url,
-            "input_per_mtok": price, "output_per_mtok": price * 3}  # fmt: skip
+from verify.checked import checked_config
 
 
 @pytest.fixture
 async def pipeline(fake_openai: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Pipeline]:
-    cfg = load_config(
-        environ={},
-        overrides={
-            "operations": [
-                {"name": "answer-question", "examples": ["what is the capital of France"]},
-                {"name": "write-code", "examples": ["write a function that parses dates"]},
-            ],
-            "tiers": {
-                "local": {
-                    "models": [_model(fake_openai, "yi", 0.0), _model(fake_openai, "mixtral", 0.0)]
-                },
-                "realtime": {"models": [_model(fake_openai, "big", 10.0)]},
-            },
-            # every tier clears: the router and selector take the cheapest (local)
-            "router": {"success_threshold": 0.0},
-            "selector": {"exploration": 0.0, "confidence_threshold": 0.0},
-            "retry": {"max_attempts": 1, "base_delay_s": 0.0, "max_delay_s": 0.0},
-            "storage": {"url": f"sqlite:///{tmp_path / 't.db'}"},
-        },
-    )
-    p = Pipeline.from_config(cfg)
+    p = Pipeline.from_config(checked_config(fake_openai, tmp_path / "t.db"))
     yield p
     await p.aclose()
 
