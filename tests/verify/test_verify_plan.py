@@ -28,7 +28,12 @@ RT = [_m("gpt35", "realtime", 1.0), _m("gpt4", "realtime", 10.0)]
 P = {"yi": 0.9, "mixtral": 0.8, "mistral": 0.6, "gpt4-batch": 0.95, "gpt35": 0.8, "gpt4": 0.95}
 
 
-def _plan(cands: dict[Tier, list[ModelInfo]], op: str = "answer-question", **kw: Any) -> Any:
+def _plan(
+    cands: dict[Tier, list[ModelInfo]],
+    op: str = "answer-question",
+    value: float | None = None,
+    **kw: Any,
+) -> Any:
     return plan_checks(
         VerifyConfig(**kw),
         op,
@@ -36,6 +41,7 @@ def _plan(cands: dict[Tier, list[ModelInfo]], op: str = "answer-question", **kw:
         cands,
         success=lambda m: P[m.name],
         cost=lambda m: m.input_per_mtok,
+        value=value,
     )
 
 
@@ -61,3 +67,13 @@ def test_nothing_to_escalate_to_or_nobody_to_ask() -> None:
     # a request pinned to (or capped at) the local tier has no higher eligible tier
     assert _plan({"local": LOCAL}) == ((), ())
     assert _plan({"local": LOCAL[:1], "realtime": RT}) == ((), ())
+
+
+def test_under_the_value_rule_an_escalation_must_pay_for_itself() -> None:
+    cands: dict[Tier, list[ModelInfo]] = {"local": LOCAL, "async": BATCH, "realtime": RT}
+    # a success worth 10: gpt4-batch nets 9.5 - 5 = 4.5 < yi's 9.0: no check at all
+    assert _plan(cands, value=10.0) == ((), ())
+    # worth 1000: every higher model beats yi's 900; best net value first
+    peers, up = _plan(cands, value=1000.0)
+    assert peers == ("mixtral",)
+    assert up == ("gpt4-batch", "gpt4")  # gpt35 (800 - 1) does not beat yi (900)

@@ -147,8 +147,9 @@ class VerifyConfig(_Strict):
     For the listed operations, when the selector picks a model of one of ``tiers`` and a
     higher tier can serve the request, ``second_opinions`` other models of that tier
     answer the same request in parallel. Same final answer: the cheap answer stands.
-    Another: the request goes to the strongest eligible model of a higher tier.
-    Only answers with a comparable final answer count (``verify/answers.py``), so the
+    Another: the request goes to the strongest eligible model of a higher tier (under
+    the value rule: only to models worth their price against the cheap model's
+    estimate). Only answers with a comparable final answer count (``verify/answers.py``), so the
     default operations are the short-answer ones.
     """
 

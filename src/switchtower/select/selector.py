@@ -29,7 +29,8 @@ rate reaches the router's ``success_threshold`` is at least the confidence thres
   the higher eligible tiers, tier by tier.
 - Second opinions (``verify``, not for an explored model or an experiment's arm): for
   the checked operations and tiers, the strongest other models of the chosen tier, and
-  the higher tiers' models to escalate to, strongest first (``verify/plan.py``).
+  the higher tiers' models to escalate to, strongest first; under the value rule only
+  those worth their price, best net value first (``verify/plan.py``).
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ class BetaSelector:
                 cands,
                 success=lambda m: preds[m.name].p,
                 cost=lambda m: m.cost(ctx, out),
+                value=value,
             )
         )
         if peers:

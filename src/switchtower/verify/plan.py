@@ -11,6 +11,13 @@ planned only when all of these hold:
   then cheaper, so a batch entry wins over its real-time twin where the deadline allows
   it). A request pinned to a tier, capped at one or with a tight cost cap has no higher
   eligible tier, so it is never escalated behind the client's back.
+
+Under the value rule (a value per success is set), an escalation model must also be
+worth its price against the chosen model's own estimate, ``value x p - cost`` higher
+than the chosen model's, and the escalation is ordered by that net value. Where none is,
+no check is planned: a tight budget is not spent on escalations. (On a disagreement the
+cheap model's chance is lower than its estimate, so this test escalates less than it
+could, never more.)
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ def plan_checks(
     *,
     success: Callable[[ModelInfo], float],
     cost: Callable[[ModelInfo], float],
+    value: float | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(second_opinions, escalation)`` model names; both empty when no check applies."""
     if (
@@ -52,6 +60,13 @@ def plan_checks(
         (m for t in TIERS if tier_rank(t) > tier_rank(chosen.tier) for m in candidates.get(t, ())),
         key=strongest_first,
     )
+    if value is not None:
+        floor = value * success(chosen) - cost(chosen)
+
+        def net(m: ModelInfo) -> float:
+            return value * success(m) - cost(m)
+
+        higher = sorted((m for m in higher if net(m) > floor), key=lambda m: (-net(m), m.name))
     if not peers or not higher:
         return (), ()
     return tuple(m.name for m in peers), tuple(m.name for m in higher)
