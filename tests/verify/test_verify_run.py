@@ -15,7 +15,7 @@ from switchtower.errors import AllModelsFailedError
 from switchtower.execute import Executor
 from switchtower.protocols import ModelInfo
 from switchtower.providers import OpenAIProvider
-from switchtower.types import Request
+from switchtower.types import Completion, Request
 from switchtower.verify.run import execute_checked
 
 
@@ -34,13 +34,22 @@ def _models(fake: FakeOpenAI) -> tuple[ModelInfo, ModelInfo, ModelInfo]:
     return local("yi"), local("mixtral"), big
 
 
+async def _checked(executor: Executor, fake: FakeOpenAI, **answers: str | int) -> Completion:
+    """Each model answers its text, or fails with its HTTP status; yi is checked by
+    mixtral, big is both yi's fallback and the escalation."""
+    yi, mixtral, big = _models(fake)
+    for name, answer in answers.items():
+        if isinstance(answer, int):
+            fake.fail(answer, model=name)
+        else:
+            fake.reply(answer, model=name)
+    return await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+
+
 async def test_agreement_keeps_the_cheap_answer(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.reply("B", model="yi")
-    fake_openai.reply("b) wet palms", model="mixtral")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(executor, fake_openai, yi="B", mixtral="b) wet palms")
     assert (done.model, done.text) == ("yi", "B")
     assert done.verification is not None
     assert done.verification.verdict == "agree"
@@ -52,11 +61,7 @@ async def test_agreement_keeps_the_cheap_answer(
 async def test_disagreement_escalates_and_pays_for_everything(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.reply("B", model="yi")
-    fake_openai.reply("C", model="mixtral")
-    fake_openai.reply("C", model="big")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(executor, fake_openai, yi="B", mixtral="C", big="C")
     assert (done.model, done.tier, done.text) == ("big", "realtime", "C")
     assert done.verification is not None
     assert done.verification.verdict == "disagree"
@@ -71,20 +76,19 @@ async def test_disagreement_escalates_and_pays_for_everything(
 async def test_no_comparable_answer_keeps_the_cheap_answer(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.reply("B", model="yi")
-    fake_openai.reply("It depends on many things that the question does not say.", model="mixtral")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(
+        executor,
+        fake_openai,
+        yi="B",
+        mixtral="It depends on many things that the question does not say.",
+    )
     assert done.model == "yi"
     assert done.verification is not None
     assert done.verification.verdict == "unverified"
 
 
 async def test_a_failed_peer_is_no_verdict(executor: Executor, fake_openai: FakeOpenAI) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.reply("B", model="yi")
-    fake_openai.fail(400, model="mixtral")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(executor, fake_openai, yi="B", mixtral=400)
     assert done.model == "yi"
     assert done.verification is not None
     assert done.verification.verdict == "unverified"
@@ -94,11 +98,7 @@ async def test_a_failed_peer_is_no_verdict(executor: Executor, fake_openai: Fake
 async def test_failed_escalation_keeps_the_cheap_answer(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.reply("B", model="yi")
-    fake_openai.reply("C", model="mixtral")
-    fake_openai.fail(400, model="big")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(executor, fake_openai, yi="B", mixtral="C", big=400)
     assert done.model == "yi"
     assert done.verification is not None
     assert done.verification.verdict == "disagree"
@@ -110,11 +110,7 @@ async def test_failed_escalation_keeps_the_cheap_answer(
 async def test_a_fallback_answer_is_not_checked(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
-    yi, mixtral, big = _models(fake_openai)
-    fake_openai.fail(400, model="yi")
-    fake_openai.reply("C", model="mixtral")
-    fake_openai.reply("B", model="big")
-    done = await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    done = await _checked(executor, fake_openai, yi=400, mixtral="C", big="B")
     assert done.model == "big"
     assert done.verification is not None
     assert done.verification.verdict == "unverified"
