@@ -336,7 +336,7 @@ class PolicyRouter:
         parts = [
             f"{chosen}: {why_tier}",
             f"operation {c.operation!r} (confidence {c.confidence:.2f})",
-            f"predicted success {preds} (best model: {best[chosen].name})",
+            f"predicted success {preds}; best model in {chosen}: {best[chosen].name}",
         ]
         if guard is not None:
             parts.append(f"guard {guard.rule}: {guard.detail}")
