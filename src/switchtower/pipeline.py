@@ -254,6 +254,7 @@ class Pipeline:
             self.candidates(decision),
             peers,
             self._callable(sel.escalation),
+            parallel=self.config.verify.parallel,
         )
 
     # -- execution ------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def _models(fake: FakeOpenAI) -> tuple[ModelInfo, ModelInfo, ModelInfo]:
     return local("yi"), local("mixtral"), big
 
 
-async def _checked(executor: Executor, fake: FakeOpenAI, **answers: str | int) -> Completion:
+async def _checked(
+    executor: Executor, fake: FakeOpenAI, *, parallel: bool = False, **answers: str | int
+) -> Completion:
     """Each model answers its text, or fails with its HTTP status; yi is checked by
     mixtral, big is both yi's fallback and the escalation."""
     yi, mixtral, big = _models(fake)
@@ -43,7 +45,9 @@ async def _checked(executor: Executor, fake: FakeOpenAI, **answers: str | int) -
             fake.fail(answer, model=name)
         else:
             fake.reply(answer, model=name)
-    return await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+    return await execute_checked(
+        executor, Request.from_text("q"), [yi, big], [mixtral], [big], parallel=parallel
+    )
 
 
 async def test_agreement_keeps_the_cheap_answer(
@@ -117,7 +121,7 @@ async def test_a_fallback_answer_is_not_checked(
     assert "big answered in place of yi" in done.verification.detail
 
 
-async def test_all_failed_carries_the_peers_attempts(
+async def test_all_failed_carries_the_peers_attempts_when_asked_in_parallel(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:
     yi, mixtral, big = _models(fake_openai)
@@ -125,5 +129,37 @@ async def test_all_failed_carries_the_peers_attempts(
     fake_openai.fail(400, model="big")
     fake_openai.reply("C", model="mixtral")
     with pytest.raises(AllModelsFailedError) as err:
-        await execute_checked(executor, Request.from_text("q"), [yi, big], [mixtral], [big])
+        await execute_checked(
+            executor, Request.from_text("q"), [yi, big], [mixtral], [big], parallel=True
+        )
     assert sorted(a.model for a in err.value.attempts) == ["big", "mixtral", "yi"]
+
+
+async def test_an_answer_without_a_final_answer_asks_no_peer(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    essay = "It depends on the workload, the team and what the service must guarantee."
+    done = await _checked(executor, fake_openai, yi=essay, mixtral="C")
+    assert done.model == "yi"
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+    assert done.verification.detail == "no final answer to compare: no peer asked"
+    assert [r["model"] for r in fake_openai.requests] == ["yi"]
+    # in parallel the peer is asked (and paid) before the answer is known
+    fake_openai.requests.clear()
+    done = await _checked(executor, fake_openai, parallel=True, yi=essay, mixtral="C")
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+    assert sorted(r["model"] for r in fake_openai.requests) == ["mixtral", "yi"]
+
+
+async def test_parallel_and_sequential_reach_the_same_verdicts(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    for parallel in (False, True):
+        done = await _checked(
+            executor, fake_openai, parallel=parallel, yi="B", mixtral="C", big="C"
+        )
+        assert done.verification is not None
+        assert (done.model, done.verification.verdict) == ("big", "disagree")
+        assert len(done.attempts) == 3

@@ -260,6 +260,7 @@ def _sweep_group(
     """Re-decide every cached item with a freshly built router/selector per config."""
     out: dict[float, list[Served]] = {}
     for key, cfg in configs.items():
+        parallel = cfg.verify.parallel
         router = routers.create(cfg.router.name, config=cfg, **cfg.router.options)
         selector = selectors.create(cfg.selector.name, config=cfg, **cfg.selector.options)
         served: list[Served] = []
@@ -270,7 +271,7 @@ def _sweep_group(
             except SwitchtowerError as exc:
                 served.append(_failed(item, exc, c.operation))
                 continue
-            served.append(serve_selection(item, sel, plan, c.operation))
+            served.append(serve_selection(item, sel, plan, c.operation, parallel=parallel))
         out[key] = served
     return out
 

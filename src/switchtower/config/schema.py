@@ -158,6 +158,10 @@ class VerifyConfig(_Strict):
     operations: tuple[str, ...] = ("answer-question", "solve-math")
     #: tiers whose answers are checked (checks cost a call of the same tier)
     tiers: tuple[Tier, ...] = ("local",)
+    #: ask the peers while the chosen model answers (no added wait, a peer call for every
+    #: planned check); by default they are asked after it, only when its answer commits
+    #: to a final answer that can be compared
+    parallel: bool = False
 
 
 class RetryConfig(_Strict):
