@@ -231,8 +231,8 @@ class Selection:
     experiment: str | None = None
     arm: str | None = None
     explanation: str = ""
-    #: other models of the chosen tier asked the same request in parallel; when an
-    #: answer disagrees with the chosen model's, ``escalation`` answers (``verify/``)
+    #: other models of the chosen tier asked the same request as a check; when one's
+    #: final answer differs from the chosen model's, ``escalation`` answers (``verify/``)
     second_opinions: tuple[str, ...] = ()
     #: models tried in order when the second opinions disagree
     escalation: tuple[str, ...] = ()
