@@ -220,3 +220,27 @@ def test_build_report_needs_a_store_that_can_list_traces() -> None:
 
     with pytest.raises(TraceStoreError, match="cannot list traces"):
         build_report(WriteOnly())  # type: ignore[arg-type]
+
+
+def test_second_opinions_are_counted_with_the_escalations_cost() -> None:
+    def checked(verdict: str, escalated_to: str | None, cost: float) -> Trace:
+        v = {"verdict": verdict, "checked": "yi", "peers": ["mixtral"],
+             "escalated_to": escalated_to, "detail": ""}  # fmt: skip
+        return trace(decision={"tier": "local", "verification": v}, cost_usd=cost)
+
+    ts = [
+        checked("agree", None, 0.0),
+        checked("agree", None, 0.0),
+        checked("disagree", "big", 0.004),
+        checked("disagree", None, 0.0),  # the escalation failed: the cheap answer stood
+        checked("unverified", None, 0.0),
+        trace(cost_usd=0.01),  # not checked
+    ]
+    rep = summarize(ts)
+    c = rep.checks
+    assert (c.checked, c.agree, c.disagree, c.unverified, c.escalated) == (5, 2, 2, 1, 1)
+    assert c.escalated_cost_usd == pytest.approx(0.004)
+    assert rep.to_json()["checks"]["escalated"] == 1
+    text = format_report(rep)
+    assert "second opinions     5 answers checked: 2 agreed, 2 disagreed (1 escalated" in text
+    assert "second opinions" not in format_report(summarize(ts[-1:]))

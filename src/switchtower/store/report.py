@@ -1,6 +1,6 @@
 """The spend report: what traffic cost by tier, operation and day, against the
 counterfactual of sending everything to the most expensive real-time model, plus A/B
-experiment arms with confidence intervals.
+experiment arms with confidence intervals, and what second opinions decided.
 
 The counterfactual prices each trace's own tokens at one model's prices (passed in, never
 hard-coded); it assumes that model would have read and written as many tokens. Without
@@ -22,6 +22,7 @@ from switchtower.types import Trace
 
 __all__ = [
     "ArmStats",
+    "CheckStats",
     "Interval",
     "ModelPrice",
     "Report",
@@ -161,6 +162,43 @@ class ArmStats:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckStats:
+    """Second opinions over the period (``decision.verification`` of the traces):
+    how many answers were checked, each verdict, and the escalations' count and cost."""
+
+    checked: int = 0
+    agree: int = 0
+    disagree: int = 0
+    unverified: int = 0
+    escalated: int = 0
+    escalated_cost_usd: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "agree": self.agree,
+            "disagree": self.disagree,
+            "unverified": self.unverified,
+            "escalated": self.escalated,
+            "escalated_cost_usd": self.escalated_cost_usd,
+        }
+
+
+def _checks(traces_verified: Iterable[tuple[Mapping[str, Any], float]]) -> CheckStats:
+    counts = {"agree": 0, "disagree": 0, "unverified": 0}
+    escalated, cost = 0, 0.0
+    for v, cost_usd in traces_verified:
+        verdict = v.get("verdict")
+        if verdict in counts:
+            counts[verdict] += 1
+        if v.get("escalated_to"):
+            escalated += 1
+            cost += cost_usd
+    return CheckStats(sum(counts.values()), **counts, escalated=escalated,
+                      escalated_cost_usd=cost)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: float | None
     until: float | None
@@ -171,6 +209,7 @@ class Report:
     arms: tuple[ArmStats, ...] = ()
     #: the model the counterfactual priced traces at (None: per-trace recorded values)
     counterfactual_model: str | None = None
+    checks: CheckStats = CheckStats()
 
     @property
     def savings_usd(self) -> float:
@@ -203,6 +242,7 @@ class Report:
             "by_operation": [r.to_json() for r in self.by_operation],
             "by_day": [r.to_json() for r in self.by_day],
             "arms": [a.to_json() for a in self.arms],
+            "checks": self.checks.to_json(),
         }
 
 
@@ -267,7 +307,11 @@ def summarize(
     total = _Acc()
     groups: dict[str, dict[str, _Acc]] = {"tier": {}, "operation": {}, "day": {}}
     arms: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    verified: list[tuple[Mapping[str, Any], float]] = []
     for t in traces:
+        v = t.decision.get("verification")
+        if isinstance(v, Mapping):
+            verified.append((v, t.cost_usd))
         cf = (
             price.cost(t.usage.input_tokens, t.usage.output_tokens)
             if price is not None
@@ -298,6 +342,7 @@ def summarize(
         by_day=rows("day"),
         arms=tuple(_arm(e, a, *arms[(e, a)]) for e, a in sorted(arms)),
         counterfactual_model=price.model if price else None,
+        checks=_checks(verified),
     )
 
 
@@ -396,4 +441,12 @@ def format_report(report: Report) -> str:
         headers = ["experiment/arm", "requests", "judged", "success", "95% CI"]
         headers += ["mean cost", "95% CI"]
         out += ["", format_table(headers, body)]
+    c = report.checks
+    if c.checked:
+        out += [
+            "",
+            f"second opinions     {c.checked} answers checked: {c.agree} agreed, "
+            f"{c.disagree} disagreed ({c.escalated} escalated, {usd(c.escalated_cost_usd)}), "
+            f"{c.unverified} not comparable",
+        ]
     return "\n".join(out)
