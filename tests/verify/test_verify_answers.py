@@ -53,3 +53,21 @@ def test_no_verdict_without_a_final_answer_on_either_side() -> None:
     essay = "It depends on the workload, the team and what the service must guarantee."
     assert agreement(essay, "B") is None
     assert agreement("B", essay) is None
+
+
+def test_json_answers_compare_as_values() -> None:
+    a = '{"name": "Acme Corp", "total": 1200, "items": ["bolt", "nut"]}'
+    b = '```json\n{"Total": 1200.0, "name": "acme corp.", "items": ["Bolt", "nut"]}\n```'
+    assert agreement(a, b) is True
+    assert agreement(a, '{"name": "Acme Corp", "total": 1300, "items": ["bolt", "nut"]}') is False
+    assert agreement(a, '{"name": "Acme Corp", "total": 1200, "items": ["nut", "bolt"]}') is False
+    assert (
+        final_answer('[{"id": 1, "ok": true, "note": null}]')
+        == '[{"id":"1","note":null,"ok":true}]'
+    )
+
+
+def test_text_that_only_looks_like_json_is_not_json() -> None:
+    assert final_answer("{not json at all") == "not json at all"
+    essay = "{" + "a long unbalanced brace and then many words of prose " * 3
+    assert final_answer(essay) is None

@@ -3,6 +3,10 @@
 A second opinion is only worth asking where two answers can be compared without a
 model. :func:`final_answer` finds the answer a response commits to, in this order:
 
+0. a JSON object or array (the whole response, or one fenced code block that is the
+   whole response), as structured extraction answers: keys and string values are
+   normalised as below, then the value is compared as canonical JSON (key order does
+   not matter, list order does);
 1. an explicit marker: ``#### 18`` (GSM8K style), ``\\boxed{18}``, or a line or sentence
    that says ``answer: ...`` / ``the answer is ...`` / ``final answer ...``;
 2. a short response (at most :data:`SHORT_CHARS` characters after normalisation)
@@ -19,8 +23,10 @@ leading ``$`` and trailing zeros after the point (``1,000.50`` -> ``1000.5``).
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from typing import Any
 
 __all__ = ["SHORT_CHARS", "agreement", "final_answer"]
 
@@ -35,6 +41,7 @@ _SAYS = re.compile(
 )
 _CHOICE = re.compile(r"^\(?(?P<a>[A-Ha-h])(?:\)|\.|:|\s*$|\s+-|\)?\s)")
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+_FENCE = re.compile(r"^```[a-zA-Z]*[^\S\n]*\n(?P<a>.*?)\n?```$", re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _TRIM = " \t\r\n.,;:!?*\"'`()[]{}"
 
@@ -68,11 +75,40 @@ def _normalise(answer: str) -> str | None:
     return text
 
 
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).strip().lower(): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str):
+        return _normalise(value) or ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number(repr(value))
+    return value  # true, false, null
+
+
+def _json_answer(body: str) -> str | None:
+    fenced = _FENCE.match(body)
+    raw = fenced.group("a").strip() if fenced else body
+    if not raw or raw[0] not in "{[":
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict | list):
+        return None
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def final_answer(text: str) -> str | None:
     """The answer ``text`` commits to, normalised, or ``None`` when it has none."""
     body = text.strip()
     if not body:
         return None
+    structured = _json_answer(body)
+    if structured is not None:
+        return structured
     for pattern in (_MARKER, _BOXED):
         found = pattern.findall(body)
         if found:
