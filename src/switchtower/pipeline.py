@@ -282,7 +282,11 @@ class Pipeline:
     ) -> AsyncIterator[Mapping[str, Any]]:
         """OpenAI ``chat.completion.chunk`` dicts; a complete trace is written at the end,
         on failure, and when the consumer stops early (client disconnect). A stream is
-        not checked against second opinions: its chunks go out as they come."""
+        not checked against second opinions: its chunks go out as they come (and its
+        trace does not list any)."""
+        if decision.selection.second_opinions:
+            unchecked = replace(decision.selection, second_opinions=(), escalation=())
+            decision = replace(decision, selection=unchecked)
         start = time.perf_counter()
         result = self.executor.stream(decision.request, self.candidates(decision))
         status_error: BaseException | None = None

@@ -58,9 +58,16 @@ def test_not_planned_for_other_operations_or_tool_calls(pipeline: Pipeline) -> N
     assert pipeline.plan(pinned).selection.second_opinions == ()
 
 
-async def test_a_stream_is_not_checked(pipeline: Pipeline, fake_openai: FakeOpenAI) -> None:
+async def test_a_stream_is_not_checked(
+    pipeline: Pipeline, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
     decision = pipeline.plan(Request.from_text("What is 2+2?", operation="answer-question"))
+    assert decision.selection.second_opinions  # planned, then dropped for the stream
     fake_openai.reply("4", model=decision.selection.model)
     chunks = [c async for c in pipeline.stream(decision)]
     assert chunks
     assert {r["model"] for r in fake_openai.requests} == {decision.selection.model}
+    trace = open_store(f"sqlite:///{tmp_path / 't.db'}").get(decision.request.id)
+    assert trace is not None
+    assert trace.decision["second_opinions"] == []
+    assert "verification" not in trace.decision
