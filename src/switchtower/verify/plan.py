@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from switchtower.config.schema import VerifyConfig
 from switchtower.protocols import ModelInfo
+from switchtower.route.router import net_value
 from switchtower.types import TIERS, Tier, tier_rank
 
 __all__ = ["plan_checks"]
@@ -61,11 +62,11 @@ def plan_checks(
         key=strongest_first,
     )
     if value is not None:
-        floor = value * success(chosen) - cost(chosen)
 
         def net(m: ModelInfo) -> float:
-            return value * success(m) - cost(m)
+            return net_value(value, success(m), cost(m))
 
+        floor = net(chosen)
         higher = sorted((m for m in higher if net(m) > floor), key=lambda m: (-net(m), m.name))
     if not peers or not higher:
         return (), ()
