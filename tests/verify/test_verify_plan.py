@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from switchtower.config.schema import VerifyConfig
@@ -77,3 +78,9 @@ def test_under_the_value_rule_an_escalation_must_pay_for_itself() -> None:
     peers, up = _plan(cands, value=1000.0)
     assert peers == ("mixtral",)
     assert up == ("gpt4-batch", "gpt4")  # gpt35 (800 - 1) does not beat yi (900)
+
+
+def test_the_same_upstream_model_is_no_second_opinion() -> None:
+    twin = dataclasses.replace(LOCAL[0], name="yi-q4")  # model_id "yi" too
+    cands: dict[Tier, list[ModelInfo]] = {"local": [LOCAL[0], twin], "realtime": RT}
+    assert _plan(cands) == ((), ())

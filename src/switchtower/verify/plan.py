@@ -6,7 +6,7 @@ planned only when all of these hold:
 * checking is on (``verify.second_opinions`` > 0) for the request's operation, and the
   chosen model's tier is one of ``verify.tiers``;
 * another model of that tier can serve the request (the peers: highest predicted
-  success first, then cheaper);
+  success first, then cheaper; another entry of the chosen upstream model is not one);
 * a higher eligible tier can serve it (the escalation: highest predicted success first,
   then cheaper, so a batch entry wins over its real-time twin where the deadline allows
   it). A request pinned to a tier, capped at one or with a tight cost cap has no higher
@@ -53,8 +53,9 @@ def plan_checks(
     def strongest_first(m: ModelInfo) -> tuple[float, float, str]:
         return (-success(m), cost(m), m.name)
 
+    # another entry of the same upstream model is not a second opinion
     peers = sorted(
-        (m for m in candidates.get(chosen.tier, ()) if m.name != chosen.name),
+        (m for m in candidates.get(chosen.tier, ()) if m.model_id != chosen.model_id),
         key=strongest_first,
     )[: verify.second_opinions]
     higher = sorted(
