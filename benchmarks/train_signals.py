@@ -4,9 +4,10 @@
         [--check]
 
 Training data (all written by this project; ``benchmarks/data``): every request of
-``signals_labelled.jsonl`` and ``signals_blind.jsonl``, and the ``dev`` half of
-``signals_blind2.jsonl``. Its ``test`` half is never trained on: it is the held-out
-measure (``benchmarks/signals_eval.py --data benchmarks/data/signals_blind2.jsonl``).
+``signals_labelled.jsonl`` and ``signals_blind.jsonl``, and the ``dev`` halves of
+``signals_blind2.jsonl`` and ``signals_blind3.jsonl``. Their ``test`` halves are never
+trained on: they are the held-out measures (``benchmarks/signals_eval.py --data
+benchmarks/data/signals_blind2.jsonl``, likewise ``signals_blind3.jsonl``).
 The rules' scores are computed by the heuristic extractor with the learned layer off,
 exactly as the layer sees them at run time. ``--check`` retrains and compares with the
 artifact in ``--out`` instead of writing it (exit 1 when they differ).
@@ -29,6 +30,7 @@ SOURCES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("signals_labelled.jsonl", None),
     ("signals_blind.jsonl", None),
     ("signals_blind2.jsonl", frozenset({"dev"})),
+    ("signals_blind3.jsonl", frozenset({"dev"})),
 )
 
 

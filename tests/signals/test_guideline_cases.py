@@ -62,3 +62,58 @@ def test_dns_record_changes_and_incident_docs() -> None:
     doc = "Write a blameless postmortem for last week's force-push to main: timeline, impact."
     assert score("high_consequence_write", doc) < 0.5
     assert score("high_consequence_write", "Force-push the rebased history to main now.") >= 0.5
+
+
+# the third blind set's dev half (2026-11-26): written in other words than the rules knew
+@pytest.mark.parametrize(
+    ("name", "text", "fires"),
+    [
+        # a verb after a dash stands where an instruction's verb stands; "addresses" is
+        # not "add", so a match starting there no longer hides the verb after it
+        (
+            "high_consequence_write",
+            "Backfill region from the addresses table — run it on prod.",
+            True,
+        ),
+        ("high_consequence_write", "Block 185.220.101.0/24 on the prod WAF now.", True),
+        (
+            "high_consequence_write",
+            "Desactiva la cuenta de Carlos en el panel de producción.",
+            True,
+        ),
+        ("high_consequence_write", "Block the spammy sender in my local mail filter.", False),
+        ("risky_migration", "Drop the deprecated legacy_orders table on prod.", True),
+        (
+            "risky_migration",
+            "Change price from FLOAT to NUMERIC(12,2) on the products table.",
+            True,
+        ),
+        ("risky_migration", "Swap Jest for Vitest in the admin dashboard repo.", True),
+        ("risky_migration", "Write the job that moves user uploads from NFS into S3.", True),
+        ("risky_migration", "Explain what swapping Jest for Vitest would mean for us.", False),
+        ("security_sensitive", "Is this safe against XSS? `s.replace(/<script>/g, '')`", True),
+        (
+            "security_sensitive",
+            "Make sure invited users can only ever see their own org's data.",
+            True,
+        ),
+        ("security_sensitive", "Generate a Content-Security-Policy for the marketing site.", True),
+        ("security_sensitive", "Are we accidentally logging DATABASE_URL anywhere?", True),
+        ("security_sensitive", "Revoca sus claves SSH del bastión hoy.", True),
+        ("security_sensitive", "Which S3 buckets hold the most objects?", False),
+        (
+            "missing_repo_context",
+            "Write a Kubernetes CronJob manifest for the nightly report.",
+            False,
+        ),
+        ("missing_repo_context", "Napisz nowy plik docker-compose.yml z Postgresem.", False),
+        (
+            "long_dependency_chain",
+            "Eerst de export ophalen, daarna koppelen aan het CRM, vervolgens de NPS berekenen "
+            "en ten slotte een rapport schrijven.",
+            True,
+        ),
+    ],
+)
+def test_third_blind_set_cases(name: str, text: str, fires: bool) -> None:
+    assert (score(name, text) >= 0.5) is fires

@@ -79,7 +79,7 @@ _NOMINAL = re.compile(r"\b(?:the|a|an|this|that|our|my|your|its|their|each|every
 #: where an instruction's verb stands: clause start or after a connective / subject
 _IMPERATIVE_PREFIX = re.compile(
     r"(?:^|\b(?:and|then|please|to|also|now|just|that|which|you|we|i|must|should|will|"
-    r"first|finally|next|immediately|right now|go ahead and|need|needs)|[,:;(-]|"
+    r"first|finally|next|immediately|right now|go ahead and|need|needs)|[,:;(\u2013\u2014-]|"
     r"\b(?:bulk|mass|batch|hard|force)[- ]?)\s*$"
 )
 _POLITE_PREFIX = re.compile(r"^[\W\d]*(?:(?:hey|hi|ok|okay|so|please|pls|kindly)[,:]?\s+)*$")

@@ -74,7 +74,8 @@ def _r(name: str, pattern: str, weight: float, kind: RuleKind) -> Rule:
 _PROD = (
     r"(?:prod|production|prod-\w+|customer[- ]facing|the live (?:\w+ )?(?:db|database|site|"
     r"system|environment|cluster|servers?)|live (?:db|database|site|environment|traffic|"
-    r"customers|users|cluster))"
+    r"customers|users|cluster)|produ[cç][aã]o|producci[oó]n|produktion|produzione|"
+    r"productie|produkcj\w+)"
 )
 _SAFE_ENV = (
     r"(?:staging|stage|dev|development|local(?:ly|host)?|test(?:ing)?|sandbox|preview|"
@@ -98,8 +99,18 @@ _WRITE_VERB = (
     r"(?:update|delete|insert|modify|change|write|run|execute|apply|patch|edit|fix|alter|"
     r"restart|reboot|kill|scale|shut ?down|roll ?back|reindex|flush|rotate|revoke|disable|"
     r"reset|overwrite|replace|roll|set|mark|cancel|close|purge|invalidate|force|remove|"
-    r"promote|flip|migrate|backfill|switch|cut ?over|fail ?over|grant|add)"
+    # "add" is no "address": a match that starts there would hide the verb after it
+    r"promote|flip|migrate|backfill|switch|cut ?over|fail ?over|grant|add(?!ress)|block|"
+    # run / execute / apply in Portuguese, Spanish, French, Italian, German, Dutch
+    r"roda|rode|rodar|executa|executar|ejecuta|ejecutar|corre|aplica|aplicar|lance|"
+    r"lancez|ex[eé]cute[rz]?|esegui|eseguire|lancia|f[uü]hre|f[uü]hr|voer|"
+    # disable / revoke / delete in Spanish, Portuguese, French, German, Italian
+    r"desactiv\w*|desativ\w*|d[eé]sactiv\w*|deaktivier\w*|disattiv\w*|revoca\w*|"
+    r"revog\w*|r[eé]voqu\w*|borra\w*|elimina\w*|l[oö]sch\w*|supprim\w*|cancella\w*)"
 )
+#: one character of a span within a sentence: not a sentence end, but the dot inside a
+#: number or address ("185.220.101.0/24", "v1.4") is no sentence end
+_IN_SENTENCE = r"(?:[^.;\n]|(?<=\d)\.(?=\d))"
 #: technologies whose replacement by another is a platform migration
 _TECH = (
     r"(?:postgres\w*|mysql|mariadb|sqlite|oracle|aurora|mssql|sql server|mongo\w*|dynamodb|"
@@ -128,7 +139,11 @@ SECURITY: tuple[Rule, ...] = (
         r"\b(?:passwords?|passwd|passphrases?|credentials?|api[ _-]?keys?|"
         r"access[ _-]keys?|private[ _-]keys?|ssh[ _-]keys?|secret[ _-]keys?|client[ _-]secrets?|"
         r"secrets? manager|hashicorp vault|(?:in|from|into|to) vault|vault (?:secrets?|"
-        r"tokens?|polic\w+)|kms|\.env files?|secrets|gpg|pgp|authorized_keys|bastion)\b",
+        r"tokens?|polic\w+)|kms|secrets|gpg|pgp|authorized_keys|basti[oó]n|"
+        # passwords and keys in Spanish, Portuguese, French, German, Italian, Dutch
+        r"contrase[nñ]as?|senhas?|mots? de passe|passw[oö]rt(?:er)?|wachtwoord\w*|"
+        r"clav[ei]s? (?:ssh|api|privad[ao]s?)|chaves? (?:ssh|api|privadas?)|"
+        r"cl[eé]s? (?:ssh|api|priv[eé]es?)|schl[uü]ssel)\b|(?<![\w.])\.env\b",
         0.6,
         "topic",
     ),
@@ -143,9 +158,10 @@ SECURITY: tuple[Rule, ...] = (
     _r(
         "crypto",
         r"\b(?:encrypt\w*|decrypt\w*|aes(?:-\w+)?|rsa|ecdsa|ed25519|hmac|tls|ssl|mtls|https|"
-        r"hsts|certificates?|x\.?509|bcrypt|argon2|scrypt|pbkdf2|salt(?:ed|ing)?|nonce|"
+        r"hsts|certificates?|x\.?509|bcrypt|argon2\w*|scrypt|pbkdf2|salt(?:ed|ing)?|nonce|"
         r"(?:hash|hashing|re-?hash\w*) (?:the |all |stored )?passwords?|password hash\w*|"
-        r"signature verification|verify (?:the )?signatures?|(?:webhook|hmac) signatures?|"
+        r"signature (?:verification|checks?|validation)|verify (?:the )?signatures?|"
+        r"(?:webhook|hmac) signatures?|content[- ]security[- ]polic\w+|csp headers?|"
         r"unsigned|signed (?:images?|payloads?|urls?)|constant[- ]time)\b",
         0.55,
         "topic",
@@ -159,9 +175,16 @@ SECURITY: tuple[Rule, ...] = (
         r"(?:owner|admin|editor|superuser|root) (?:roles?|rights|permissions?|access|login)|"
         r"is_?admin|authori[sz]ed users?|admin (?:access|rights|role|panel|endpoints?)|"
         r"40[13]|forbidden|unauthori[sz]ed|another (?:user|tenant|customer)'s|cross-tenant|"
-        r"tenant isolation|row[- ]level security|idor|lock down|"
+        r"tenant isolation|row[- ]level security|idor|lock down|(?:cluster)?rolebindings?|"
+        r"clusterroles?|public (?:s3 |gcs )?buckets?|buckets? (?:\S+ ){0,6}(?:are|is) public|"
+        r"block public access|publicly (?:readable|accessible|exposed)|"
+        r"(?:can|could) only (?:ever )?(?:see|access|read|view|edit) (?:their|its|his|her) own|"
         r"(?:disable|deactivate|revoke|offboard|deprovision|"
-        r"suspend)\w* (?:\S+ ){0,4}(?:accounts?|access|logins?|users?))\b",
+        r"suspend)\w* (?:\S+ ){0,4}(?:accounts?|access|logins?|users?|leavers?|seats?)|"
+        r"deprovision\w*|"
+        # disable an account in Spanish, Portuguese, French, German, Italian
+        r"(?:desactiv|desativ|d[eé]sactiv|deaktivier|disattiv|sperr)\w* (?:\S+ ){0,3}"
+        r"(?:cuentas?|contas?|comptes?|kont\w*|account\w*|utent\w*|usuari\w*))\b",
         0.55,
         "topic",
     ),
@@ -183,7 +206,11 @@ SECURITY: tuple[Rule, ...] = (
         r"\b(?:vulnerab\w+|exploit\w*|cve-\d+|cves?|security (?:audit|review|hole|issue|bug|flaw|"
         r"fix|patch|risk)s?|insecure|pen ?test\w*|penetration test\w*|threat model\w*|"
         r"privilege escalation|leak(?:s|ing|ed)? (?:secrets?|credentials?|tokens?|keys?|"
-        r"passwords?|pii)|attack surface|brute[- ]force|timing attack|(?:secret|key) "
+        r"passwords?|pii)|attack surface|brute[- ]force|timing attack|"
+        r"logg\w* (?:\S+ ){0,3}(?:secrets?|passwords?|tokens?|credentials?|api keys?|"
+        r"database_url|connection strings?)|"
+        r"(?:safe|secure|protected) (?:against|from) (?:xss|csrf|ssrf|injection|sql|"
+        r"attacks?|replay|brute|timing|tampering|spoofing)|(?:secret|key) "
         r"(?:is )?(?:strong|weak)|hardcoded (?:secrets?|credentials?|passwords?|keys?))\b",
         0.65,
         "judge",
@@ -300,9 +327,11 @@ WRITE: tuple[Rule, ...] = (
     ),
     _r(
         "infra-change",
-        r"\b(?:change|update|modify|delete|remove|edit|open|close|apply|point)\b"
-        r"[^.;\n]{0,30}\b(?:dns|cname|a records?|aaaa records?|mx records?|nameservers?|"
-        r"firewall|security group|load balancer|ingress|cdn|route ?53|cloudflare)\b",
+        r"\b(?:change|update|modify|delete|remove|edit|open|close|apply|point|block|"
+        r"allow|allowlist|whitelist|blacklist|denylist|ban)\b"
+        + _IN_SENTENCE
+        + r"{0,30}\b(?:dns|cname|a records?|aaaa records?|mx records?|nameservers?|"
+        r"firewall|security group|load balancer|ingress|cdn|route ?53|cloudflare|waf)\b",
         0.5,
         "action",
     ),
@@ -332,8 +361,12 @@ MIGRATION: tuple[Rule, ...] = (
         "schema-change",
         r"\b(?:alter table|add (?:a |an |the )?(?:new )?(?:\S+ )?(?:column|not null|"
         r"foreign key|unique constraint|constraint|index)|(?:drop|rename|change|widen|split|"
-        r"merge|partition) (?:the |a |an )?(?:\S+ )?(?:columns?|tables?|column types?|"
+        r"merge|partition) (?:the |a |an )?(?:\S+ ){0,2}(?:columns?|tables?|column types?|"
         r"primary key)|change (?:the )?(?:type|data type|primary key) of|foreign keys?|"
+        r"from (?:float|double|real|int\w*|bigint|smallint|varchar\S*|char\S*|text|"
+        r"numeric\S*|decimal\S*|bool\w*|date|datetime|timestamp\w*|json\w*|uuid|string) "
+        r"to (?:float|double|real|int\w*|bigint|smallint|varchar|char|text|numeric|"
+        r"decimal|bool\w*|date|datetime|timestamp\w*|json\w*|uuid|string)|"
         r"(?:encrypt|hash|re-?encode|normali[sz]e|backfill|denormali[sz]e)\w* (?:the |all "
         r"|existing )?(?:\S+ ){0,3}?columns?|denormali[sz]\w*|partition(?:ing)? (?:the )?"
         r"\S+ table|rename\w* \S+ to \S+ (?:in|on) (?:the )?\S+ (?:table|collection))\b",
@@ -351,12 +384,15 @@ MIGRATION: tuple[Rule, ...] = (
     _r(
         "data-migration",
         r"\b(?:backfill\w*|re-?index(?:ing)? (?:all|every|the whole|without)|"
-        r"(?:move|moving|copy|copying|transfer|transferring|port|porting|import|importing|"
-        r"load|loading|convert|converting) (?!this|these|the following|that)(?:all |the )?"
+        r"(?:mov(?:e|es|ing)|cop(?:y|ies|ying)|transfer\w*|port(?:s|ing)?|import(?:s|ing)?|"
+        r"load(?:s|ing)?|convert(?:s|ing)?) (?!this|these|the following|that)(?:all |the )?"
         r"[^.;\n]{0,30}?\b(?:data|records|"
         r"rows|tables?|documents|collections|users|files|blobs|uploads|orders|history|"
         r"historical \w+)\b[^.;\n]{0,40}?\b(?:from|into|to|over)\b|re-?encod\w+ (?:all|every|"
-        r"existing)|re-?hash\w* (?:all|every|existing|stored)|re-?encrypt\w*|"
+        r"existing|remaining|legacy|old|the (?:existing|remaining|legacy|old))|re-?hash\w* "
+        r"(?:all|every|existing|stored|remaining|legacy|old|the (?:existing|remaining|"
+        r"legacy|old|stored))|re-?encrypt\w*|"
+        r"(?:in)?to (?:the |a )?new (?:\w+ ){0,2}schema|"
         r"convert (?:all |every )?"
         r"existing (?:\w+ ){0,2}(?:rows|records|data)|one (?:schema|database) per tenant)\b",
         0.65,
@@ -372,6 +408,8 @@ MIGRATION: tuple[Rule, ...] = (
         + _TECH
         + r"\b[^.;\n]{0,30}?\b(?:onto|to|into)\b|"
         r"to (?:the )?" + _TECH + r"\b)|\b" + _TECH + r" to " + _TECH + r"\b|"
+        r"\b(?:swap|replac|switch)\w* (?:out )?(?:the |our )?" + _TECH + r" (?:for|with) "
+        r"(?:the )?" + _TECH + r"\b|"
         r"\b(?:split|break|extract|carv)\w* [^.;\n]{0,40}?(?:monolith|into (?:its own|a "
         r"separate|separate) (?:micro)?services?)",
         0.6,
@@ -406,7 +444,10 @@ CHAIN: tuple[Rule, ...] = (
         # the same markers in Spanish, Portuguese, French, German and Italian
         r"primero|luego|despu[eé]s|al final|finalmente|a continuaci[oó]n|primeiro|depois|"
         r"em seguida|por fim|d'abord|ensuite|puis|enfin|zuerst|danach|anschlie[sß]end|"
-        r"schlie[sß]lich|zum schluss|poi|infine|successivamente)\b",
+        r"schlie[sß]lich|zum schluss|poi|infine|successivamente|"
+        # Dutch and Polish
+        r"eerst|daarna|vervolgens|ten slotte|tenslotte|tot slot|najpierw|potem|"
+        r"nast[eę]pnie|na koniec)\b",
         1.0,
         "topic",
     ),

@@ -94,7 +94,14 @@ _PUBLIC_API = re.compile(
     r"numpy|pandas|django|flask|spring|\.net|linq|streams?|stdlib|standard library|"
     r"lodash|jquery|rxjs)\b"
 )
-_INDEFINITE = re.compile(r"\b(?:a|an|new|create|generate|write)\s+$", re.I)
+#: "a new", "create", ... just before a name: the file or thing is being made; "new" and
+#: "file" in the languages the sets hold ("nowy plik docker-compose.yml")
+_INDEFINITE = re.compile(
+    r"\b(?:a|an|new|create|generate|write|nowy|nowa|nowe|nuevo|nueva|novo|nova|neue[nrs]?|"
+    r"nouveau|nouvelle|nuovo|nuova|nieuwe?)\s+(?:(?:plik|archivo|arquivo|fichier|datei|"
+    r"bestand|file)\s+)?$",
+    re.I,
+)
 #: "write a Flask endpoint GET /search": the endpoint is being made, not referred to
 _CREATES = re.compile(
     r"\b(?:write|create|add|build|implement|generate|make|expose)\s+(?:a|an|new|the new)\b"
@@ -255,6 +262,21 @@ _BRANDS = frozenset(
         "whatsapp",
         "paypal",
         "stripe",
+        # Kubernetes resource kinds: public API names, not the user's code
+        "cronjob",
+        "statefulset",
+        "daemonset",
+        "configmap",
+        "serviceaccount",
+        "clusterrole",
+        "rolebinding",
+        "clusterrolebinding",
+        "persistentvolume",
+        "persistentvolumeclaim",
+        "horizontalpodautoscaler",
+        "networkpolicy",
+        "poddisruptionbudget",
+        "customresourcedefinition",
     )
 )
 #: characters of the pieces the identifier patterns match within (see ``_runs``)
@@ -433,7 +455,7 @@ def _file_refs(refs: _Refs, rev: str) -> None:
         path = m.group(0)
         base = path.rsplit("/", 1)[-1]
         key = base if "/" in path else path
-        if refs.settled(key, 0.6) or _INDEFINITE.search(raw[max(0, m.start() - 10) : m.start()]):
+        if refs.settled(key, 0.6) or _INDEFINITE.search(raw[max(0, m.start() - 20) : m.start()]):
             continue
         known = _WELL_KNOWN.match(base.lower()) and path.count("/") == 0
         refs.add(key, 0.2 if known else 0.6, "file " + path)
