@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anthropic
 import openai
 
 from fakes.openai_upstream import FakeOpenAI
@@ -38,3 +39,22 @@ def test_a_disagreement_is_answered_by_the_escalation(
     assert trace is not None
     assert trace.decision["verification"]["verdict"] == "disagree"
     assert {a.model for a in trace.attempts} == {"yi", "mixtral", "big"}
+
+
+def test_the_anthropic_endpoint_is_checked_too(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    pipeline = Pipeline.from_config(checked_config(fake_openai, tmp_path / "t.db"))
+    fake_openai.reply("A", model="yi")
+    fake_openai.reply("C", model="mixtral")
+    fake_openai.reply("C", model="big")
+    with LiveGateway(pipeline) as gateway:
+        client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+        raw = client.messages.with_raw_response.create(
+            model="auto",
+            max_tokens=16,
+            messages=[{"role": "user", "content": "Which is a mammal? A) trout B) crow C) bat"}],
+            extra_headers={"x-switchtower-operation": "answer-question"},
+        )
+    message = raw.parse()
+    assert message.content[0].type == "text"
+    assert message.content[0].text == "C"
+    assert raw.headers["x-switchtower-model"] == "big"
