@@ -71,3 +71,13 @@ def test_text_that_only_looks_like_json_is_not_json() -> None:
     assert final_answer("{not json at all") == "not json at all"
     essay = "{" + "a long unbalanced brace and then many words of prose " * 3
     assert final_answer(essay) is None
+
+
+def test_a_short_answer_agrees_with_a_short_sentence_holding_it() -> None:
+    assert agreement("Paris", "The capital is Paris.") is True
+    assert agreement("New York", "It is New York City") is True
+    assert agreement("Paris", "The capital is Lyon.") is False
+    # letters and numbers must be equal, never found inside another answer
+    assert agreement("A", "a) 3 apples") is True  # both read as choice a
+    assert agreement("B", "It is a bird") is False
+    assert agreement("42", "The answer is 420.") is False

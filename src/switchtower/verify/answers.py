@@ -28,10 +28,12 @@ import math
 import re
 from typing import Any
 
-__all__ = ["SHORT_CHARS", "agreement", "final_answer"]
+__all__ = ["CONTAINED_WORDS", "SHORT_CHARS", "agreement", "final_answer"]
 
 #: responses at most this long (normalised) are compared whole
 SHORT_CHARS = 40
+#: the longest answer (in words) that agrees with a short sentence holding it
+CONTAINED_WORDS = 4
 
 _MARKER = re.compile(r"####\s*(?P<a>[^\n]+)")
 _BOXED = re.compile(r"\\boxed\{(?P<a>[^{}]+)\}")
@@ -128,9 +130,31 @@ def final_answer(text: str) -> str | None:
     return _normalise(short) if len(short) <= SHORT_CHARS else None
 
 
+def _words(answer: str) -> list[str]:
+    return re.findall(r"\w+", answer)
+
+
+def _contains(short: str, longer: str) -> bool:
+    """``short`` (two to :data:`CONTAINED_WORDS` words of text, not one letter or a
+    number) stands as whole words in ``longer``: "paris" in "the capital is paris"."""
+    words, within = _words(short), _words(longer)
+    if not 1 <= len(words) <= CONTAINED_WORDS or len(words) >= len(within):
+        return False
+    if len(words) == 1 and (len(words[0]) < 2 or _number(words[0]) is not None):
+        return False
+    n = len(words)
+    return any(within[i : i + n] == words for i in range(len(within) - n + 1))
+
+
 def agreement(first: str, second: str) -> bool | None:
-    """Whether two responses give the same final answer; ``None`` when either has none."""
+    """Whether two responses give the same final answer; ``None`` when either has none.
+
+    Besides equal final answers, a short answer agrees with a short sentence that holds
+    it as whole words ("Paris" and "The capital is Paris."), so that wording alone does
+    not count as a disagreement. Choice letters and numbers must be equal."""
     a, b = final_answer(first), final_answer(second)
     if a is None or b is None:
         return None
-    return a == b
+    if a == b:
+        return True
+    return _contains(a, b) or _contains(b, a)
