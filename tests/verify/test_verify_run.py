@@ -163,3 +163,18 @@ async def test_parallel_and_sequential_reach_the_same_verdicts(
         assert done.verification is not None
         assert (done.model, done.verification.verdict) == ("big", "disagree")
         assert len(done.attempts) == 3
+
+
+async def test_a_fallback_to_the_peer_is_not_checked_against_itself(
+    executor: Executor, fake_openai: FakeOpenAI
+) -> None:
+    yi, mixtral, big = _models(fake_openai)
+    fake_openai.fail(400, model="yi")
+    fake_openai.reply("C", model="mixtral")
+    done = await execute_checked(
+        executor, Request.from_text("q"), [yi, mixtral, big], [mixtral], [big]
+    )
+    assert done.model == "mixtral"
+    assert done.verification is not None
+    assert done.verification.verdict == "unverified"
+    assert [r["model"] for r in fake_openai.requests] == ["yi", "mixtral"]

@@ -9,8 +9,8 @@
 2. Each peer answers with its own retries, no fallback. The chosen answer stands when a
    peer gives the same final answer and none gives another (``agree``), or when no
    comparison could be made (``unverified``: no final answer, a failed peer, or the
-   chosen model failed over to another tier's model, whose answer is not the cheap one
-   being checked).
+   chosen model failed over to another model, whose answer is not the one the check was
+   planned for; the fallback may even be the peer itself).
 3. A peer with another final answer (``disagree``) sends the request to the escalation
    models, in order. If they all fail, the cheap answer stands, and the trace says so.
 
@@ -98,7 +98,7 @@ async def execute_checked(
             verification=verification,
         )
 
-    if checked is None or first.tier != checked.tier:
+    if checked is None or first.model != checked.name:
         why = f"{first.model} answered in place of {checked.name if checked else 'nobody'}"
         return result(first, Verification("unverified", first.model, detail=why))
     if not parallel:
