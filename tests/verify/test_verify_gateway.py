@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anthropic
+import httpx
 import openai
 
 from fakes.openai_upstream import FakeOpenAI
@@ -30,6 +31,8 @@ def test_a_disagreement_is_answered_by_the_escalation(
             messages=[{"role": "user", "content": "Which is a mammal? A) trout B) crow C) bat"}],
             extra_headers={"x-switchtower-operation": "answer-question"},
         )
+        metrics = httpx.get(gateway.url + "/metrics").text
+    assert 'switchtower_checks_total{verdict="disagree"} 1.0' in metrics
     answer = raw.parse()
     assert answer.choices[0].message.content == "C"
     assert raw.headers["x-switchtower-model"] == "big"

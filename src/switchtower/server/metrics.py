@@ -6,6 +6,7 @@ switchtower_routed_requests_total{tier, operation}         tier share
 switchtower_spend_usd_total{tier, model}                   USD spent upstream
 switchtower_counterfactual_spend_usd_total                 the same tokens at the frontier
 switchtower_errors_total{kind}                             by error kind
+switchtower_checks_total{verdict}                          second opinions, by verdict
 switchtower_trace_write_failures_total                     traces the store refused
 switchtower_trace_queue_depth                              traces waiting to be written
 """
@@ -111,6 +112,12 @@ class GatewayMetrics:
             ["kind"],
             registry=r,
         )
+        self.checks = Counter(
+            "switchtower_checks",
+            "Answers checked against a second opinion, by verdict.",
+            ["verdict"],
+            registry=r,
+        )
         queue = Gauge(
             "switchtower_trace_queue_depth",
             "Traces waiting for the background writer.",
@@ -140,6 +147,9 @@ class GatewayMetrics:
             self._child(self.spend, trace.tier, trace.model).inc(trace.cost_usd)
         if trace.counterfactual_cost_usd > 0:
             self.counterfactual.inc(trace.counterfactual_cost_usd)
+        checked = trace.decision.get("verification")
+        if checked:
+            self._child(self.checks, str(checked.get("verdict"))).inc()
 
     def observe_error(self, kind: str) -> None:
         self._child(self.errors, kind).inc()
