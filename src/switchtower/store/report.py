@@ -9,6 +9,7 @@ prices, the counterfactual recorded in each trace at request time is used.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -174,28 +175,18 @@ class CheckStats:
     escalated_cost_usd: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "agree": self.agree,
-            "disagree": self.disagree,
-            "unverified": self.unverified,
-            "escalated": self.escalated,
-            "escalated_cost_usd": self.escalated_cost_usd,
-        }
+        return dataclasses.asdict(self)
 
 
-def _checks(traces_verified: Iterable[tuple[Mapping[str, Any], float]]) -> CheckStats:
+def _checks(traces_verified: Sequence[tuple[Mapping[str, Any], float]]) -> CheckStats:
     counts = {"agree": 0, "disagree": 0, "unverified": 0}
-    escalated, cost = 0, 0.0
-    for v, cost_usd in traces_verified:
-        verdict = v.get("verdict")
-        if verdict in counts:
-            counts[verdict] += 1
-        if v.get("escalated_to"):
-            escalated += 1
-            cost += cost_usd
-    return CheckStats(sum(counts.values()), **counts, escalated=escalated,
-                      escalated_cost_usd=cost)  # fmt: skip
+    escalated = [cost for v, cost in traces_verified if v.get("escalated_to")]
+    for v, _ in traces_verified:
+        if v.get("verdict") in counts:
+            counts[v["verdict"]] += 1
+    return CheckStats(
+        sum(counts.values()), **counts, escalated=len(escalated), escalated_cost_usd=sum(escalated)
+    )
 
 
 @dataclass(frozen=True, slots=True)
