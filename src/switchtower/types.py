@@ -116,6 +116,9 @@ class Request:
     value_per_success_usd: float | None = None
     model: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: the client takes a job handle instead of an answer (HTTP 202, ``Pipeline.submit``):
+    #: only then may a provider batch API (the async tier's batch entries) serve it
+    accept_deferred: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     received_at: float = field(default_factory=time.time)
 
@@ -398,3 +401,4 @@ class Trace:
     api_key_id: str | None = None
     prompt: str | None = None
     outcome: Outcome | None = None
+

@@ -15,7 +15,10 @@ from switchtower.types import DEADLINES, Request, tier_rank
 
 def _route(router: PolicyRouter, op: str, sig=None, req=None, **kw):  # type: ignore[no-untyped-def]
     return router.route(
-        classification(op, **kw), sig or signals(), tiers(), req or Request.from_text("x")
+        classification(op, **kw),
+        sig or signals(),
+        tiers(),
+        req or Request.from_text("x", accept_deferred=True),
     )
 
 
@@ -86,7 +89,7 @@ def test_unavailable_tier_excluded_with_reason_in_explanation() -> None:
         classification("write-code"),
         signals("batch"),
         tiers(realtime=False),
-        Request.from_text("x"),
+        Request.from_text("x", accept_deferred=True),
     )
     assert "realtime" not in d.eligible
     assert "realtime: no OPENAI_API_KEY" in d.explanation
@@ -99,7 +102,7 @@ def test_nothing_eligible_names_why_each_tier_was_excluded() -> None:
             classification("write-code"),
             signals("interactive"),
             tiers(realtime=False, local=False),
-            Request.from_text("x"),
+            Request.from_text("x", accept_deferred=True),
         )
     msg = str(err.value)
     assert "local: llama.cpp not installed" in msg
@@ -112,23 +115,30 @@ def test_guard_with_realtime_down_is_an_error_not_a_downgrade() -> None:
     sig = signals("batch", modes={"high_consequence_write": 0.9})
     with pytest.raises(NoEligibleModelError, match="below the guard floor"):
         router.route(
-            classification("draft-reply"), sig, tiers(realtime=False), Request.from_text("x")
+            classification("draft-reply"),
+            sig,
+            tiers(realtime=False),
+            Request.from_text("x", accept_deferred=True),
         )
 
 
 def test_pinned_and_max_tier_are_respected() -> None:
     router = PolicyRouter(config())
-    d = _route(router, "write-code", req=Request.from_text("x", pinned_tier="async"))
+    d = _route(
+        router, "write-code", req=Request.from_text("x", accept_deferred=True, pinned_tier="async")
+    )
     assert d.tier == "async"
     assert d.eligible == ("async",)
-    d = _route(router, "write-code", req=Request.from_text("x", max_tier="async"))
+    d = _route(
+        router, "write-code", req=Request.from_text("x", accept_deferred=True, max_tier="async")
+    )
     assert d.tier in ("local", "async")
     assert "above the request's max_tier" in d.explanation
 
 
 def test_cost_cap_excludes_expensive_models() -> None:
     router = PolicyRouter(config())
-    req = Request.from_text("x", max_cost_usd=1e-9)
+    req = Request.from_text("x", accept_deferred=True, max_cost_usd=1e-9)
     d = router.route(classification("write-code"), signals("interactive"), tiers(), req)
     assert d.tier == "local"  # the only free model that meets the deadline
     assert "exceeds max_cost_usd" in d.explanation
@@ -199,7 +209,10 @@ def test_fallback_value_needs_a_priced_model() -> None:
     assert reference_call(t, ctx=1000, out_tokens=500) is None
     cfg = config(router={"success_threshold": 0.999, "fallback_value_calls": 0.01})
     d = PolicyRouter(cfg).route(
-        classification("write-code"), signals("interactive"), t, Request.from_text("x")
+        classification("write-code"),
+        signals("interactive"),
+        t,
+        Request.from_text("x", accept_deferred=True),
     )
     assert d.tier == "realtime"
     assert "chose the highest predicted success" in d.explanation
@@ -228,7 +241,12 @@ def test_same_upstream_model_tie_goes_to_the_cheaper_tier() -> None:
     t["async"] = t["async"].__class__(
         "async", (model("big-batch", "async", model_id="big", batch=True, max_delay_s=86_400.0),)
     )
-    d = router.route(classification("write-code"), signals("batch"), t, Request.from_text("x"))
+    d = router.route(
+        classification("write-code"),
+        signals("batch"),
+        t,
+        Request.from_text("x", accept_deferred=True),
+    )
     assert d.tier == "async"
 
 
@@ -241,7 +259,7 @@ def test_history_moves_the_prediction() -> None:
 
 
 def test_candidates_and_request_id_are_handed_to_the_selector() -> None:
-    req = Request.from_text("x")
+    req = Request.from_text("x", accept_deferred=True)
     d = _route(PolicyRouter(config()), "write-code", req=req)
     assert d.request_id == req.id
     assert set(d.candidates) == set(d.eligible)

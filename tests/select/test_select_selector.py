@@ -18,7 +18,7 @@ OPS = [{"name": n} for n in ("translate-text", "write-code", "summarize-document
 
 
 def _plan(cfg: Any, op: str, sig: Any = None, req: Request | None = None, **kw: Any) -> Selection:
-    req = req or Request.from_text("x")
+    req = req or Request.from_text("x", accept_deferred=True)
     c = classification(op, **kw)
     s = sig or signals()
     t = tiers()

@@ -2,8 +2,9 @@
 
 Shared by the router (tier eligibility) and the selector (when a router does not hand
 over its candidates). Checks, in order: availability (credentials, runtime), deadline
-(an interactive request never waits for a batch API; a model's ``max_delay_s`` must fit
-the deadline class), context window, and the request's cost cap.
+(an interactive request never waits for a batch API; a batch API only serves a client
+that takes a job handle instead of an answer; a model's ``max_delay_s`` must fit the
+deadline class), context window, and the request's cost cap.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ def exclusion(
     context_tokens: int,
     output_tokens: int = DEFAULT_OUTPUT_TOKENS,
     max_cost_usd: float | None = None,
+    deferred_ok: bool = False,
 ) -> str | None:
     """Why ``m`` cannot serve this request, or ``None`` when it can."""
     if not m.available:
         return m.unavailable_reason or "unavailable"
     if deadline == "interactive" and m.batch:
         return "a batch API cannot answer an interactive request"
+    if m.batch and not deferred_ok:
+        return "a batch API answers later: the client did not accept a deferred answer"
     limit = DEADLINE_SECONDS[deadline]
     if m.max_delay_s > limit:
         return f"delay up to {m.max_delay_s:g}s exceeds the {deadline} deadline ({limit:g}s)"

@@ -164,6 +164,7 @@ class PolicyRouter:
                     context_tokens=signals.context_tokens,
                     output_tokens=out_tokens,
                     max_cost_usd=request.max_cost_usd,
+                    deferred_ok=request.accept_deferred,
                 )
                 if r is None:
                     ok.append(m)
