@@ -11,13 +11,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from switchtower.config.schema import Config
 from switchtower.errors import (
     AllModelsFailedError,
     ContextTooLargeError,
     EmptyPromptError,
+    InvalidRequestError,
     SwitchtowerError,
     UnknownModelError,
     UnknownOperationError,
@@ -26,6 +27,7 @@ from switchtower.execute import Executor
 from switchtower.plugins import load_builtins
 from switchtower.pricing import build_model_infos
 from switchtower.protocols import (
+    BatchProvider,
     Classifier,
     HistorySource,
     ModelInfo,
@@ -46,8 +48,9 @@ from switchtower.registries import (
     providers as provider_registry,
 )
 from switchtower.tokens import estimate_message_tokens
-from switchtower.tracing import TraceRecorder
+from switchtower.tracing import TraceRecorder, build_trace
 from switchtower.types import (
+    DEADLINE_SECONDS,
     UNKNOWN,
     Classification,
     Completion,
@@ -61,7 +64,13 @@ from switchtower.types import (
 )
 from switchtower.verify.run import execute_checked
 
+if TYPE_CHECKING:
+    from switchtower.queue import Job, JobStore
+
 __all__ = ["Pipeline"]
+
+#: why a batch entry cannot serve when no job store was opened
+NO_JOB_STORE = "a batch API needs the job queue: no job store (storage.url) is open"
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +89,7 @@ class Pipeline:
         providers: Mapping[str, Provider],
         tiers: Mapping[Tier, TierInfo],
         store: TraceStore | None,
+        jobs: JobStore | None = None,
     ) -> None:
         self.config = config
         self.classifier = classifier
@@ -87,7 +97,9 @@ class Pipeline:
         self.router = router
         self.selector = selector
         self.providers = dict(providers)
-        self._tiers = dict(tiers)
+        #: deferred requests (batch entries); without it those entries cannot serve
+        self.jobs = jobs
+        self._tiers = {t: self._batch_ready(info) for t, info in tiers.items()}
         # the same tiers with every model callable: what a dry run plans against, so
         # `switchtower route` shows the decision the configured tiers would make
         self._all_tiers: dict[Tier, TierInfo] = {
@@ -105,6 +117,22 @@ class Pipeline:
 
     # -- construction -----------------------------------------------------------------
 
+    def _deferred_entry(self, m: ModelInfo) -> bool:
+        """A batch entry whose provider sends batches: it answers through the job queue,
+        never inline."""
+        return m.batch and isinstance(self.providers.get(m.provider), BatchProvider)
+
+    def _batch_ready(self, info: TierInfo) -> TierInfo:
+        if self.jobs is not None:
+            return info
+        models = tuple(
+            replace(m, available=False, unavailable_reason=NO_JOB_STORE)
+            if m.available and self._deferred_entry(m)
+            else m
+            for m in info.models
+        )
+        return replace(info, models=models)
+
     @classmethod
     def from_config(
         cls,
@@ -112,8 +140,12 @@ class Pipeline:
         *,
         store: TraceStore | Literal["auto"] | None = "auto",
         providers: Mapping[str, Provider] | None = None,
+        jobs: JobStore | Literal["auto"] | None = "auto",
     ) -> Pipeline:
-        """Build every stage by registry name; ``providers`` overrides instances by name."""
+        """Build every stage by registry name; ``providers`` overrides instances by name.
+
+        ``jobs="auto"`` opens the job queue in ``storage.url`` when ``store`` is
+        ``"auto"`` too (else none: batch entries then cannot serve)."""
         load_builtins()
         chosen: dict[str, Provider] = dict(providers or {})
         for tier_cfg in config.tiers.values():
@@ -121,6 +153,8 @@ class Pipeline:
                 if m.provider not in chosen:
                     chosen[m.provider] = provider_registry.create(m.provider, config=config)
         tiers = build_model_infos(config, chosen)
+        if jobs == "auto":
+            jobs = _open_jobs(config) if store == "auto" else None
         if store == "auto":
             from switchtower.store import SafeTraceWriter
 
@@ -142,6 +176,7 @@ class Pipeline:
             providers=chosen,
             tiers=tiers,
             store=store,
+            jobs=jobs,
         )
 
     @property
@@ -234,18 +269,71 @@ class Pipeline:
         }
 
     def candidates(self, decision: Decision) -> list[ModelInfo]:
-        return self._callable((decision.selection.model, *decision.selection.fallbacks))
+        return self.inline_models((decision.selection.model, *decision.selection.fallbacks))
 
-    def _callable(self, names: Sequence[str]) -> list[ModelInfo]:
+    def inline_models(self, names: Sequence[str]) -> list[ModelInfo]:
+        """The named models that can answer inline (a batch entry answers through the
+        job queue, never inline)."""
         return [
-            self._models[n]
+            m
             for n in dict.fromkeys(names)
-            if n in self._models and self._models[n].available
+            if (m := self._models.get(n)) is not None
+            and m.available
+            and not self._deferred_entry(m)
         ]
+
+    # -- deferral (provider batch APIs) ---------------------------------------------------
+
+    def defers(self, decision: Decision) -> bool:
+        """Whether the plan answers later: its model is a batch entry (the request
+        accepted a deferred answer, or routing would not have chosen one)."""
+        m = self._models.get(decision.selection.model)
+        return m is not None and self._deferred_entry(m)
+
+    def submit(
+        self,
+        decision: Decision,
+        *,
+        api_key_id: str | None = None,
+        fmt: Literal["openai", "anthropic"] = "openai",
+    ) -> Job:
+        """Store a deferred plan as a job (committed on return) for the queue worker."""
+        from switchtower.queue import Job
+
+        if self.jobs is None or not self.defers(decision):
+            raise InvalidRequestError(
+                f"model {decision.selection.model!r} answers inline: execute the plan instead"
+            )
+        req = decision.request
+        planned = build_trace(
+            decision,
+            None,
+            decision.overhead_ms,
+            frontier=self.recorder.frontier,
+            store_prompt=self.recorder.store_prompts,
+            status="queued",
+            api_key_id=api_key_id,
+        )
+        now = time.time()
+        job = Job(
+            id=req.id,
+            created_at=now,
+            updated_at=now,
+            deadline_at=req.received_at + DEADLINE_SECONDS[req.deadline],
+            status="queued",
+            model=decision.selection.model,
+            request=req,
+            trace=replace(planned, tier=decision.selection.tier),
+            fallbacks=tuple(m.name for m in self.inline_models(decision.selection.fallbacks)),
+            fmt=fmt,
+            api_key_id=api_key_id,
+        )
+        self.jobs.add(job)
+        return job
 
     async def _complete(self, decision: Decision) -> Completion:
         sel = decision.selection
-        peers = self._callable(sel.second_opinions)
+        peers = self.inline_models(sel.second_opinions)
         if not peers:
             return await self.executor.execute(decision.request, self.candidates(decision))
         return await execute_checked(
@@ -253,14 +341,20 @@ class Pipeline:
             decision.request,
             self.candidates(decision),
             peers,
-            self._callable(sel.escalation),
+            self.inline_models(sel.escalation),
             parallel=self.config.verify.parallel,
         )
 
     # -- execution ------------------------------------------------------------------------
 
     async def execute(self, decision: Decision, *, api_key_id: str | None = None) -> RunResult:
-        """Run the plan (retries, then fallback) and write one trace."""
+        """Run the plan (retries, then fallback) and write one trace. A deferred plan
+        (see :meth:`defers`) is not run here: :meth:`submit` queues it."""
+        if self.defers(decision):
+            raise InvalidRequestError(
+                f"model {decision.selection.model!r} is a batch API: the plan answers "
+                "later; queue it with Pipeline.submit"
+            )
         start = time.perf_counter()
         try:
             completion = await self._complete(decision)
@@ -322,6 +416,8 @@ class Pipeline:
         return self.store.record_outcome(trace_id, outcome)
 
     async def aclose(self) -> None:
+        if self.jobs is not None:
+            self.jobs.close()
         for p in self.providers.values():
             try:
                 await p.aclose()
@@ -334,6 +430,18 @@ def _checkable(request: Request) -> bool:
     params = request.params
     n = params.get("n")
     return not (params.get("tools") or params.get("functions") or (isinstance(n, int) and n > 1))
+
+
+def _open_jobs(config: Config) -> JobStore | None:
+    """The job queue in ``storage.url``; None (logged) when the database cannot be
+    opened, so the gateway still starts (batch entries then cannot serve)."""
+    from switchtower.queue import JobStore
+
+    try:
+        return JobStore.open(config.storage.url)
+    except SwitchtowerError as exc:
+        log.warning("job queue unavailable, batch entries disabled: %s", exc)
+        return None
 
 
 def _classifier_options(config: Config) -> dict[str, Any]:

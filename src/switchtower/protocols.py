@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from switchtower.config.schema import ModelConfig
 from switchtower.types import (
+    BatchPoll,
     Classification,
     Completion,
     Outcome,
@@ -23,6 +24,7 @@ from switchtower.types import (
 )
 
 __all__ = [
+    "BatchProvider",
     "Classifier",
     "HistorySource",
     "ModelInfo",
@@ -142,6 +144,19 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BatchProvider(Protocol):
+    """A provider that can also submit many requests to a provider batch API (about half
+    price, answers within a window such as 24 h). The job queue (``queue/``) uses it for
+    models configured with ``batch: true``; ``custom_id`` is the job id."""
+
+    async def submit_batch(self, model: ModelInfo, items: Sequence[tuple[str, Request]]) -> str:
+        """Submit ``(custom_id, request)`` pairs as one batch; returns the batch id."""
+        ...
+
+    async def poll_batch(self, model: ModelInfo, batch_id: str) -> BatchPoll: ...
 
 
 class TraceStore(Protocol):

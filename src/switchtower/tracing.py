@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from switchtower.config.schema import Config
@@ -16,7 +17,7 @@ from switchtower.errors import SwitchtowerError
 from switchtower.protocols import ModelInfo, TraceStore
 from switchtower.types import Attempt, Completion, Decision, Trace, Usage
 
-__all__ = ["TraceRecorder", "build_trace"]
+__all__ = ["TraceRecorder", "build_trace", "settle_trace"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,38 @@ def build_trace(
         arm=s.arm,
         api_key_id=api_key_id,
         prompt=req.text if store_prompt else None,
+    )
+
+
+def settle_trace(
+    planned: Trace,
+    completion: Completion | None,
+    attempts: Sequence[Attempt],
+    latency_ms: float,
+    *,
+    frontier: ModelInfo | None,
+    error_kind: str | None = None,
+) -> Trace:
+    """A deferred request's planned trace (status ``queued``) completed by its answer:
+    who answered, every attempt (the batch's included), tokens, cost, latency."""
+    usage = completion.usage if completion is not None else Usage()
+    cost = sum(a.cost_usd for a in attempts)
+    if completion is not None:
+        cost = max(cost, completion.cost_usd)
+    counterfactual = planned.counterfactual_cost_usd
+    if frontier is not None and completion is not None:
+        counterfactual = frontier.cost(usage.input_tokens, usage.output_tokens)
+    return replace(
+        planned,
+        tier=completion.tier if completion is not None else planned.tier,
+        model=completion.model if completion is not None else planned.model,
+        attempts=tuple(attempts),
+        status="ok" if completion is not None else "error",
+        error_kind=None if completion is not None else (error_kind or "all_models_failed"),
+        usage=usage,
+        cost_usd=cost,
+        counterfactual_cost_usd=counterfactual,
+        latency_ms=latency_ms,
     )
 
 

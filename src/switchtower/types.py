@@ -23,6 +23,8 @@ __all__ = [
     "TIERS",
     "UNKNOWN",
     "Attempt",
+    "BatchItemResult",
+    "BatchPoll",
     "Classification",
     "Completion",
     "Deadline",
@@ -402,3 +404,27 @@ class Trace:
     prompt: str | None = None
     outcome: Outcome | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class BatchItemResult:
+    """One request's answer from a provider batch: a completion or an error."""
+
+    custom_id: str
+    completion: Completion | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPoll:
+    """A provider batch's state: ``ended`` with every answer it holds, or still pending.
+
+    ``detail`` is the provider's own status word (``in_progress``, ``expired``, ...).
+    Requests of an ended batch missing from ``results`` got no answer.
+    """
+
+    batch_id: str
+    ended: bool
+    detail: str
+    results: tuple[BatchItemResult, ...] = ()

@@ -1,6 +1,7 @@
 """A fake Anthropic Messages upstream: ``POST /v1/messages`` (JSON, and the SSE event
 stream in Anthropic's exact event format), ``tool_use`` blocks when tools are given,
-Anthropic-shaped error bodies, and scripted failures."""
+Anthropic-shaped error bodies, and scripted failures; Message Batches come from
+:mod:`fakes.anthropic_batches`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fakes.upstream import Action, FakeUpstream, prompt_words, reply_words
+from fakes.anthropic_batches import AnthropicBatches
+from fakes.upstream import Action, prompt_words, reply_words
 
 __all__ = ["FakeAnthropic"]
 
@@ -31,11 +33,13 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-class FakeAnthropic(FakeUpstream):
+class FakeAnthropic(AnthropicBatches):
+    """Messages, and (from :class:`AnthropicBatches`) Message Batches."""
+
     base_path = ""
 
     def routes(self) -> list[Any]:
-        return [Route("/v1/messages", self.messages, methods=["POST"])]
+        return [Route("/v1/messages", self.messages, methods=["POST"]), *self.batch_routes()]
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         body = {
@@ -80,6 +84,13 @@ class FakeAnthropic(FakeUpstream):
             )
         if action.drop:
             return self.dropped()
+        message = self.message(body, action)
+        if body.get("stream"):
+            return self.sse(self._events(message, action))
+        return self.json(message)
+
+    def message(self, body: dict[str, Any], action: Action) -> dict[str, Any]:
+        """The (non-streaming) Message answering a valid request ``body``."""
         words = reply_words(body["messages"], action.text)
         stop_reason = "end_turn"
         if len(words) > int(body["max_tokens"]):
@@ -107,19 +118,31 @@ class FakeAnthropic(FakeUpstream):
             "input_tokens": len(prompt_words(body["messages"])) + system_words,
             "output_tokens": max(1, len(words)),
         }
-        message = {
+        return {
             "id": f"msg_{uuid.uuid4().hex[:20]}",
             "type": "message",
             "role": "assistant",
-            "model": model,
+            "model": str(body["model"]),
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": usage,
         }
-        if body.get("stream"):
-            return self.sse(self._events(message, action))
-        return self.json(message)
+
+    def batch_result(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A batch request's ``result``: what ``/v1/messages`` would answer, as a
+        ``succeeded`` or ``errored`` result (scripted statuses and texts apply)."""
+        problem = self._validate(params)
+        if problem is None and params.get("stream"):
+            problem = "stream: batch requests cannot stream"
+        status = 400
+        if problem is None:
+            action = self.next_action(str(params["model"]))
+            if not action.status:
+                return {"type": "succeeded", "message": self.message(params, action)}
+            status, problem = action.status, f"fake upstream error {action.status}"
+        error = {"type": _ERROR_TYPES.get(status, "api_error"), "message": problem}
+        return {"type": "errored", "error": {"type": "error", "error": error}}
 
     async def _events(self, message: dict[str, Any], action: Action) -> AsyncIterator[bytes]:
         start = {

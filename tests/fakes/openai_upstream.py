@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible upstream: ``POST /v1/chat/completions`` (JSON and SSE in the
 exact OpenAI wire format, usage included, ``data: [DONE]``), tool calls when tools are
-given, ``GET /v1/models``, OpenAI-shaped error bodies, and scripted failures."""
+given, ``GET /v1/models``, OpenAI-shaped error bodies, and scripted failures; the Files
+and Batch APIs come from :mod:`fakes.openai_batches`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fakes.upstream import Action, FakeUpstream, prompt_words, reply_words
+from fakes.openai_batches import OpenAIBatches
+from fakes.upstream import Action, prompt_words, reply_words
 
 __all__ = ["FakeOpenAI"]
+
+#: words, tool calls, finish reason, usage
+_Reply = tuple[list[str], list[dict[str, Any]] | None, str, dict[str, int]]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -44,7 +49,9 @@ def _arguments(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class FakeOpenAI(FakeUpstream):
+class FakeOpenAI(OpenAIBatches):
+    """Chat completions, models, and (from :class:`OpenAIBatches`) files and batches."""
+
     base_path = "/v1"
 
     def __init__(self, models: tuple[str, ...] = ("fake-model",)) -> None:
@@ -55,23 +62,28 @@ class FakeOpenAI(FakeUpstream):
         return [
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/models", self.list_models, methods=["GET"]),
+            *self.batch_routes(),
         ]
 
     async def list_models(self, request: Request) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
         return self.json({"object": "list", "data": data})
 
-    def _error(self, action: Action) -> Response:
-        status = action.status or 500
-        body = {
+    @staticmethod
+    def error_body(status: int, message: str | None = None) -> dict[str, Any]:
+        """OpenAI's error body for ``status``."""
+        return {
             "error": {
-                "message": f"fake upstream error {status}",
+                "message": message or f"fake upstream error {status}",
                 "type": _ERROR_TYPES.get(status, "server_error"),
                 "param": None,
                 "code": None,
             }
         }
-        return self.json(body, status=status, headers=self.error_headers(action))
+
+    def _error(self, action: Action) -> Response:
+        status = action.status or 500
+        return self.json(self.error_body(status), status=status, headers=self.error_headers(action))
 
     @staticmethod
     def _tool_calls(body: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -105,6 +117,26 @@ class FakeOpenAI(FakeUpstream):
             return self._error(action)
         if action.drop:
             return self.dropped()
+        if not body.get("stream"):
+            return self.json(self.completion(body, action))
+        words, calls, finish, usage = self._reply(body, action)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return self.sse(
+            self._chunks(
+                cid=f"chatcmpl-{uuid.uuid4().hex}",
+                created=int(time.time()),
+                model=model,
+                words=words,
+                calls=calls,
+                finish=finish,
+                usage=usage,
+                include_usage=include_usage,
+                action=action,
+            )
+        )
+
+    def _reply(self, body: dict[str, Any], action: Action) -> _Reply:
+        """The answer's words, tool calls, finish reason and usage."""
         words = reply_words(body["messages"], action.text)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish = "stop"
@@ -119,38 +151,35 @@ class FakeOpenAI(FakeUpstream):
             + (len(calls[0]["function"]["arguments"]) // 4 if calls else 0),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self.sse(
-                self._chunks(
-                    cid=cid,
-                    created=created,
-                    model=model,
-                    words=words,
-                    calls=calls,
-                    finish=finish,
-                    usage=usage,
-                    include_usage=include_usage,
-                    action=action,
-                )
-            )
+        return words, calls, finish, usage
+
+    def completion(self, body: dict[str, Any], action: Action) -> dict[str, Any]:
+        """The non-streaming ``chat.completion`` answer to a valid request ``body``."""
+        words, calls, finish, usage = self._reply(body, action)
         message: dict[str, Any] = {"role": "assistant", "content": " ".join(words) or None}
         if calls:
             message["tool_calls"] = calls
-        return self.json(
-            {
-                "id": cid,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "choices": [
-                    {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-                ],
-                "usage": usage,
-                "system_fingerprint": "fp_fake",
-            }
-        )
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": str(body.get("model", "")),
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
+            "usage": usage,
+            "system_fingerprint": "fp_fake",
+        }
+
+    def batch_answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A batch line's (status code, body): what ``/v1/chat/completions`` would answer
+        (scripted statuses and texts apply; delays and drops do not)."""
+        if not body.get("messages"):
+            return 400, self.error_body(400, "messages: a non-empty array is required")
+        action = self.next_action(str(body.get("model", "")))
+        if action.status:
+            return action.status, self.error_body(action.status)
+        return 200, self.completion(body, action)
 
     async def _chunks(
         self,

@@ -17,6 +17,7 @@ from switchtower.pipeline import Pipeline
 from switchtower.plugins import load_builtins
 from switchtower.pricing import build_model_infos
 from switchtower.protocols import TierInfo, TraceStore
+from switchtower.queue import JobStore
 from switchtower.registries import classifiers, routers, selectors, signal_extractors
 from switchtower.registries import providers as provider_registry
 from switchtower.server import GatewayApp, KeyStore, Limiter, create_app
@@ -132,8 +133,14 @@ def gateway_config(
     db: Path | None = None,
     redis_url: str | None = None,
     realtime_models: int = 2,
+    batch: bool = False,
+    queue: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Two operations; local: one model on the fake; realtime: fake models (+ fake claude)."""
+    """Two operations; local: one model on the fake; realtime: fake models (+ fake claude).
+
+    ``batch``: an async tier of an OpenAI batch entry, an Anthropic one (with
+    ``anthropic``) and a queued (inline) model, in that order; ``queue`` sets
+    ``config.queue``."""
     priced = {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "timeout_s": 5.0}
     realtime: list[dict[str, Any]] = [
         {"name": f"fake-frontier-{i}", "provider": "openai", "base_url": openai.base_url,
@@ -146,8 +153,27 @@ def gateway_config(
              "api_key_env": "FAKE_ANTHROPIC_KEY", "input_per_mtok": 3.0,
              "output_per_mtok": 15.0, "timeout_s": 5.0}
         )  # fmt: skip
+    tiers: dict[str, Any] = {}
+    if batch:
+        entries: list[dict[str, Any]] = [
+            {"name": "fake-batch", "provider": "openai", "base_url": openai.base_url,
+             "model": "batch-model", "batch": True, "max_delay_s": 86400, **priced}
+        ]  # fmt: skip
+        if anthropic is not None:
+            entries.append(
+                {"name": "fake-claude-batch", "provider": "anthropic",
+                 "base_url": anthropic.base_url, "api_key_env": "FAKE_ANTHROPIC_KEY",
+                 "model": "claude-batch", "batch": True, "max_delay_s": 86400,
+                 "input_per_mtok": 3.0, "output_per_mtok": 15.0, "timeout_s": 5.0}
+            )  # fmt: skip
+        entries.append(
+            {"name": "fake-queued", "provider": "openai", "base_url": openai.base_url,
+             "model": "queued-small", "max_delay_s": 60, **priced}
+        )  # fmt: skip
+        tiers["async"] = {"batch_discount": 0.5, "models": entries}
     return Config.model_validate(
         {
+            "queue": dict(queue or {}),
             "operations": [
                 {"name": "summarize", "examples": ["summarize this"]},
                 {"name": "code-edit", "examples": ["refactor this"]},
@@ -167,6 +193,7 @@ def gateway_config(
                     ]
                 },
                 "realtime": {"models": realtime},
+                **tiers,
             },
             "classifier": {"name": "test-keyword"},
             "signals": {"name": "test-plain"},
@@ -181,7 +208,9 @@ def gateway_config(
     )
 
 
-def build_pipeline(config: Config, store: TraceStore | None) -> Pipeline:
+def build_pipeline(
+    config: Config, store: TraceStore | None, jobs: JobStore | None = None
+) -> Pipeline:
     """The real Pipeline with the fake stages, built through the registries."""
     load_builtins_safely()
     _register()
@@ -196,6 +225,7 @@ def build_pipeline(config: Config, store: TraceStore | None) -> Pipeline:
         providers=chosen,
         tiers=build_model_infos(config, chosen),
         store=store,
+        jobs=jobs,
     )
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "GuardRule",
     "ModelConfig",
     "OperationConfig",
+    "QueueConfig",
     "RetryConfig",
     "RouterConfig",
     "SelectorConfig",
@@ -185,6 +186,27 @@ class StorageConfig(_Strict):
     limiter: Literal["auto", "memory", "sql", "redis"] = "auto"
 
 
+class QueueConfig(_Strict):
+    """The job queue for provider batch APIs (``queue/``, docs/queue.md).
+
+    A request routed to a batch entry becomes a job. Jobs for one model wait up to
+    ``linger_s`` (or until ``max_batch`` are queued) and go out as one provider batch;
+    submitted batches are polled every ``poll_s``. A job whose batch has not answered
+    ``rescue_margin_s`` before its deadline is answered by its planned fallbacks (real
+    time) instead, so no deadline is missed while a fallback can answer.
+    """
+
+    #: run the queue worker inside ``switchtower serve`` (each worker process runs one;
+    #: claims are safe across processes and replicas). Off: run ``switchtower worker``.
+    worker: bool = True
+    linger_s: float = Field(default=60.0, ge=0.0)
+    max_batch: int = Field(default=1000, ge=1, le=50_000)
+    poll_s: float = Field(default=30.0, gt=0.0)
+    rescue_margin_s: float = Field(default=900.0, ge=0.0)
+    #: a worker that claimed jobs and died releases them after this long
+    lease_s: float = Field(default=300.0, gt=0.0)
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
@@ -201,6 +223,7 @@ class Config(_Strict):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
 
     @model_validator(mode="after")

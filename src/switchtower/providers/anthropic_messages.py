@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -19,10 +19,14 @@ from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
 from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
+from switchtower.providers.batches import (
+    anthropic_params,
+    poll_anthropic_batch,
+    submit_anthropic_batch,
+)
 from switchtower.providers.common import completion_from_openai, sdk_error
 from switchtower.providers.http_transport import sdk_http_client
-from switchtower.providers.openai_compat import BATCH_NOT_BUILT
-from switchtower.types import Completion, Request
+from switchtower.types import BatchPoll, Completion, Request
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes over a second
     import anthropic
@@ -65,8 +69,6 @@ class AnthropicProvider:
         self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
-        if spec.batch:
-            return BATCH_NOT_BUILT
         env = spec.api_key_env or DEFAULT_KEY_ENV
         if not os.environ.get(env):
             return f"no {env} in the environment"
@@ -129,6 +131,31 @@ class AnthropicProvider:
             raise self._error(exc, model, spec) from exc
         raw = to_openai(message.model_dump(mode="json", exclude_unset=True))
         return completion_from_openai(raw, model)
+
+    async def submit_batch(self, model: ModelInfo, items: Sequence[tuple[str, Request]]) -> str:
+        import anthropic
+
+        spec = self._spec(model)
+        try:
+            params = [(cid, anthropic_params(spec.model_id, r)) for cid, r in items]
+        except UpstreamError as exc:
+            exc.model = model.name
+            raise
+        try:
+            return await submit_anthropic_batch(self._client(spec), params, timeout=spec.timeout_s)
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+
+    async def poll_batch(self, model: ModelInfo, batch_id: str) -> BatchPoll:
+        import anthropic
+
+        spec = self._spec(model)
+        try:
+            return await poll_anthropic_batch(
+                self._client(spec), model, batch_id, timeout=spec.timeout_s
+            )
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
 
     async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
         import anthropic

@@ -20,7 +20,7 @@ SDK's aiohttp adaptor (``transport="aiohttp"``) or its default httpx transport
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -32,6 +32,7 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
+from switchtower.providers.batches import poll_openai_batch, submit_openai_batch
 from switchtower.providers.common import (
     completion_from_openai,
     estimate_tokens,
@@ -42,15 +43,12 @@ from switchtower.providers.common import (
     usage_chunk,
 )
 from switchtower.providers.http_transport import sdk_http_client
-from switchtower.types import Completion, Request, Usage
+from switchtower.types import BatchPoll, Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
     import openai
 
-__all__ = ["BATCH_NOT_BUILT", "OpenAIProvider", "is_loopback"]
-
-#: the honest reason a batch entry cannot be called yet
-BATCH_NOT_BUILT = "batch submission needs the async queue (not built yet)"
+__all__ = ["OpenAIProvider", "is_loopback"]
 #: sent to OpenAI-compatible servers that need no key (Ollama, vLLM, llama.cpp)
 NO_KEY = "not-needed"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -129,8 +127,6 @@ class OpenAIProvider:
     # -- availability --------------------------------------------------------------------
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
-        if spec.batch:
-            return BATCH_NOT_BUILT
         env = _key_env(spec)
         if env and not os.environ.get(env):
             return f"no {env} in the environment"
@@ -209,15 +205,42 @@ class OpenAIProvider:
         return sdk_error(exc, openai.APIStatusError, model=model.name, where=self._where(spec))
 
     @staticmethod
-    def _body(request: Request, model_id: str, **extra: Any) -> bytes:
-        """The JSON body: model, messages (unchanged: OpenAI format is the request format),
-        then every pass-through parameter."""
+    def _body_dict(request: Request, model_id: str, **extra: Any) -> dict[str, Any]:
+        """The request body: model, messages (unchanged: OpenAI format is the request
+        format), then every pass-through parameter."""
         body: dict[str, Any] = {"model": model_id, "messages": request.messages}
         for k, v in request.params.items():
             if k not in _OWNED:
                 body[k] = v
         body.update(extra)
-        return json_bytes(body)
+        return body
+
+    @classmethod
+    def _body(cls, request: Request, model_id: str, **extra: Any) -> bytes:
+        return json_bytes(cls._body_dict(request, model_id, **extra))
+
+    # -- batches (the job queue's batch entries) ------------------------------------------
+
+    async def submit_batch(self, model: ModelInfo, items: Sequence[tuple[str, Request]]) -> str:
+        import openai
+
+        spec = self._spec(model)
+        bodies = [(cid, self._body_dict(r, spec.model_id)) for cid, r in items]
+        try:
+            return await submit_openai_batch(self._client(spec), bodies, timeout=spec.timeout_s)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, model, spec) from exc
+
+    async def poll_batch(self, model: ModelInfo, batch_id: str) -> BatchPoll:
+        import openai
+
+        spec = self._spec(model)
+        try:
+            return await poll_openai_batch(
+                self._client(spec), model, batch_id, timeout=spec.timeout_s
+            )
+        except openai.OpenAIError as exc:
+            raise self._error(exc, model, spec) from exc
 
     # -- calls ---------------------------------------------------------------------------
 

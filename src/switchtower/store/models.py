@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["AttemptRow", "Base", "EpochTime", "JSONType", "TraceRow"]
+__all__ = ["AttemptRow", "Base", "EpochTime", "JSONType", "JobRow", "TraceRow"]
 
 #: JSON on SQLite (text), JSONB on PostgreSQL
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -113,3 +113,37 @@ class AttemptRow(Base):
     cost_usd: Mapped[float] = mapped_column(sa.Double)
 
     trace: Mapped[TraceRow] = relationship(back_populates="attempts")
+
+
+class JobRow(Base):
+    """One deferred request (``queue/``): queued, in a provider batch, then finished.
+
+    ``id`` is the request id, which is also its trace's id (the trace is written in the
+    same transaction that finishes the job). ``trace`` holds the planned trace (decision,
+    signals, reasons) that the answer completes.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+    deadline_at: Mapped[float] = mapped_column(EpochTime)
+    status: Mapped[str] = mapped_column(sa.String(32))
+    model: Mapped[str] = mapped_column(sa.String(255))
+    fmt: Mapped[str] = mapped_column(sa.String(32))
+    api_key_id: Mapped[str | None] = mapped_column(sa.String(255))
+    batch_id: Mapped[str | None] = mapped_column(sa.String(255))
+    lease_until: Mapped[float | None] = mapped_column(EpochTime)
+    next_poll_at: Mapped[float | None] = mapped_column(EpochTime)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    fallbacks: Mapped[list[str]] = mapped_column(JSONType)
+    trace: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error_kind: Mapped[str | None] = mapped_column(sa.String(255))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.Index("ix_jobs_status_model_created_at", "status", "model", "created_at"),
+        sa.Index("ix_jobs_batch_id", "batch_id"),
+    )

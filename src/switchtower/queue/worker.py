@@ -1,0 +1,281 @@
+"""The queue worker: sends due jobs as provider batches, polls them, stores answers, and
+answers from the planned fallbacks what a batch could not answer in time.
+
+One :meth:`QueueWorker.tick` does, in order:
+
+1. **release**: jobs claimed by a worker that died (lease run out) are queued again;
+2. **rescue**: jobs still waiting ``rescue_margin_s`` before their deadline are answered
+   now by their fallbacks (real time), so a slow batch does not miss the deadline;
+3. **submit**: per batch model, the queued jobs go out as one batch once ``max_batch``
+   wait or the oldest waited ``linger_s`` (a failed submission is retried after
+   ``poll_s``);
+4. **poll**: each submitted batch is asked for its state every ``poll_s``; when it has
+   ended, every answer is stored with its trace, and every request it did not answer is
+   answered by the fallbacks (or fails, with the reason, when none can).
+
+Database calls run in a thread (``asyncio.to_thread``), so a worker inside the gateway
+never blocks its event loop on a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from switchtower.config.schema import QueueConfig
+from switchtower.errors import AllModelsFailedError, SwitchtowerError
+from switchtower.protocols import BatchProvider, ModelInfo
+from switchtower.queue.jobs import Job, completion_to_json
+from switchtower.queue.store import JobStore
+from switchtower.tracing import settle_trace
+from switchtower.types import Attempt, BatchItemResult, Completion
+
+if TYPE_CHECKING:
+    from switchtower.pipeline import Pipeline
+
+__all__ = ["QueueWorker", "TickReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    """What one tick did (counts of jobs, and of batches sent and polled)."""
+
+    released: int = 0
+    rescued: int = 0
+    batches_submitted: int = 0
+    jobs_submitted: int = 0
+    batches_polled: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    def busy(self) -> bool:
+        return any(vars(self).values())
+
+
+class QueueWorker:
+    """Moves jobs of ``jobs`` through their batches, using ``pipeline``'s providers."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        jobs: JobStore,
+        config: QueueConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pipeline = pipeline
+        self.jobs = jobs
+        self.config = config or pipeline.config.queue
+        self.clock = clock
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, interval_s: float | None = None) -> None:
+        """Tick until ``stop`` is set (every second, or every ``poll_s`` when shorter); a
+        failing tick is logged, never fatal."""
+        if interval_s is None:
+            interval_s = min(1.0, self.config.poll_s)
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("queue worker tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        report.released = await asyncio.to_thread(self.jobs.release_expired)
+        await self._rescue(report)
+        await self._submit(report)
+        await self._poll(report)
+        if report.busy():
+            log.info("queue tick: %s", report)
+        return report
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _batch_model(self, name: str) -> tuple[ModelInfo, BatchProvider]:
+        info = self.pipeline.model(name)
+        provider = self.pipeline.providers.get(info.provider)
+        if not isinstance(provider, BatchProvider):
+            raise SwitchtowerError(f"model {name!r}: provider {info.provider!r} sends no batches")
+        return info, provider
+
+    async def _rescue(self, report: TickReport) -> None:
+        late = await asyncio.to_thread(
+            self.jobs.claim_late,
+            margin_s=self.config.rescue_margin_s,
+            lease_s=self.config.lease_s,
+        )
+        for job in late:
+            report.rescued += 1
+            why = "the deadline is near and the batch has not answered"
+            await self._answer_inline(job, (), why, report)
+
+    async def _submit(self, report: TickReport) -> None:
+        groups = await asyncio.to_thread(
+            self.jobs.claim_due,
+            linger_s=self.config.linger_s,
+            max_batch=self.config.max_batch,
+            lease_s=self.config.lease_s,
+        )
+        for group in groups:
+            ids = [j.id for j in group]
+            try:
+                info, provider = self._batch_model(group[0].model)
+                batch_id = await provider.submit_batch(info, [(j.id, j.request) for j in group])
+            except Exception as exc:
+                log.warning("could not submit %d jobs for %s: %s", len(ids), group[0].model, exc)
+                await asyncio.to_thread(
+                    self.jobs.requeue, ids, not_before=self.clock() + self.config.poll_s
+                )
+                continue
+            await asyncio.to_thread(
+                self.jobs.mark_submitted,
+                ids,
+                batch_id,
+                next_poll_at=self.clock() + self.config.poll_s,
+            )
+            report.batches_submitted += 1
+            report.jobs_submitted += len(ids)
+
+    async def _poll(self, report: TickReport) -> None:
+        for model, batch_id in await asyncio.to_thread(self.jobs.due_batches):
+            try:
+                info, provider = self._batch_model(model)
+                poll = await provider.poll_batch(info, batch_id)
+            except Exception as exc:
+                log.warning("could not poll batch %s (%s): %s", batch_id, model, exc)
+                await asyncio.to_thread(
+                    self.jobs.next_poll, batch_id, self.clock() + self.config.poll_s
+                )
+                continue
+            report.batches_polled += 1
+            if not poll.ended:
+                await asyncio.to_thread(
+                    self.jobs.next_poll, batch_id, self.clock() + self.config.poll_s
+                )
+                continue
+            answers = {r.custom_id: r for r in poll.results}
+            unanswered: list[tuple[str, BatchItemResult | None]] = []
+            for job in await asyncio.to_thread(self.jobs.batch_jobs, batch_id):
+                result = answers.get(job.id)
+                if result is not None and result.completion is not None:
+                    await self._store(job, result.completion, [], report)
+                else:
+                    unanswered.append((job.id, result))
+            if unanswered:
+                await self._answer_unanswered(info, poll.detail, unanswered, report)
+
+    async def _answer_unanswered(
+        self,
+        info: ModelInfo,
+        detail: str,
+        unanswered: Sequence[tuple[str, BatchItemResult | None]],
+        report: TickReport,
+    ) -> None:
+        reasons = dict(unanswered)
+        claimed = await asyncio.to_thread(
+            self.jobs.claim_running, list(reasons), lease_s=self.config.lease_s
+        )
+        for job in claimed:
+            r = reasons.get(job.id)
+            attempt = self._batch_attempt(job, info, None, r, detail)
+            why = r.error_message if r is not None and r.error_message else f"batch {detail}"
+            await self._answer_inline(job, (attempt,), f"the batch gave no answer ({why})", report)
+
+    # -- answers ----------------------------------------------------------------------
+
+    def _batch_attempt(
+        self,
+        job: Job,
+        info: ModelInfo,
+        completion: Completion | None,
+        result: BatchItemResult | None,
+        detail: str = "",
+    ) -> Attempt:
+        now = self.clock()
+        if completion is not None:
+            return Attempt(
+                model=info.name,
+                provider=info.provider,
+                tier=info.tier,
+                started_at=job.created_at,
+                latency_ms=(now - job.created_at) * 1000.0,
+                ok=True,
+                usage=completion.usage,
+                cost_usd=completion.cost_usd,
+            )
+        return Attempt(
+            model=info.name,
+            provider=info.provider,
+            tier=info.tier,
+            started_at=job.created_at,
+            latency_ms=(now - job.created_at) * 1000.0,
+            ok=False,
+            error_kind=(result.error_kind if result is not None else None) or "upstream",
+            error_message=(result.error_message if result is not None else None)
+            or f"no answer in the batch ({detail})",
+            status=result.status if result is not None else None,
+        )
+
+    async def _store(
+        self, job: Job, completion: Completion, before: Sequence[Attempt], report: TickReport
+    ) -> None:
+        info = self.pipeline.model(job.model)
+        attempts = [*before, self._batch_attempt(job, info, completion, None)]
+        await self._finish(job, completion, attempts, report)
+
+    async def _answer_inline(
+        self, job: Job, before: Sequence[Attempt], why: str, report: TickReport
+    ) -> None:
+        """Answer from the job's fallbacks now; fail the job when none can."""
+        candidates = self.pipeline.inline_models(job.fallbacks)
+        if not candidates:
+            await self._fail(job, before, "no_eligible_model", f"{why}; no fallback can answer")
+            report.failed += 1
+            return
+        try:
+            completion = await self.pipeline.executor.execute(job.request, candidates)
+        except AllModelsFailedError as exc:
+            await self._fail(job, [*before, *exc.attempts], exc.kind, f"{why}; {exc}")
+            report.failed += 1
+            return
+        await self._finish(job, completion, [*before, *completion.attempts], report)
+
+    async def _finish(
+        self, job: Job, completion: Completion, attempts: Sequence[Attempt], report: TickReport
+    ) -> None:
+        trace = settle_trace(
+            job.trace,
+            completion,
+            attempts,
+            (self.clock() - job.created_at) * 1000.0 + job.trace.latency_ms,
+            frontier=self.pipeline.recorder.frontier,
+        )
+        stored = await asyncio.to_thread(
+            self.jobs.finish, job.id, trace, result=completion_to_json(completion)
+        )
+        if stored:
+            report.completed += 1
+
+    async def _fail(self, job: Job, attempts: Sequence[Attempt], kind: str, message: str) -> None:
+        trace = settle_trace(
+            job.trace,
+            None,
+            attempts,
+            (self.clock() - job.created_at) * 1000.0 + job.trace.latency_ms,
+            frontier=self.pipeline.recorder.frontier,
+            error_kind=kind,
+        )
+        await asyncio.to_thread(
+            self.jobs.finish, job.id, trace, error_kind=kind, error_message=message
+        )
