@@ -18,7 +18,7 @@ from typing import Any
 from switchtower.errors import InvalidRequestError
 from switchtower.providers.common import json_bytes
 from switchtower.server.hints import Hints
-from switchtower.server.openai_wire import ChatCall, build_request
+from switchtower.server.openai_wire import ChatCall, build_request, check_deferrable
 from switchtower.types import Completion, Usage
 
 __all__ = ["STOP_REASONS", "AnthropicStream", "message_body", "parse_messages", "sse_event"]
@@ -242,6 +242,7 @@ def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) ->
     messages = _messages(body)
     params = _params(body)
     hints = hints_of(body)
+    check_deferrable(bool(stream), hints)
     return ChatCall(build_request(messages, hints, params), bool(stream), True)
 
 

@@ -136,16 +136,33 @@ class _App:
         call = parse_chat(await _json_body(request), self.hints_of(request))
         if call.stream:
             return await self.gw.stream(call, caller, "openai")
-        body, headers = await self.gw.complete(call, caller, "openai")
-        return JSONResponse(body, headers=headers)
+        status, body, headers = await self.gw.complete(call, caller, "openai")
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def messages(self, request: HttpRequest) -> Reply:
         caller = await self.gw.authenticate(request)
         call = parse_messages(await _json_body(request), self.hints_of(request))
         if call.stream:
             return await self.gw.stream(call, caller, "anthropic")
-        body, headers = await self.gw.complete(call, caller, "anthropic")
-        return JSONResponse(body, headers=headers)
+        status, body, headers = await self.gw.complete(call, caller, "anthropic")
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def job(self, request: HttpRequest) -> Response:
+        caller = await self.gw.authenticate(request, spends=False)
+        job_id = request.path_params["job_id"]
+        jobs = self.gw.pipeline.jobs
+        job = await asyncio.to_thread(jobs.get, job_id) if jobs is not None else None
+        if job is None or (caller.key is not None and job.api_key_id != caller.key_id):
+            body = {
+                "error": {
+                    "message": f"no job {job_id!r}",
+                    "type": "not_found_error",
+                    "param": "job_id",
+                    "code": "job_not_found",
+                }
+            }
+            return JSONResponse(body, status_code=404)
+        return JSONResponse(self.gw.job_reply(job))
 
     async def models(self, request: HttpRequest) -> Response:
         await self.gw.authenticate(request, spends=False)
@@ -264,6 +281,17 @@ def _prepare_providers(pipeline: Pipeline) -> None:
             log.exception("preparing provider %s failed; it will set up on first use", name)
 
 
+def _start_queue_worker(pipeline: Pipeline, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """The job queue's worker, inside this server process (``queue.worker``); several
+    processes or replicas may each run one: their claims do not overlap."""
+    if pipeline.jobs is None or not pipeline.config.queue.worker:
+        return None
+    from switchtower.queue import QueueWorker
+
+    worker = QueueWorker(pipeline, pipeline.jobs)
+    return asyncio.create_task(worker.run(stop), name="switchtower-queue-worker")
+
+
 def _parse_feedback(body: Any) -> tuple[Outcome, str]:
     if not isinstance(body, dict):
         raise InvalidRequestError("the body must be a JSON object", field="body")
@@ -357,6 +385,7 @@ def create_app(
         Route("/v1/messages", app.guard(app.messages, "anthropic"), methods=["POST"]),
         Route("/v1/models", app.guard(app.models), methods=["GET"]),
         Route("/v1/route", app.guard(app.route), methods=["POST"]),
+        Route("/v1/jobs/{job_id}", app.guard(app.job), methods=["GET"]),
         Route("/v1/feedback", app.guard(app.feedback), methods=["POST"]),
         Route("/healthz", app.guard(app.healthz), methods=["GET"]),
         Route("/readyz", app.guard(app.readyz), methods=["GET"]),
@@ -367,6 +396,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _prepare_providers(pipeline)
+        stop_queue = asyncio.Event()
+        queue_task = _start_queue_worker(pipeline, stop_queue)
         if freeze_gc:
             # what start-up loaded (classifier vocabularies, the SDKs' modules: ~170k
             # objects) stays: keep it out of every collection, or a full collection
@@ -376,6 +407,9 @@ def create_app(
         try:
             yield
         finally:
+            stop_queue.set()
+            if queue_task is not None:
+                await queue_task
             if freeze_gc:
                 gc.unfreeze()
             await asyncio.to_thread(writer.close)

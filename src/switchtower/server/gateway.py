@@ -4,6 +4,7 @@ stream, trace, charge. The wire modules only parse and shape; the app only wires
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
@@ -13,6 +14,8 @@ from starlette.requests import Request as HttpRequest
 
 from switchtower.errors import NoEligibleModelError, SwitchtowerError
 from switchtower.pipeline import Pipeline
+from switchtower.queue import Job
+from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS
 from switchtower.server.access import Caller, Gatekeeper
 from switchtower.server.anthropic_wire import AnthropicStream, message_body
 from switchtower.server.http_errors import (
@@ -27,9 +30,13 @@ from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.types import Decision, Request, Trace
 
-__all__ = ["Gateway", "routing_headers"]
+__all__ = ["Gateway", "job_body", "routing_headers"]
 
 log = logging.getLogger(__name__)
+
+
+def job_body(job: Job) -> dict[str, Any]:
+    return {**job.to_json(), "url": f"/v1/jobs/{job.id}"}
 
 
 def routing_headers(
@@ -109,8 +116,12 @@ class Gateway:
 
     async def complete(
         self, call: ChatCall, caller: Caller, fmt: str
-    ) -> tuple[dict[str, Any], dict[str, str]]:
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``(status, body, headers)``: 200 and the answer, or 202 and a job handle when
+        the plan is a batch API (the client accepted a deferred answer)."""
         decision = self.plan(call.request, caller)
+        if self.pipeline.defers(decision):
+            return await self._defer(decision, caller, fmt)
         trace_id = decision.request.id
         self._waiting[trace_id] = None
         try:
@@ -132,7 +143,42 @@ class Gateway:
             if fmt == "anthropic"
             else completion_body(completion, trace_id)
         )
-        return body, headers
+        return 200, body, headers
+
+    async def _defer(
+        self, decision: Decision, caller: Caller, fmt: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Store the plan as a job (committed before the answer) and charge its estimate."""
+        info = self.pipeline.model(decision.selection.model)
+        estimate = info.cost(decision.signals.context_tokens, DEFAULT_OUTPUT_TOKENS)
+        job = await asyncio.to_thread(
+            self.pipeline.submit,
+            decision,
+            api_key_id=caller.key_id,
+            fmt="anthropic" if fmt == "anthropic" else "openai",
+        )
+        try:
+            await self.gate.charge(caller, estimate)
+        except Exception:  # an unreachable Redis must not fail an accepted job
+            log.exception("could not charge job %s to key %s", job.id, caller.key_id)
+        self.metrics.observe_deferred(job.model)
+        headers = routing_headers(
+            job.id, decision.classification.operation, info.tier, info.name, estimate
+        )
+        headers["location"] = f"/v1/jobs/{job.id}"
+        return 202, job_body(job), headers
+
+    def job_reply(self, job: Job) -> dict[str, Any]:
+        """``GET /v1/jobs/{id}``: the job, and its answer in the wire format it came in."""
+        body = job_body(job)
+        completion = job.completion
+        if completion is not None:
+            body["response"] = (
+                message_body(completion, job.id)
+                if job.fmt == "anthropic"
+                else completion_body(completion, job.id)
+            )
+        return body
 
     # -- streaming ------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@
     value_per_success_usd
                      x-switchtower-value-per-success-usd
                                                    a number > 0: the router's value rule
+    async            x-switchtower-async           true | false: take a job handle (HTTP
+                                                   202) when routing picks a batch API
 
 A header wins over the same key in ``metadata``. Every bad value is a 400 naming the
 header or field it came from.
@@ -40,6 +42,7 @@ HINT_HEADERS: Mapping[str, str] = {
         "max_cost_usd",
         "tier",
         "value_per_success_usd",
+        "async",
     )
 }
 
@@ -55,6 +58,8 @@ class Hints:
     max_cost_usd: float | None = None
     pinned_tier: Tier | None = None
     value_per_success_usd: float | None = None
+    #: the client takes a job handle instead of an answer (batch APIs may serve it)
+    accept_deferred: bool = False
 
     def constraint_fields(self) -> dict[str, Any]:
         return {
@@ -99,6 +104,14 @@ def _value(value: Any, where: str) -> Any:
     return number
 
 
+def _flag(value: Any, where: str) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise InvalidRequestError(f"{where} must be true or false (got {value!r})", field=where)
+
+
 def _text(value: Any, where: str) -> Any:
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"{where} must be a non-empty string", field=where)
@@ -112,6 +125,7 @@ _CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
     "max_cost_usd": _cost,
     "tier": _choice(TIERS),
     "value_per_success_usd": _value,
+    "async": _flag,
 }
 
 
@@ -181,4 +195,5 @@ def parse_hints(
         max_cost_usd=values.get("max_cost_usd"),
         pinned_tier=values.get("tier"),
         value_per_success_usd=values.get("value_per_success_usd"),
+        accept_deferred=bool(values.get("async", False)),
     )

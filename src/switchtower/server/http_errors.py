@@ -25,6 +25,7 @@ from switchtower.errors import (
     InvalidRequestError,
     NoEligibleModelError,
     SwitchtowerError,
+    TraceStoreError,
     UnknownModelError,
     UnknownOperationError,
     UpstreamError,
@@ -220,6 +221,17 @@ def _access(exc: BaseException, _req: Request | None) -> HttpError:
     )
 
 
+def _store(exc: BaseException, _req: Request | None) -> HttpError:
+    """The database (traces, jobs) did not answer: nothing was accepted; try again."""
+    return HttpError(
+        503,
+        "service_unavailable",
+        f"storage unavailable, nothing was accepted: {exc}",
+        "store_unavailable",
+        headers=_retry_headers(5.0),
+    )
+
+
 def _internal(exc: BaseException, _req: Request | None) -> HttpError:
     kind = exc.kind if isinstance(exc, SwitchtowerError) else "internal"
     return HttpError(500, "server_error", "internal error (see the gateway log)", kind)
@@ -233,6 +245,7 @@ _MAPPERS: dict[type[BaseException], Callable[[BaseException, Request | None], Ht
     AllModelsFailedError: _all_failed,
     UpstreamError: _upstream,
     AccessError: _access,
+    TraceStoreError: _store,
 }
 
 

@@ -118,6 +118,12 @@ class GatewayMetrics:
             ["verdict"],
             registry=r,
         )
+        self.deferred = Counter(
+            "switchtower_deferred_requests",
+            "Requests accepted as jobs for a provider batch API (HTTP 202), by model.",
+            ["model"],
+            registry=r,
+        )
         queue = Gauge(
             "switchtower_trace_queue_depth",
             "Traces waiting for the background writer.",
@@ -150,6 +156,9 @@ class GatewayMetrics:
         checked = trace.decision.get("verification")
         if checked:
             self._child(self.checks, str(checked.get("verdict"))).inc()
+
+    def observe_deferred(self, model: str) -> None:
+        self._child(self.deferred, model).inc()
 
     def observe_error(self, kind: str) -> None:
         self._child(self.errors, kind).inc()

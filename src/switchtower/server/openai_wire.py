@@ -185,7 +185,17 @@ def build_request(
         value_per_success_usd=hints.value_per_success_usd,
         model=hints.model,
         params=params,
+        accept_deferred=hints.accept_deferred,
     )
+
+
+def check_deferrable(stream: bool, hints: Hints) -> None:
+    """A stream answers now: it cannot also take a job handle."""
+    if stream and hints.accept_deferred:
+        raise InvalidRequestError(
+            "a streamed request cannot be deferred: drop stream or the async hint",
+            field="stream",
+        )
 
 
 def parse_chat(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> ChatCall:
@@ -206,6 +216,7 @@ def parse_chat(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> Cha
     messages = check_messages(body.get("messages"))
     params = check_params(body)
     hints = hints_of(body)
+    check_deferrable(bool(stream), hints)
     return ChatCall(build_request(messages, hints, params), bool(stream), include)
 
 

@@ -10,6 +10,13 @@ from typing import Any
 
 from switchtower.config.schema import Config
 from switchtower.server.openai_wire import MESSAGE_ROLES
+from switchtower.server.openapi_jobs import (
+    ASYNC_HINT,
+    ASYNC_METADATA,
+    JOB_SCHEMA,
+    deferred_response,
+    jobs_path,
+)
 from switchtower.types import DEADLINES, TIERS
 
 __all__ = ["openapi_document"]
@@ -108,6 +115,7 @@ _HINT_PARAMS = [
         "schema": {"type": "string", "pattern": _POSITIVE_NUMBER},
         "description": "What a successful answer is worth (USD): route by the value rule.",
     },
+    ASYNC_HINT,
 ]
 
 _METADATA = {
@@ -120,6 +128,7 @@ _METADATA = {
         "max_cost_usd": {"type": "number", "minimum": 0},
         "tier": {"type": "string", "enum": list(TIERS)},
         "value_per_success_usd": {"type": "number", "exclusiveMinimum": 0},
+        "async": ASYNC_METADATA,
     },
 }
 
@@ -316,6 +325,7 @@ def _schemas(models: list[str]) -> dict[str, Any]:
                 "comment": {"type": "string", "maxLength": 4000},
             },
         },
+        "Job": JOB_SCHEMA,
         "FeedbackResult": {
             "type": "object",
             "required": ["trace_id", "recorded"],
@@ -391,6 +401,7 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 "security": security,
                 "responses": {
                     "200": answer("ChatCompletion"),
+                    "202": deferred_response(_ROUTING_HEADERS),
                     **_errors((400, 401, 403, 404, 429, 502, 503)),
                 },
             }
@@ -404,6 +415,7 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 "security": security,
                 "responses": {
                     "200": answer("Message"),
+                    "202": deferred_response(_ROUTING_HEADERS),
                     **_errors((400, 401, 403, 404, 429, 502, 503), "AnthropicError"),
                 },
             }
@@ -453,6 +465,7 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/jobs/{job_id}": jobs_path(security, _errors((401, 403, 404))),
         "/healthz": {
             "get": {
                 "summary": "Liveness.",
