@@ -14,6 +14,7 @@ from switchtower.cli.demo import demo
 from switchtower.cli.render import render_decision, render_result
 from switchtower.config import starter_text
 from switchtower.pipeline import Pipeline
+from switchtower.queue import Job
 from switchtower.types import DEADLINES, TIERS, Request
 
 __all__ = ["core_commands"]
@@ -36,6 +37,12 @@ def _request_options(f: Any) -> Any:
         default=None,
         help="What a successful answer is worth (USD): route by the value rule.",
     )(f)
+    f = click.option(
+        "--async",
+        "accept_deferred",
+        is_flag=True,
+        help="Take a job id when routing picks a provider batch API (see `switchtower jobs`).",
+    )(f)
     return click.option("--model", default=None, help="A configured model: bypasses routing.")(f)
 
 
@@ -53,6 +60,7 @@ def _build_request(text: str, **hints: Any) -> Request:
         value_per_success_usd=hints.get("value_per_success_usd"),
         model=hints["model"],
         params=hints.get("params") or {},
+        accept_deferred=bool(hints.get("accept_deferred")),
     )
 
 
@@ -111,11 +119,23 @@ def run(
     async def go() -> Any:
         pipeline = Pipeline.from_config(load(config_path))
         try:
-            return await pipeline.run(request)
+            decision = pipeline.plan(request)
+            if pipeline.defers(decision):
+                return pipeline.submit(decision)
+            return await pipeline.execute(decision)
         finally:
             await pipeline.aclose()
 
     result = run_async(go())
+    if isinstance(result, Job):
+        if as_json:
+            echo_json(result.to_json())
+        else:
+            click.echo(
+                f"queued as job {result.id} for {result.model} (a provider batch API); "
+                f"`switchtower jobs {result.id}` shows its answer once the worker has it"
+            )
+        return
     if as_json:
         out = result.decision.to_json()
         c = result.completion
