@@ -284,6 +284,11 @@ class Pipeline:
 
     # -- deferral (provider batch APIs) ---------------------------------------------------
 
+    @property
+    def deferred_models(self) -> list[str]:
+        """The batch entries that can take jobs here (an empty list: no queue work)."""
+        return [m.name for m in self._models.values() if m.available and self._deferred_entry(m)]
+
     def defers(self, decision: Decision) -> bool:
         """Whether the plan answers later: its model is a batch entry (the request
         accepted a deferred answer, or routing would not have chosen one)."""

@@ -4,6 +4,7 @@ to the fake batch API; ``GET /v1/jobs/{id}`` returns the answer in the request's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
 from server.harness import LiveGateway, build_pipeline, gateway_config
 from switchtower.queue import JobStore
+from switchtower.server import KeyStore, MemoryLimiter
+from switchtower.server.app import _start_queue_worker
 from switchtower.store import SqlTraceStore, open_store
 
 HINTS = {"x-switchtower-async": "true", "x-switchtower-deadline": "batch"}
@@ -150,3 +153,56 @@ def test_with_the_job_database_down_nothing_is_accepted(
     assert res.headers["retry-after"] == "5"
     assert res.json()["error"]["code"] == "store_unavailable"
     assert not fake_openai.batches
+
+
+def test_a_key_sees_only_its_own_jobs_and_pays_the_estimate(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'st.db'}"
+    traces = open_store(url, spool_dir=tmp_path)
+    keys = KeyStore.open(url)
+    mine_key, mine = keys.create("mine", daily_budget_usd=1.0)
+    _, theirs = keys.create("theirs")
+    limiter = MemoryLimiter()
+    config = gateway_config(fake_openai, batch=True, queue={"worker": False})
+    pipe = build_pipeline(config, traces, JobStore.open(url))
+    with LiveGateway(pipe, keys=keys, limiter=limiter) as gw:
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=mine, max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto",
+            messages=[{"role": "user", "content": "summarize the audit log"}],
+            extra_headers={**HINTS, "x-switchtower-tier": "async"},
+        )
+        assert raw.status_code == 202
+        job_id = raw.http_response.json()["id"]
+        estimate = float(raw.headers["x-switchtower-cost-usd"])
+        assert estimate > 0
+        own = httpx.get(f"{gw.url}/v1/jobs/{job_id}", headers={"authorization": f"Bearer {mine}"})
+        other = httpx.get(
+            f"{gw.url}/v1/jobs/{job_id}", headers={"authorization": f"Bearer {theirs}"}
+        )
+        anonymous = httpx.get(f"{gw.url}/v1/jobs/{job_id}")
+    keys.close()
+    traces.close()
+    assert own.status_code == 200
+    assert own.json()["status"] == "queued"
+    assert asyncio.run(limiter.spent(mine_key.id)) == pytest.approx(estimate, rel=1e-6)
+    assert other.status_code == 404
+    assert anonymous.status_code == 401
+
+
+def test_the_server_runs_a_worker_only_when_there_is_queue_work(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'st.db'}"
+
+    async def started(batch: bool) -> bool:
+        pipe = build_pipeline(gateway_config(fake_openai, batch=batch), None, JobStore.open(url))
+        task = _start_queue_worker(pipe, asyncio.Event())
+        if task is not None:
+            task.cancel()
+        await pipe.aclose()
+        return task is not None
+
+    assert asyncio.run(started(batch=True))
+    assert not asyncio.run(started(batch=False))

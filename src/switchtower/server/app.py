@@ -24,9 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchtower.errors import InvalidRequestError
+from switchtower.errors import InvalidRequestError, SwitchtowerError
 from switchtower.pipeline import Pipeline
 from switchtower.providers.common import json_bytes, json_loads
+from switchtower.queue import JobStore
 from switchtower.server.access import Gatekeeper
 from switchtower.server.anthropic_wire import parse_messages
 from switchtower.server.budgets import Limiter, MemoryLimiter
@@ -281,12 +282,25 @@ def _prepare_providers(pipeline: Pipeline) -> None:
             log.exception("preparing provider %s failed; it will set up on first use", name)
 
 
+def _open_jobs(jobs: JobStore) -> int:
+    """Jobs not finished yet (a database that does not answer counts as some)."""
+    try:
+        counts = jobs.counts()
+    except SwitchtowerError:
+        return 1
+    return sum(n for status, n in counts.items() if status not in ("completed", "failed"))
+
+
 def _start_queue_worker(pipeline: Pipeline, stop: asyncio.Event) -> asyncio.Task[None] | None:
     """The job queue's worker, inside this server process (``queue.worker``); several
-    processes or replicas may each run one: their claims do not overlap."""
+    processes or replicas may each run one: their claims do not overlap. None when no
+    batch entry can serve here and no job is stored (nothing to do: no polling)."""
     if pipeline.jobs is None or not pipeline.config.queue.worker:
         return None
     from switchtower.queue import QueueWorker
+
+    if not pipeline.deferred_models and not _open_jobs(pipeline.jobs):
+        return None  # no batch entry can serve and nothing is left to finish
 
     worker = QueueWorker(pipeline, pipeline.jobs)
     return asyncio.create_task(worker.run(stop), name="switchtower-queue-worker")
