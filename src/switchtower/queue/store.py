@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from switchtower.errors import DataFormatError, TraceStoreError
 from switchtower.queue.jobs import Job, request_from_json, request_to_json
-from switchtower.store import migrate
 from switchtower.store.codec import attempt_rows, trace_from_dict, trace_row, trace_to_dict
 from switchtower.store.models import AttemptRow, JobRow, TraceRow
+from switchtower.store.sql import open_migrated, store_errors
 from switchtower.types import Trace
 
 __all__ = ["JobStore"]
@@ -36,15 +34,8 @@ __all__ = ["JobStore"]
 _ACTIVE = ("queued", "submitting", "submitted", "running")
 
 
-@contextlib.contextmanager
-def _errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except (TraceStoreError, DataFormatError):
-        raise
-    except (sa_exc.SQLAlchemyError, OverflowError, ValueError, TypeError, OSError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TraceStoreError(f"job store could not {action}: {detail}") from exc
+def _errors(action: str) -> contextlib.AbstractContextManager[None]:
+    return store_errors(action, "job store")
 
 
 def _job(row: Any) -> Job:
@@ -78,15 +69,7 @@ class JobStore:
     @classmethod
     def open(cls, url: str) -> JobStore:
         """Open (creating and migrating as needed) the job table at ``url``."""
-        with _errors(f"open {url.rsplit('@', maxsplit=1)[-1]}"):
-            engine = migrate.create_engine(migrate.normalize_url(url))
-        try:
-            with _errors("migrate the schema"):
-                migrate.upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine)
+        return cls(open_migrated(url, subject="job store"))
 
     def close(self) -> None:
         self.engine.dispose()

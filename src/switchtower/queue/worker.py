@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from switchtower.config.schema import QueueConfig
@@ -202,25 +202,19 @@ class QueueWorker:
         result: BatchItemResult | None,
         detail: str = "",
     ) -> Attempt:
-        now = self.clock()
-        if completion is not None:
-            return Attempt(
-                model=info.name,
-                provider=info.provider,
-                tier=info.tier,
-                started_at=job.created_at,
-                latency_ms=(now - job.created_at) * 1000.0,
-                ok=True,
-                usage=completion.usage,
-                cost_usd=completion.cost_usd,
-            )
-        return Attempt(
+        """The batch as one attempt: answered (tokens, discounted cost) or not (why)."""
+        base = Attempt(
             model=info.name,
             provider=info.provider,
             tier=info.tier,
             started_at=job.created_at,
-            latency_ms=(now - job.created_at) * 1000.0,
-            ok=False,
+            latency_ms=(self.clock() - job.created_at) * 1000.0,
+            ok=completion is not None,
+        )
+        if completion is not None:
+            return replace(base, usage=completion.usage, cost_usd=completion.cost_usd)
+        return replace(
+            base,
             error_kind=(result.error_kind if result is not None else None) or "upstream",
             error_message=(result.error_message if result is not None else None)
             or f"no answer in the batch ({detail})",

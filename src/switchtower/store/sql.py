@@ -35,7 +35,14 @@ from switchtower.store.models import AttemptRow, EpochTime, TraceRow
 from switchtower.store.spool import ReplayResult, Spool, default_spool_path
 from switchtower.types import Outcome, Trace
 
-__all__ = ["SqlTraceStore", "default_spool_path", "is_transient", "open_store"]
+__all__ = [
+    "SqlTraceStore",
+    "default_spool_path",
+    "is_transient",
+    "open_migrated",
+    "open_store",
+    "store_errors",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +67,28 @@ def is_transient(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _errors(action: str) -> Iterator[None]:
+def store_errors(action: str, subject: str = "trace store") -> Iterator[None]:
+    """Database errors (and unusable values) inside leave as TraceStoreError."""
     try:
         yield
     except TraceStoreError:
         raise
     except (sa_exc.SQLAlchemyError, OverflowError, ValueError, TypeError, OSError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TraceStoreError(f"trace store could not {action}: {detail}") from exc
+        raise TraceStoreError(f"{subject} could not {action}: {detail}") from exc
+
+
+def open_migrated(url: str, *, busy_timeout_ms: int = 5000, subject: str = "trace store") -> Engine:
+    """An engine for ``url`` with the schema migrated to head (disposed on failure)."""
+    with store_errors(f"open {url.rsplit('@', maxsplit=1)[-1]}", subject):
+        engine = migrate.create_engine(migrate.normalize_url(url), busy_timeout_ms=busy_timeout_ms)
+    try:
+        with store_errors("migrate the schema", subject):
+            migrate.upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 @dataclass
@@ -195,7 +216,7 @@ class SqlTraceStore:
         """
         if not traces:
             return 0
-        with _errors("write traces"):
+        with store_errors("write traces"):
             rows = [trace_row(t) for t in traces]
             with self._begin_write() as conn, conn.begin():
                 if skip_existing:
@@ -214,7 +235,7 @@ class SqlTraceStore:
 
     def record_outcome(self, trace_id: str, outcome: Outcome) -> bool:
         """Attach feedback to a stored trace; False when no trace has that id."""
-        with _errors("record an outcome"), self._begin_write() as conn, conn.begin():
+        with store_errors("record an outcome"), self._begin_write() as conn, conn.begin():
             result = conn.execute(
                 sa.update(TraceRow)
                 .where(TraceRow.id == trace_id)
@@ -260,7 +281,7 @@ class SqlTraceStore:
         return self._sessions()
 
     def get(self, trace_id: str) -> Trace | None:
-        with _errors("read a trace"), self._session() as s:
+        with store_errors("read a trace"), self._session() as s:
             row = s.get(TraceRow, trace_id, options=[selectinload(TraceRow.attempts)])
             return trace_from_row(row) if row is not None else None
 
@@ -270,7 +291,7 @@ class SqlTraceStore:
         if found is not None or len(id_or_prefix) < 4:
             return found
         escaped = id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        with _errors("read a trace"), self._session() as s:
+        with store_errors("read a trace"), self._session() as s:
             ids = s.scalars(
                 sa.select(TraceRow.id).where(TraceRow.id.like(escaped + "%", escape="\\")).limit(2)
             ).all()
@@ -301,7 +322,7 @@ class SqlTraceStore:
         if since is not None:
             q = q.where(TraceRow.created_at >= since)
         q = q.order_by(TraceRow.created_at.desc(), TraceRow.id.desc()).limit(max(0, limit))
-        with _errors("read traces"), self._session() as s:
+        with store_errors("read traces"), self._session() as s:
             return [trace_from_row(r) for r in s.scalars(q)]
 
     def iter_traces(
@@ -334,7 +355,7 @@ class SqlTraceStore:
                 )
                 q = q.where(sa.tuple_(traces.c.created_at, traces.c.id) > after)
             q = q.order_by(traces.c.created_at, traces.c.id).limit(batch_size)
-            with _errors("read traces"), self.engine.connect() as conn:
+            with store_errors("read traces"), self.engine.connect() as conn:
                 rows = conn.execute(q).all()
                 by_trace: dict[str, list[Any]] = {r.id: [] for r in rows}
                 if with_attempts and rows:
@@ -347,7 +368,7 @@ class SqlTraceStore:
             last = (rows[-1].created_at, rows[-1].id)
 
     def count(self) -> int:
-        with _errors("count traces"), self._session() as s:
+        with store_errors("count traces"), self._session() as s:
             return int(s.scalar(sa.select(sa.func.count()).select_from(TraceRow)) or 0)
 
     # -- history (request path) -----------------------------------------------------
@@ -424,7 +445,7 @@ class SqlTraceStore:
             q = q.where(TraceRow.created_at >= time.time() - self.history_window_s)
         tiers: dict[str, dict[str, list[float]]] = {}
         models: dict[str, dict[str, list[float]]] = {}
-        with _errors("read history"), self._session() as s:
+        with store_errors("read history"), self._session() as s:
             for op, tier, model, succ, n in s.execute(q):
                 for acc, key in ((tiers, tier), (models, model)):
                     cell = acc.setdefault(op, {}).setdefault(key, [0.0, 0.0])
@@ -456,15 +477,8 @@ def open_store(
     Spooled traces from an earlier outage or crash are replayed unless ``replay`` is
     False. Raises TraceStoreError when the database cannot be reached or migrated.
     """
-    with _errors(f"open {url.rsplit('@', maxsplit=1)[-1]}"):
-        parsed = migrate.normalize_url(url)
-        engine = migrate.create_engine(parsed, busy_timeout_ms=busy_timeout_ms)
-    try:
-        with _errors("migrate the schema"):
-            migrate.upgrade(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    engine = open_migrated(url, busy_timeout_ms=busy_timeout_ms)
+    parsed = migrate.normalize_url(url)
     spool = None if migrate.is_memory(parsed) else Spool(default_spool_path(parsed, spool_dir))
     store = SqlTraceStore(
         engine, spool=spool, history_ttl_s=history_ttl_s, history_window_s=history_window_s
