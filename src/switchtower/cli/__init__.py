@@ -8,6 +8,7 @@ from switchtower.cli.bench import bench
 from switchtower.cli.classify import classify
 from switchtower.cli.core import core_commands
 from switchtower.cli.jobs import job_commands
+from switchtower.cli.learn import learn_commands
 from switchtower.cli.server import server_commands
 
 __all__ = ["cli", "main"]
@@ -19,7 +20,7 @@ def cli() -> None:
     """switchtower: route each agent request to the cheapest tier that will succeed."""
 
 
-for _cmd in (*core_commands, *job_commands, *server_commands, classify, bench):
+for _cmd in (*core_commands, *job_commands, *learn_commands, *server_commands, classify, bench):
     cli.add_command(_cmd)
 
 

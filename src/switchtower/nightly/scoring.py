@@ -1,0 +1,89 @@
+"""Traces -> scored examples for the learner.
+
+A trace is scored when feedback gave it an outcome (``POST /v1/feedback``, or an
+outcome a scoring job wrote): ``score`` (0-1) when given, else ``success`` as 1 or 0.
+Only answered traces (status ``ok``) count: the answering model is the one judged. A
+failed call says nothing about quality (the executor already fell back), so error
+traces are left out.
+
+The learner sees what the router saw, rebuilt from the trace: the operation, the
+classifier's confidence and alternatives, complexity, context size and the five
+failure-mode scores. Never the prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from switchtower.route.policy import OutcomeExample, features_of
+from switchtower.types import FAILURE_MODES, Classification, Signal, Signals, Tier, Trace
+
+__all__ = ["ScoredTrace", "quality_of", "score_trace"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredTrace:
+    """One judged answer: the example for the learner and the inputs to re-predict it."""
+
+    trace_id: str
+    example: OutcomeExample
+    classification: Classification
+    signals: Signals
+
+
+def quality_of(trace: Trace) -> float | None:
+    """The outcome in [0, 1], or None when the trace was not judged."""
+    out = trace.outcome
+    if out is None:
+        return None
+    if out.score is not None:
+        return min(max(float(out.score), 0.0), 1.0)
+    if out.success is not None:
+        return 1.0 if out.success else 0.0
+    return None
+
+
+def _alternatives(decision: Mapping[str, object]) -> tuple[tuple[str, float], ...]:
+    raw = decision.get("alternatives")
+    out: list[tuple[str, float]] = []
+    if isinstance(raw, list):
+        for item in raw:
+            if isinstance(item, list | tuple) and len(item) == 2:
+                op, p = item
+                if isinstance(op, str) and isinstance(p, int | float):
+                    out.append((op, float(p)))
+    return tuple(out)
+
+
+def score_trace(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
+    """The scored example of ``trace``; None when it is not judged, not answered, or its
+    model is no longer configured (``models``: configured name -> tier)."""
+    quality = quality_of(trace)
+    tier = models.get(trace.model)
+    if quality is None or trace.status != "ok" or tier is None:
+        return None
+    decision = trace.decision
+    context = decision.get("context_tokens")
+    classification = Classification(
+        operation=trace.operation,
+        confidence=trace.confidence,
+        alternatives=_alternatives(decision),
+    )
+    signals = Signals(
+        complexity=Signal("complexity", float(trace.signals.get("complexity", 0.0))),
+        context_tokens=int(context) if isinstance(context, int | float) else 0,
+        deadline=trace.deadline,
+        failure_modes={
+            name: Signal(name, float(trace.signals.get(name, 0.0))) for name in FAILURE_MODES
+        },
+    )
+    example = OutcomeExample(
+        operation=trace.operation,
+        features=features_of(classification, signals),
+        tier=tier,
+        model=trace.model,
+        quality=quality,
+        cost_usd=trace.cost_usd,
+    )
+    return ScoredTrace(trace.id, example, classification, signals)
