@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from switchtower.bench.loaders import load_file
 from switchtower.bench.plot import plot_curve
-from switchtower.bench.runner import BenchOptions, run_offline
+from switchtower.bench.runner import BenchOptions, run_offline, run_online
 from switchtower.bench.workload import select_split
 from switchtower.cli import cli
 from switchtower.config.schema import Config
@@ -153,7 +153,31 @@ def test_cli_bench_writes_json_and_plot(files: tuple[Path, Path], tmp_path: Path
     assert png.stat().st_size > 0
 
 
-def test_cli_online_mode_says_not_yet(files: tuple[Path, Path]) -> None:
+def test_online_mode_serves_days_and_learns_at_night(tmp_path: Path) -> None:
+    """Arithmetic is free and right locally, proofs only GPT-4 gets right: served from the
+    priors on day 1, the nights learn from what was served, later days route better."""
+    train = select_split(load_file(write_routerbench(tmp_path / "t.csv", _rows("a", 60))), "train")
+    test_file = write_routerbench(tmp_path / "toy_test.csv", _rows("b", 400))
+    test = select_split(load_file(test_file), "test")
+    options = BenchOptions(mode="online", classifier="bench-keyword", days=4)
+    data = run_online(train, test, options, workdir=tmp_path / "w1").to_json()
+    again = run_online(train, test, options, workdir=tmp_path / "w2").to_json()
+    assert data["mode"] == "online"
+    _check_summary(data["summary"])
+    assert [d["day"] for d in data["days"]] == [1, 2, 3, 4]
+    assert sum(d["summary"]["n"] for d in data["days"]) == data["n_test"] == 400
+    assert [d["summary"] for d in again["days"]] == [d["summary"] for d in data["days"]]
+    nights = [n for d in data["days"] for n in d["nights"]]
+    assert all(n["scored"] > 0 and n["reason"] for n in nights)
+    assert any(n["published"] for n in nights)
+    assert data["days"][0]["nights"][0]["served_with"] == "builtin"
+    first, last = data["days"][0]["summary"], data["days"][-1]["summary"]
+    assert last["quality"] > first["quality"]  # 0.56 on the priors, 1.0 once learned
+    assert data["summary"]["deadline_misses"] == 0
+    assert data["routellm"] == {}
+
+
+def test_cli_online_mode_prints_the_days(files: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(
         cli,
         [
@@ -164,12 +188,15 @@ def test_cli_online_mode_says_not_yet(files: tuple[Path, Path]) -> None:
             str(files[1]),
             "--mode",
             "online",
+            "--days",
+            "2",
             "--classifier",
             "bench-keyword",
         ],
     )
-    assert result.exit_code != 0
-    assert "not implemented yet" in result.output
+    assert result.exit_code == 0, result.output
+    assert "switchtower bench (online, seed 0)" in result.output
+    assert "nightly (per deployment)" in result.output
 
 
 def test_cli_rejects_unknown_file(tmp_path: Path) -> None:

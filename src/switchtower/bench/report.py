@@ -256,7 +256,8 @@ def build_result(
         "summary": summary,
         "datasets": per_dataset,
         "baselines": baselines,
-        "routellm": _routellm(served, sweep, test, plan, value_sweep),
+        # APGR / CPT come from the threshold sweep (offline mode only)
+        "routellm": _routellm(served, sweep, test, plan, value_sweep) if sweep else {},
         "classifier": _classifier(served),
         "sweep": sweep_json,
         "sweep_value": {
@@ -299,6 +300,26 @@ def _row(name: str, s: Mapping[str, Any]) -> str:
     )
 
 
+def _day_rows(days: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Online mode: each day's metrics and what the night after it published."""
+    if not days:
+        return []
+    out = ["day    n quality retained cost/fr local+async  nightly (per deployment)"]
+    for day in days:
+        s = day["summary"]
+        local_async = s["tier_shares"]["local"] + s["tier_shares"]["async"]
+        nights = "; ".join(
+            (f"published (log-loss {n['loss_active']:.3f} -> {n['loss_candidate']:.3f})"
+             if n["published"] else "kept")
+            for n in day["nights"]
+        )  # fmt: skip
+        out.append(
+            f"{day['day']:>3} {s['n']:>5} {s['quality']:>7.3f} {s['quality_retained']:>8.3f} "
+            f"{s['cost_fraction']:>7.3f} {local_async:>11.1%}  {nights}"
+        )
+    return out
+
+
 def format_table(data: Mapping[str, Any]) -> str:
     head = (
         f"{'':<26} {'n':>5} {'quality':>7} {'retained':>8} {'cost/fr':>8} "
@@ -322,6 +343,7 @@ def format_table(data: Mapping[str, Any]) -> str:
             f"CPT(50%) {pub.get('cpt50')}, CPT(80%) {pub.get('cpt80')}; "
             f"value rule APGR {r.get('apgr_value_rule')})"
         )
+    lines += _day_rows(data.get("days", ()))
     lines.append(f"classifier accuracy on gold operations: {data['classifier']['accuracy']:.3f}")
     bound = data["label_only_bound"]
     for key in ("at_target_cost", "at_router_cost"):

@@ -21,9 +21,9 @@ Offline mode (:func:`run_offline`):
    frontier call (:data:`DEFAULT_VALUE_MULTIPLES` x the mean real-time cost of the
    frontier model on a train item: a scale taken from the train split only).
 
-Online mode (:func:`run_online`) plugs into the same pieces: a stream of days, each
-served with the current policy, then a nightly :func:`fit_policy` on that day's
-bandit feedback only.
+Online mode (:func:`run_online`, :mod:`switchtower.bench.online`) uses the same pieces:
+a stream of days, each served with the current policy, then the production nightly loop
+on that day's bandit feedback only.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ __all__ = [
     "bench_config",
     "run_offline",
     "run_online",
+    "serve_all",
+    "split_groups",
 ]
 
 #: router success thresholds swept for the cost-quality curve
@@ -158,7 +160,7 @@ def _with_thresholds(config: Config, threshold: float) -> Config:
     )
 
 
-def _groups(
+def split_groups(
     train: Sequence[WorkloadItem], test: Sequence[WorkloadItem], plan: TierPlan
 ) -> list[_Group]:
     keys: dict[frozenset[str], list[WorkloadItem]] = defaultdict(list)
@@ -233,7 +235,7 @@ def _failed(item: WorkloadItem, exc: SwitchtowerError, operation: str = "") -> S
     )
 
 
-async def _serve_all(
+async def serve_all(
     pipeline: Pipeline, items: Sequence[WorkloadItem]
 ) -> tuple[list[Served], list[tuple[WorkloadItem, Request, Classification, Signals]]]:
     served: list[Served] = []
@@ -318,7 +320,7 @@ async def _run_offline(
     sweep: dict[float, list[Served]] = defaultdict(list)
     value_sweep: dict[float, list[Served]] = defaultdict(list)
     policies: list[str] = []
-    for n, group in enumerate(_groups(train, test, plan)):
+    for n, group in enumerate(split_groups(train, test, plan)):
         config = base.model_copy(update={"tiers": group.plan.tier_configs()})
         fit_pipe = Pipeline.from_config(config, store=None, providers={"replay": replay})
         examples = _examples(fit_pipe, group.train, group.plan)
@@ -333,7 +335,7 @@ async def _run_offline(
             _with(config, policy=str(path)), store=None, providers={"replay": replay}
         )
         try:
-            got, cache = await _serve_all(pipeline, group.test)
+            got, cache = await serve_all(pipeline, group.test)
             served += got
             by_threshold = {t: _with_thresholds(pipeline.config, t) for t in options.thresholds}
             for t, points in _sweep_group(pipeline, group.plan, cache, by_threshold).items():
@@ -385,8 +387,13 @@ def run_online(
     *,
     workdir: str | Path | None = None,
 ) -> BenchResult:
-    """The nightly loop: not implemented yet (comes with the nightly-loop work)."""
-    raise SwitchtowerError(
-        "online mode is not implemented yet: it comes with the nightly learning loop; "
-        "use --mode offline"
-    )
+    """Serve ``test`` as a stream of days with the nightly loop in between (see
+    :mod:`switchtower.bench.online`)."""
+    from switchtower.bench.online import run_online_days
+
+    opts = options or BenchOptions(mode="online")
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        return asyncio.run(run_online_days(train, test, opts, Path(workdir)))
+    with tempfile.TemporaryDirectory(prefix="switchtower-online-") as tmp:
+        return asyncio.run(run_online_days(train, test, opts, Path(tmp)))

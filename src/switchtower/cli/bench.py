@@ -71,6 +71,13 @@ def _resolve(data_dir: Path, rel: Sequence[str]) -> list[str]:
 @click.option(
     "--mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True
 )
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Online mode: simulated days (the nightly loop runs after each).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--deadline-mix",
@@ -112,6 +119,7 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
     dataset: str | None,
     data_dir: Path | None,
     mode: str,
+    days: int,
     seed: int,
     deadline_mix: str,
     local_cost: float,
@@ -142,6 +150,7 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
         mix=mix,
         local_per_mtok=local_cost,
         classifier=classifier,
+        days=days,
     )
     run = run_online if mode == "online" else run_offline
     result = run(train, test, options)
