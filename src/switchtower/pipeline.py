@@ -97,6 +97,10 @@ class Pipeline:
         self.router = router
         self.selector = selector
         self.providers = dict(providers)
+        #: providers that send batches (a runtime Protocol check is slow: done once)
+        self._batching = frozenset(
+            n for n, p in self.providers.items() if isinstance(p, BatchProvider)
+        )
         #: deferred requests (batch entries); without it those entries cannot serve
         self.jobs = jobs
         self._tiers = {t: self._batch_ready(info) for t, info in tiers.items()}
@@ -120,7 +124,7 @@ class Pipeline:
     def _deferred_entry(self, m: ModelInfo) -> bool:
         """A batch entry whose provider sends batches: it answers through the job queue,
         never inline."""
-        return m.batch and isinstance(self.providers.get(m.provider), BatchProvider)
+        return m.batch and m.provider in self._batching
 
     def _batch_ready(self, info: TierInfo) -> TierInfo:
         if self.jobs is not None:
