@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from switchtower.cache.keys import cache_key
 from switchtower.config.schema import Config
 from switchtower.errors import (
     AllModelsFailedError,
@@ -32,6 +33,7 @@ from switchtower.protocols import (
     HistorySource,
     ModelInfo,
     Provider,
+    ResponseCache,
     Router,
     Selector,
     SignalExtractor,
@@ -39,6 +41,7 @@ from switchtower.protocols import (
     TraceStore,
 )
 from switchtower.registries import (
+    caches,
     classifiers,
     routers,
     selectors,
@@ -47,6 +50,7 @@ from switchtower.registries import (
 from switchtower.registries import (
     providers as provider_registry,
 )
+from switchtower.store.codec import completion_from_json, completion_to_json
 from switchtower.tokens import estimate_message_tokens
 from switchtower.tracing import TraceRecorder, build_trace
 from switchtower.types import (
@@ -90,6 +94,7 @@ class Pipeline:
         tiers: Mapping[Tier, TierInfo],
         store: TraceStore | None,
         jobs: JobStore | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.config = config
         self.classifier = classifier
@@ -103,6 +108,9 @@ class Pipeline:
         )
         #: deferred requests (batch entries); without it those entries cannot serve
         self.jobs = jobs
+        #: identical deterministic requests answered from stored answers (None: off)
+        self.cache = cache
+        self.cache_errors = 0
         self._tiers = {t: self._batch_ready(info) for t, info in tiers.items()}
         # the same tiers with every model callable: what a dry run plans against, so
         # `switchtower route` shows the decision the configured tiers would make
@@ -181,6 +189,7 @@ class Pipeline:
             tiers=tiers,
             store=store,
             jobs=jobs,
+            cache=_cache(config),
         )
 
     @property
@@ -365,6 +374,12 @@ class Pipeline:
                 "later; queue it with Pipeline.submit"
             )
         start = time.perf_counter()
+        key = self._cache_key(decision.request, api_key_id)
+        cached = await self._cached(key) if key is not None else None
+        if cached is not None:
+            latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
+            trace_id = self.recorder.record(decision, cached, latency, api_key_id=api_key_id)
+            return RunResult(decision, cached, trace_id, latency)
         try:
             completion = await self._complete(decision)
         except AllModelsFailedError as exc:
@@ -375,7 +390,39 @@ class Pipeline:
             raise
         latency = (time.perf_counter() - start) * 1000.0 + decision.overhead_ms
         trace_id = self.recorder.record(decision, completion, latency, api_key_id=api_key_id)
+        if key is not None:
+            await self._remember(key, completion)
         return RunResult(decision, completion, trace_id, latency)
+
+    # -- the response cache -----------------------------------------------------------------
+
+    def _cache_key(self, request: Request, api_key_id: str | None) -> str | None:
+        if self.cache is None:
+            return None
+        c = self.config.cache
+        return cache_key(request, when=c.when, api_key_id=api_key_id, scope=c.scope)
+
+    async def _cached(self, key: str) -> Completion | None:
+        """The stored answer, free; a failing cache is a miss (counted, logged)."""
+        assert self.cache is not None
+        try:
+            hit = await self.cache.get(key)
+            if hit is None:
+                return None
+            answer = completion_from_json(hit)
+        except Exception as exc:  # a cache never fails a request
+            self.cache_errors += 1
+            log.warning("response cache read failed: %s", exc)
+            return None
+        return replace(answer, cost_usd=0.0, cached=key)
+
+    async def _remember(self, key: str, completion: Completion) -> None:
+        assert self.cache is not None
+        try:
+            await self.cache.put(key, completion_to_json(completion), self.config.cache.ttl_s)
+        except Exception as exc:  # a cache never fails a request
+            self.cache_errors += 1
+            log.warning("response cache write failed: %s", exc)
 
     async def run(self, request: Request, *, api_key_id: str | None = None) -> RunResult:
         return await self.execute(self.plan(request), api_key_id=api_key_id)
@@ -427,6 +474,11 @@ class Pipeline:
     async def aclose(self) -> None:
         if self.jobs is not None:
             self.jobs.close()
+        if self.cache is not None:
+            try:
+                await self.cache.aclose()
+            except Exception:  # closing must not mask the caller's outcome
+                log.exception("closing the response cache failed")
         for p in self.providers.values():
             try:
                 await p.aclose()
@@ -439,6 +491,17 @@ def _checkable(request: Request) -> bool:
     params = request.params
     n = params.get("n")
     return not (params.get("tools") or params.get("functions") or (isinstance(n, int) and n > 1))
+
+
+def _cache(config: Config) -> ResponseCache | None:
+    """The configured response cache (None when ``cache.when`` is ``never``)."""
+    c = config.cache
+    if c.when == "never":
+        return None
+    name = c.name
+    if name == "auto":
+        name = "redis" if config.storage.redis_url else "memory"
+    return caches.create(name, config=config, **c.options)
 
 
 def _open_jobs(config: Config) -> JobStore | None:

@@ -13,6 +13,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "switchtower.route.builtin",
     "switchtower.select.builtin",
     "switchtower.providers.builtin",
+    "switchtower.cache.builtin",
 )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "HistorySource",
     "ModelInfo",
     "Provider",
+    "ResponseCache",
     "Router",
     "Selector",
     "SignalExtractor",
@@ -142,6 +143,19 @@ class Provider(Protocol):
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         """Why this model cannot be called here (no key, no runtime), or ``None``."""
         ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ResponseCache(Protocol):
+    """Answers by key for a time (``cache/``); failures are the caller's to absorb."""
+
+    name: str
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def put(self, key: str, value: Mapping[str, Any], ttl_s: float) -> None: ...
 
     async def aclose(self) -> None: ...
 

@@ -8,13 +8,21 @@ config, plus, for signal extractors, ``history`` (a
 
 from __future__ import annotations
 
-from switchtower.protocols import Classifier, Provider, Router, Selector, SignalExtractor
+from switchtower.protocols import (
+    Classifier,
+    Provider,
+    ResponseCache,
+    Router,
+    Selector,
+    SignalExtractor,
+)
 from switchtower.registry import Registry
 
-__all__ = ["classifiers", "providers", "routers", "selectors", "signal_extractors"]
+__all__ = ["caches", "classifiers", "providers", "routers", "selectors", "signal_extractors"]
 
 classifiers: Registry[Classifier] = Registry("classifiers")
 signal_extractors: Registry[SignalExtractor] = Registry("signals")
 routers: Registry[Router] = Registry("routers")
 selectors: Registry[Selector] = Registry("selectors")
 providers: Registry[Provider] = Registry("providers")
+caches: Registry[ResponseCache] = Registry("caches")

@@ -111,6 +111,8 @@ def _decision_json(decision: Decision, completion: Completion | None) -> dict[st
     out = decision.to_json()
     if completion is not None and completion.verification is not None:
         out["verification"] = completion.verification.to_json()
+    if completion is not None and completion.cached is not None:
+        out["cache"] = {"hit": True, "key": completion.cached}
     return out
 
 

@@ -121,6 +121,9 @@ class Request:
     #: the client takes a job handle instead of an answer (HTTP 202, ``Pipeline.submit``):
     #: only then may a provider batch API (the async tier's batch entries) serve it
     accept_deferred: bool = False
+    #: the client's cache hint: True answers from the response cache even when not
+    #: deterministic, False never (None: ``cache.when`` decides)
+    cache: bool | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     received_at: float = field(default_factory=time.time)
 
@@ -323,6 +326,8 @@ class Completion:
     attempts: tuple[Attempt, ...] = ()
     #: how the answer was checked against second opinions (None: it was not)
     verification: Verification | None = None
+    #: answered from the response cache: the key it was stored under (cost 0)
+    cached: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

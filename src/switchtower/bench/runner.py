@@ -209,7 +209,11 @@ def _served_from_run(item: WorkloadItem, pipeline: Pipeline, result: Any) -> Ser
         dataset=item.dataset,
         deadline=item.deadline,
         model=completion.model if completion is not None else "",
-        tier=completion.tier if completion is not None else "realtime",
+        tier=(
+            ("cache" if completion.cached else completion.tier)
+            if completion is not None
+            else "realtime"
+        ),
         quality=float(replay.get("quality", 0.0)),
         cost_usd=completion.cost_usd if completion is not None else 0.0,
         delay_s=float(replay.get("delay_s", 0.0)),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from switchtower.types import FAILURE_MODES, Tier
 
 __all__ = [
+    "CacheConfig",
     "ClassifierConfig",
     "ComponentConfig",
     "Config",
@@ -186,6 +187,22 @@ class StorageConfig(_Strict):
     limiter: Literal["auto", "memory", "sql", "redis"] = "auto"
 
 
+class CacheConfig(_Strict):
+    """The response cache (``cache/``, docs/cache.md): identical deterministic requests
+    are answered from a stored answer, free, and traced as cache hits."""
+
+    #: ``auto``: ``redis`` when ``storage.redis_url`` is set, else ``memory``; or a
+    #: registered cache name
+    name: str = "auto"
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: ``deterministic``: requests with ``temperature: 0`` (or the client's cache hint);
+    #: ``always``: every non-streamed single-choice request; ``never``: off
+    when: Literal["deterministic", "always", "never"] = "deterministic"
+    ttl_s: float = Field(default=3600.0, gt=0.0)
+    #: ``key``: answers are shared only among requests with the same API key
+    scope: Literal["key", "global"] = "key"
+
+
 class QueueConfig(_Strict):
     """The job queue for provider batch APIs (``queue/``, docs/queue.md).
 
@@ -224,6 +241,7 @@ class Config(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
 
     @model_validator(mode="after")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from switchtower.errors import DataFormatError
-from switchtower.types import DEADLINES, TIERS, Completion, Request, Trace, Usage
+from switchtower.store.codec import completion_from_json, completion_to_json
+from switchtower.types import DEADLINES, TIERS, Completion, Request, Trace
 
 __all__ = [
     "JOB_STATUSES",
@@ -75,32 +76,6 @@ def request_from_json(d: Mapping[str, Any]) -> Request:
         accept_deferred=bool(d.get("accept_deferred", True)),
         id=str(d["id"]),
         received_at=float(d["received_at"]),
-    )
-
-
-def completion_to_json(c: Completion) -> dict[str, Any]:
-    """The answer as stored on a finished job (attempts live in its trace)."""
-    return {
-        "text": c.text,
-        "model": c.model,
-        "tier": c.tier,
-        "usage": {"input_tokens": c.usage.input_tokens, "output_tokens": c.usage.output_tokens},
-        "cost_usd": c.cost_usd,
-        "finish_reason": c.finish_reason,
-        "raw": dict(c.raw),
-    }
-
-
-def completion_from_json(d: Mapping[str, Any]) -> Completion:
-    usage = d.get("usage") or {}
-    return Completion(
-        text=str(d.get("text") or ""),
-        model=str(d["model"]),
-        tier=_tier(d.get("tier")) or "async",
-        usage=Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))),
-        cost_usd=float(d.get("cost_usd") or 0.0),
-        finish_reason=d.get("finish_reason"),
-        raw=dict(d.get("raw") or {}),
     )
 
 

@@ -138,6 +138,8 @@ class Gateway:
             completion.model,
             cost,
         )
+        if completion.cached is not None:
+            headers["x-switchtower-cache"] = "hit"
         body = (
             message_body(completion, trace_id)
             if fmt == "anthropic"

@@ -15,6 +15,8 @@
                                                    a number > 0: the router's value rule
     async            x-switchtower-async           true | false: take a job handle (HTTP
                                                    202) when routing picks a batch API
+    cache            x-switchtower-cache           true | false: answer from the response
+                                                   cache even if not deterministic / never
 
 A header wins over the same key in ``metadata``. Every bad value is a 400 naming the
 header or field it came from.
@@ -43,6 +45,7 @@ HINT_HEADERS: Mapping[str, str] = {
         "tier",
         "value_per_success_usd",
         "async",
+        "cache",
     )
 }
 
@@ -60,6 +63,8 @@ class Hints:
     value_per_success_usd: float | None = None
     #: the client takes a job handle instead of an answer (batch APIs may serve it)
     accept_deferred: bool = False
+    #: the response cache: True even when not deterministic, False never, None: config
+    cache: bool | None = None
 
     def constraint_fields(self) -> dict[str, Any]:
         return {
@@ -126,6 +131,7 @@ _CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
     "tier": _choice(TIERS),
     "value_per_success_usd": _value,
     "async": _flag,
+    "cache": _flag,
 }
 
 
@@ -196,4 +202,5 @@ def parse_hints(
         pinned_tier=values.get("tier"),
         value_per_success_usd=values.get("value_per_success_usd"),
         accept_deferred=bool(values.get("async", False)),
+        cache=values.get("cache"),
     )

@@ -118,6 +118,12 @@ class GatewayMetrics:
             ["verdict"],
             registry=r,
         )
+        self.cache_hits = Counter(
+            "switchtower_cache_hits",
+            "Requests answered from the response cache (free), by operation.",
+            ["operation"],
+            registry=r,
+        )
         self.deferred = Counter(
             "switchtower_deferred_requests",
             "Requests accepted as jobs for a provider batch API (HTTP 202), by model.",
@@ -156,6 +162,8 @@ class GatewayMetrics:
         checked = trace.decision.get("verification")
         if checked:
             self._child(self.checks, str(checked.get("verdict"))).inc()
+        if "cache" in trace.decision:
+            self._child(self.cache_hits, trace.operation).inc()
 
     def observe_deferred(self, model: str) -> None:
         self._child(self.deferred, model).inc()

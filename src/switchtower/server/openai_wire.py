@@ -186,6 +186,7 @@ def build_request(
         model=hints.model,
         params=params,
         accept_deferred=hints.accept_deferred,
+        cache=hints.cache,
     )
 
 

@@ -13,6 +13,7 @@ from switchtower.server.openai_wire import MESSAGE_ROLES
 from switchtower.server.openapi_jobs import (
     ASYNC_HINT,
     ASYNC_METADATA,
+    CACHE_HINT,
     JOB_SCHEMA,
     deferred_response,
     jobs_path,
@@ -69,6 +70,7 @@ _ROUTING_HEADERS = {
             "x-switchtower-cost-usd",
             "USD cost (streams: the prompt's cost, known when headers are sent).",
         ),
+        ("x-switchtower-cache", "`hit` when answered from the response cache (else absent)."),
     )
 }
 
@@ -116,6 +118,7 @@ _HINT_PARAMS = [
         "description": "What a successful answer is worth (USD): route by the value rule.",
     },
     ASYNC_HINT,
+    CACHE_HINT,
 ]
 
 _METADATA = {
@@ -129,6 +132,7 @@ _METADATA = {
         "tier": {"type": "string", "enum": list(TIERS)},
         "value_per_success_usd": {"type": "number", "exclusiveMinimum": 0},
         "async": ASYNC_METADATA,
+        "cache": ASYNC_METADATA,
     },
 }
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from switchtower.queue import JOB_STATUSES
 
-__all__ = ["ASYNC_HINT", "ASYNC_METADATA", "JOB_SCHEMA", "deferred_response", "jobs_path"]
+__all__ = [
+    "ASYNC_HINT",
+    "ASYNC_METADATA",
+    "CACHE_HINT",
+    "JOB_SCHEMA",
+    "deferred_response",
+    "jobs_path",
+]
 
 _JSON = "application/json"
 
@@ -19,6 +26,14 @@ ASYNC_HINT: dict[str, Any] = {
     "description": "Take a job handle (HTTP 202) when routing picks a provider batch API.",
 }
 ASYNC_METADATA: dict[str, Any] = {"type": ["boolean", "string"]}
+CACHE_HINT: dict[str, Any] = {
+    "name": "x-switchtower-cache",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+    "description": "true: answer from the response cache even when not deterministic; "
+    "false: never.",
+}
 
 JOB_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -11,10 +11,12 @@ import orjson
 
 from switchtower.errors import TraceStoreError
 from switchtower.store.models import AttemptRow, TraceRow
-from switchtower.types import Attempt, Deadline, Outcome, Tier, Trace, Usage
+from switchtower.types import TIERS, Attempt, Completion, Deadline, Outcome, Tier, Trace, Usage
 
 __all__ = [
     "attempt_rows",
+    "completion_from_json",
+    "completion_to_json",
     "json_safe",
     "json_text",
     "trace_from_dict",
@@ -304,4 +306,32 @@ def trace_from_dict(d: Mapping[str, Any]) -> Trace:
             comment=o.get("comment"),
             source=o.get("source", "feedback"),
         ),
+    )
+
+
+def completion_to_json(c: Completion) -> dict[str, Any]:
+    """An answer as stored on a finished job or in the response cache (its attempts
+    live in the trace)."""
+    return {
+        "text": c.text,
+        "model": c.model,
+        "tier": c.tier,
+        "usage": _usage(c.usage),
+        "cost_usd": c.cost_usd,
+        "finish_reason": c.finish_reason,
+        "raw": dict(c.raw),
+    }
+
+
+def completion_from_json(d: Mapping[str, Any]) -> Completion:
+    """Inverse of :func:`completion_to_json` (raises KeyError/TypeError/ValueError on junk)."""
+    tier = d.get("tier")
+    return Completion(
+        text=str(d.get("text") or ""),
+        model=str(d["model"]),
+        tier=tier if tier in TIERS else "realtime",
+        usage=_usage_from(d.get("usage")),
+        cost_usd=float(d.get("cost_usd") or 0.0),
+        finish_reason=d.get("finish_reason"),
+        raw=dict(d.get("raw") or {}),
     )
