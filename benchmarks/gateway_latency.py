@@ -168,6 +168,8 @@ def gateway_config(upstream: int, workdir: Path) -> Path:
             },
         },
         "storage": {"url": f"sqlite:///{workdir / 'traces.db'}"},
+        # every request must take the routed path: the prompts repeat, so no cache
+        "cache": {"when": "never"},
     }
     path = workdir / "switchtower.yaml"
     path.write_text(json.dumps(text), encoding="utf-8")  # JSON is YAML
