@@ -244,3 +244,18 @@ def test_second_opinions_are_counted_with_the_escalations_cost() -> None:
     text = format_report(rep)
     assert "second opinions     5 answers checked: 2 agreed, 2 disagreed (1 escalated" in text
     assert "second opinions" not in format_report(summarize(ts[-1:]))
+
+
+def test_cache_hits_are_counted_with_what_they_saved() -> None:
+    hit = {"tier": "local", "cache": {"hit": True, "key": "k"}}
+    ts = [
+        trace(decision=hit, cost_usd=0.0, counterfactual_cost_usd=0.003),
+        trace(decision=hit, cost_usd=0.0, counterfactual_cost_usd=0.001),
+        trace(cost_usd=0.01, counterfactual_cost_usd=0.02),
+    ]
+    rep = summarize(ts)
+    assert rep.cache.hits == 2
+    assert rep.cache.saved_usd == pytest.approx(0.004)
+    assert rep.to_json()["cache"] == {"hits": 2, "saved_usd": pytest.approx(0.004)}
+    assert "response cache      2 answers from the cache" in format_report(rep)
+    assert "response cache" not in format_report(summarize(ts[-1:]))

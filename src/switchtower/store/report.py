@@ -23,6 +23,7 @@ from switchtower.types import Trace
 
 __all__ = [
     "ArmStats",
+    "CacheStats",
     "CheckStats",
     "Interval",
     "ModelPrice",
@@ -190,6 +191,18 @@ def _checks(traces_verified: Sequence[tuple[Mapping[str, Any], float]]) -> Check
 
 
 @dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Answers from the response cache over the period (``decision.cache``): how many,
+    and what they would have cost at the counterfactual price."""
+
+    hits: int = 0
+    saved_usd: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: float | None
     until: float | None
@@ -201,6 +214,7 @@ class Report:
     #: the model the counterfactual priced traces at (None: per-trace recorded values)
     counterfactual_model: str | None = None
     checks: CheckStats = CheckStats()
+    cache: CacheStats = CacheStats()
 
     @property
     def savings_usd(self) -> float:
@@ -234,6 +248,7 @@ class Report:
             "by_day": [r.to_json() for r in self.by_day],
             "arms": [a.to_json() for a in self.arms],
             "checks": self.checks.to_json(),
+            "cache": self.cache.to_json(),
         }
 
 
@@ -299,6 +314,7 @@ def summarize(
     groups: dict[str, dict[str, _Acc]] = {"tier": {}, "operation": {}, "day": {}}
     arms: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     verified: list[tuple[Mapping[str, Any], float]] = []
+    hits, hit_saved = 0, 0.0
     for t in traces:
         v = t.decision.get("verification")
         if isinstance(v, Mapping):
@@ -309,6 +325,9 @@ def summarize(
             else t.counterfactual_cost_usd
         )
         total.add(t, cf)
+        if "cache" in t.decision:
+            hits += 1
+            hit_saved += cf
         day = dt.datetime.fromtimestamp(t.created_at, tz=dt.UTC).date().isoformat()
         for name, key in (("tier", t.tier), ("operation", t.operation), ("day", day)):
             groups[name].setdefault(key, _Acc()).add(t, cf)
@@ -334,6 +353,7 @@ def summarize(
         arms=tuple(_arm(e, a, *arms[(e, a)]) for e, a in sorted(arms)),
         counterfactual_model=price.model if price else None,
         checks=_checks(verified),
+        cache=CacheStats(hits, hit_saved),
     )
 
 
@@ -439,5 +459,12 @@ def format_report(report: Report) -> str:
             f"second opinions     {c.checked} answers checked: {c.agree} agreed, "
             f"{c.disagree} disagreed ({c.escalated} escalated, {usd(c.escalated_cost_usd)}), "
             f"{c.unverified} not comparable",
+        ]
+    if report.cache.hits:
+        out += [
+            "",
+            f"response cache      {report.cache.hits} answer{'' if report.cache.hits == 1 else 's'} "
+            "from the cache, "
+            f"{usd(report.cache.saved_usd)} at the counterfactual price",
         ]
     return "\n".join(out)
