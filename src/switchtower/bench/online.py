@@ -25,10 +25,8 @@ from typing import Any
 
 from switchtower.bench.baselines import always_cheapest, always_frontier
 from switchtower.bench.metrics import Served, summarize
-from switchtower.bench.replay import ReplayProvider
 from switchtower.bench.report import BenchResult, build_result
-from switchtower.bench.runner import BenchOptions, bench_config, serve_all, split_groups
-from switchtower.bench.tiers import TierPlan
+from switchtower.bench.runner import BenchOptions, serve_all, setup, split_groups
 from switchtower.bench.workload import WorkloadItem
 from switchtower.nightly import PolicyHistory, run_nightly
 from switchtower.pipeline import Pipeline
@@ -65,22 +63,7 @@ async def run_online_days(
     workdir: Path,
 ) -> BenchResult:
     started = time.perf_counter()
-    plan = TierPlan.from_items(
-        [*train, *test],
-        local_per_mtok=options.local_per_mtok,
-        batch_discount=options.batch_discount,
-        async_delay_s=options.async_delay_s,
-    )
-    base = bench_config(
-        train,
-        plan,
-        workdir,
-        seed=options.seed,
-        examples_per_operation=options.examples_per_operation,
-        exploration=ONLINE_EXPLORATION,
-        classifier=options.classifier,
-    )
-    replay = ReplayProvider([*train, *test], plan)
+    plan, base, replay = setup(train, test, options, workdir, exploration=ONLINE_EXPLORATION)
     groups = split_groups(train, test, plan)
     day_of = {i.id: d for d, day in enumerate(_days(test, options.days, options.seed)) for i in day}
     stores = [open_store(f"sqlite:///{workdir / f'online-{n}.db'}") for n in range(len(groups))]

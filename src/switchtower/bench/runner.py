@@ -62,6 +62,7 @@ __all__ = [
     "run_offline",
     "run_online",
     "serve_all",
+    "setup",
     "split_groups",
 ]
 
@@ -296,13 +297,15 @@ def _policy_path(workdir: Path, n: int) -> Path:
     return workdir / f"policy-{n}.json"
 
 
-async def _run_offline(
+def setup(
     train: Sequence[WorkloadItem],
     test: Sequence[WorkloadItem],
     options: BenchOptions,
     workdir: Path,
-) -> BenchResult:
-    started = time.perf_counter()
+    *,
+    exploration: float = 0.0,
+) -> tuple[TierPlan, Config, ReplayProvider]:
+    """The run's tiers and prices, its base Config and the replay provider."""
     plan = TierPlan.from_items(
         [*train, *test],
         local_per_mtok=options.local_per_mtok,
@@ -315,9 +318,20 @@ async def _run_offline(
         workdir,
         seed=options.seed,
         examples_per_operation=options.examples_per_operation,
+        exploration=exploration,
         classifier=options.classifier,
     )
-    replay = ReplayProvider([*train, *test], plan)
+    return plan, base, ReplayProvider([*train, *test], plan)
+
+
+async def _run_offline(
+    train: Sequence[WorkloadItem],
+    test: Sequence[WorkloadItem],
+    options: BenchOptions,
+    workdir: Path,
+) -> BenchResult:
+    started = time.perf_counter()
+    plan, base, replay = setup(train, test, options, workdir)
     unit = frontier_call_cost(train, plan)
     values = tuple(round(m * unit, 8) for m in options.value_multiples) if unit > 0 else ()
     served: list[Served] = []

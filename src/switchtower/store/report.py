@@ -460,11 +460,11 @@ def format_report(report: Report) -> str:
             f"{c.disagree} disagreed ({c.escalated} escalated, {usd(c.escalated_cost_usd)}), "
             f"{c.unverified} not comparable",
         ]
-    if report.cache.hits:
+    hits = report.cache.hits
+    if hits:
         out += [
             "",
-            f"response cache      {report.cache.hits} answer{'' if report.cache.hits == 1 else 's'} "
-            "from the cache, "
+            f"response cache      {hits} answer{'' if hits == 1 else 's'} from the cache, "
             f"{usd(report.cache.saved_usd)} at the counterfactual price",
         ]
     return "\n".join(out)
