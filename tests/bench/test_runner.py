@@ -177,6 +177,28 @@ def test_online_mode_serves_days_and_learns_at_night(tmp_path: Path) -> None:
     assert data["routellm"] == {}
 
 
+def test_drift_holds_a_dataset_back_and_reports_its_recovery(tmp_path: Path) -> None:
+    train = select_split(load_file(write_routerbench(tmp_path / "t.csv", _rows("a", 60))), "train")
+    test = select_split(
+        load_file(write_routerbench(tmp_path / "t_test.csv", _rows("b", 200))), "test"
+    )
+    options = BenchOptions(
+        mode="online", classifier="bench-keyword", days=4, drift="proofs", drift_day=3
+    )
+    data = run_online(train, test, options, workdir=tmp_path / "w").to_json()
+    days = data["days"]
+    assert [d["drift"]["new"] is None for d in days] == [True, True, False, False]
+    assert sum(d["drift"]["new"]["n"] for d in days[2:]) == sum(
+        1 for i in test if i.dataset == "proofs"
+    )
+    drift = data["drift"]
+    assert (drift["dataset"], drift["first_day"]) == ("proofs", 3)
+    after = drift["recovered_after_nights"]
+    assert after is None or 0 <= after <= 1
+    with pytest.raises(Exception, match="no test items of dataset 'nope'"):
+        run_online(train, test, BenchOptions(mode="online", drift="nope"), workdir=tmp_path / "x")
+
+
 def test_cli_online_mode_prints_the_days(files: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(
         cli,

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from switchtower.bench.baselines import always_cheapest, always_frontier
-from switchtower.bench.metrics import Served, summarize
+from switchtower.bench.metrics import Served, Summary, summarize
 from switchtower.bench.report import BenchResult, build_result
 from switchtower.bench.runner import BenchOptions, serve_all, setup, split_groups
+from switchtower.bench.tiers import TierPlan
 from switchtower.bench.workload import WorkloadItem
+from switchtower.errors import DataFormatError
 from switchtower.nightly import PolicyHistory, run_nightly
 from switchtower.pipeline import Pipeline
 from switchtower.store import SqlTraceStore, open_store
@@ -39,11 +41,41 @@ __all__ = ["run_online_days"]
 ONLINE_EXPLORATION = 0.05
 
 
-def _days(items: Sequence[WorkloadItem], days: int, seed: int) -> list[list[WorkloadItem]]:
+def _spread(items: Sequence[WorkloadItem], days: int, seed: int) -> list[list[WorkloadItem]]:
     order = sorted(items, key=lambda i: i.id)
     random.Random(seed).shuffle(order)
-    n = max(1, min(days, len(order)))
-    return [order[d::n] for d in range(n)]
+    return [order[d::days] for d in range(days)]
+
+
+def day_of_items(
+    items: Sequence[WorkloadItem],
+    days: int,
+    seed: int,
+    *,
+    drift: str | None = None,
+    drift_day: int | None = None,
+) -> tuple[dict[str, int], int | None]:
+    """Item id -> day (0-based), and the 0-based day the drifted dataset starts.
+
+    Without ``drift`` the items are a seeded shuffle cut into ``days`` parts. With it, the
+    items of dataset ``drift`` are held back and spread over the days from ``drift_day``
+    (1-based; default the middle day) on, as a new operation appearing mid-stream.
+    """
+    days = max(1, min(days, len(items)))
+    if drift is None:
+        return {i.id: d for d, day in enumerate(_spread(items, days, seed)) for i in day}, None
+    late = [i for i in items if i.dataset == drift]
+    if not late:
+        known = ", ".join(sorted({i.dataset for i in items}))
+        raise DataFormatError(f"drift: no test items of dataset {drift!r} (datasets: {known})")
+    start = (drift_day if drift_day is not None else days // 2 + 1) - 1
+    if not 1 <= start < days:
+        raise DataFormatError(f"drift day must be 2..{days} (got {start + 1})")
+    rest = [i for i in items if i.dataset != drift]
+    out = {i.id: d for d, day in enumerate(_spread(rest, days, seed)) for i in day}
+    for d, day in enumerate(_spread(late, days - start, seed)):
+        out.update((i.id, start + d) for i in day)
+    return out, start
 
 
 def _feedback(store: SqlTraceStore, served: Sequence[Served]) -> int:
@@ -56,6 +88,74 @@ def _feedback(store: SqlTraceStore, served: Sequence[Served]) -> int:
     return given
 
 
+def _summary(
+    served: Sequence[Served],
+    items: Sequence[WorkloadItem],
+    plan: TierPlan,
+    train: Sequence[WorkloadItem],
+) -> Summary:
+    return summarize(
+        served, always_frontier(items, plan, train), always_cheapest(items, plan, train)
+    )
+
+
+def _drift_day(
+    dataset: str,
+    served: Sequence[Served],
+    items: Sequence[WorkloadItem],
+    plan: TierPlan,
+    train: Sequence[WorkloadItem],
+) -> dict[str, Any]:
+    """The day's PGR on the drifted dataset's items and on the others."""
+    out: dict[str, Any] = {}
+    for part, keep in (("new", True), ("others", False)):
+        ids = {i.id for i in items if (i.dataset == dataset) == keep}
+        s = _summary(
+            [x for x in served if x.item_id in ids], [i for i in items if i.id in ids], plan, train
+        )
+        out[part] = None if s.n == 0 else {
+            "n": s.n, "pgr": None if s.pgr is None else round(s.pgr, 4),
+            "quality_retained": round(s.quality_retained, 4),
+            "cost_fraction": round(s.cost_fraction, 4),
+        }  # fmt: skip
+    return out
+
+
+#: how much dearer (cost fraction) than the rest the new dataset may be and count as
+#: recovered
+RECOVERY_COST_SLACK = 0.05
+
+
+def _recovered(new: Mapping[str, Any], others: Mapping[str, Any]) -> bool:
+    """As good as the rest (PGR: the share of the gap between always-cheapest and
+    always-frontier recovered) and no dearer (cost fraction, within the slack)."""
+    if new.get("pgr") is None or others.get("pgr") is None:
+        return False
+    return bool(
+        new["pgr"] >= others["pgr"]
+        and new["cost_fraction"] <= others["cost_fraction"] + RECOVERY_COST_SLACK
+    )
+
+
+def _recovery(dataset: str, start: int, days: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Nights after the new dataset arrived until a day on which its items are routed as
+    well as the rest of that day's workload and no dearer; None: not within the run."""
+    recovered: int | None = None
+    for nights, day in enumerate(days[start:]):
+        new, others = (day["drift"][k] or {} for k in ("new", "others"))
+        if _recovered(new, others):
+            recovered = nights
+            break
+    return {
+        "dataset": dataset,
+        "first_day": start + 1,
+        "recovered_after_nights": recovered,
+        "note": "nights after first_day until a day on which the new dataset's PGR is at "
+        "least the rest's and its cost fraction at most the rest's + "
+        f"{RECOVERY_COST_SLACK} (0: at once; null: not within the run)",
+    }
+
+
 async def run_online_days(
     train: Sequence[WorkloadItem],
     test: Sequence[WorkloadItem],
@@ -65,7 +165,9 @@ async def run_online_days(
     started = time.perf_counter()
     plan, base, replay = setup(train, test, options, workdir, exploration=ONLINE_EXPLORATION)
     groups = split_groups(train, test, plan)
-    day_of = {i.id: d for d, day in enumerate(_days(test, options.days, options.seed)) for i in day}
+    day_of, drift_start = day_of_items(
+        test, options.days, options.seed, drift=options.drift, drift_day=options.drift_day
+    )
     stores = [open_store(f"sqlite:///{workdir / f'online-{n}.db'}") for n in range(len(groups))]
     histories = [PolicyHistory(workdir / f"online-policy-{n}.json") for n in range(len(groups))]
     served: list[Served] = []
@@ -115,12 +217,14 @@ async def run_online_days(
                 today += got
             served += today
             day_items = [i for i in test if day_of[i.id] == d]
-            summary = summarize(
-                today,
-                always_frontier(day_items, plan, train),
-                always_cheapest(day_items, plan, train),
-            )
-            days.append({"day": d + 1, "summary": summary.to_json(), "nights": nights})
+            entry: dict[str, Any] = {
+                "day": d + 1,
+                "summary": _summary(today, day_items, plan, train).to_json(),
+                "nights": nights,
+            }
+            if options.drift is not None:
+                entry["drift"] = _drift_day(options.drift, today, day_items, plan, train)
+            days.append(entry)
     finally:
         for store in stores:
             store.close()
@@ -135,6 +239,11 @@ async def run_online_days(
         default_threshold=base.router.success_threshold,
         extra={
             "days": days,
+            **(
+                {"drift": _recovery(options.drift, drift_start, days)}
+                if options.drift is not None and drift_start is not None
+                else {}
+            ),
             "timing": {"seconds": round(time.perf_counter() - started, 2)},
         },
     )

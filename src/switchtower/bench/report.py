@@ -344,6 +344,14 @@ def format_table(data: Mapping[str, Any]) -> str:
             f"value rule APGR {r.get('apgr_value_rule')})"
         )
     lines += _day_rows(data.get("days", ()))
+    drift = data.get("drift")
+    if drift:
+        after = drift["recovered_after_nights"]
+        lines.append(
+            f"drift: {drift['dataset']} arrives on day {drift['first_day']}; routed as well "
+            "as the rest and no dearer "
+            + (f"after {after} night(s)" if after is not None else "not within the run")
+        )
     lines.append(f"classifier accuracy on gold operations: {data['classifier']['accuracy']:.3f}")
     bound = data["label_only_bound"]
     for key in ("at_target_cost", "at_router_cost"):

@@ -87,6 +87,10 @@ class BenchOptions:
     examples_per_operation: int = 300
     #: online mode: number of simulated days
     days: int = 7
+    #: online mode: a dataset whose items only arrive from ``drift_day`` on (a new
+    #: operation mid-stream); ``drift_day`` None: the middle day
+    drift: str | None = None
+    drift_day: int | None = None
     #: classifier registry name (``auto`` in production)
     classifier: str = "auto"
 

@@ -78,6 +78,16 @@ def _resolve(data_dir: Path, rel: Sequence[str]) -> list[str]:
     show_default=True,
     help="Online mode: simulated days (the nightly loop runs after each).",
 )
+@click.option(
+    "--drift",
+    default=None,
+    metavar="DATASET",
+    help="Online mode: this dataset's items arrive only from --drift-day on (a new "
+    "operation mid-stream); reports the nights until it is routed as well as the rest.",
+)
+@click.option(
+    "--drift-day", type=click.IntRange(min=2), default=None, help="Default: the middle day."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--deadline-mix",
@@ -120,6 +130,8 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
     data_dir: Path | None,
     mode: str,
     days: int,
+    drift: str | None,
+    drift_day: int | None,
     seed: int,
     deadline_mix: str,
     local_cost: float,
@@ -151,6 +163,8 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
         local_per_mtok=local_cost,
         classifier=classifier,
         days=days,
+        drift=drift,
+        drift_day=drift_day,
     )
     run = run_online if mode == "online" else run_offline
     result = run(train, test, options)
