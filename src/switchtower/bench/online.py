@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,38 +122,42 @@ def _drift_day(
     return out
 
 
-#: how much dearer (cost fraction) than the rest the new dataset may be and count as
-#: recovered
+#: how close to the no-drift run the new dataset must come to count as recovered
+#: (quality retained, not PGR: PGR is unstable where cheap and frontier models are close)
+RECOVERY_QUALITY_SLACK = 0.03
 RECOVERY_COST_SLACK = 0.05
 
 
-def _recovered(new: Mapping[str, Any], others: Mapping[str, Any]) -> bool:
-    """As good as the rest (PGR: the share of the gap between always-cheapest and
-    always-frontier recovered) and no dearer (cost fraction, within the slack)."""
-    if new.get("pgr") is None or others.get("pgr") is None:
+def _recovered(new: Mapping[str, Any], reference: Mapping[str, Any]) -> bool:
+    """Routed about as well as without the drift and about as cheaply."""
+    if not new or "quality_retained" not in reference:
         return False
     return bool(
-        new["pgr"] >= others["pgr"]
-        and new["cost_fraction"] <= others["cost_fraction"] + RECOVERY_COST_SLACK
+        new["quality_retained"] >= reference["quality_retained"] - RECOVERY_QUALITY_SLACK
+        and new["cost_fraction"] <= reference["cost_fraction"] + RECOVERY_COST_SLACK
     )
 
 
-def _recovery(dataset: str, start: int, days: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _recovery(
+    dataset: str, start: int, days: Sequence[Mapping[str, Any]], reference: Mapping[str, Any]
+) -> dict[str, Any]:
     """Nights after the new dataset arrived until a day on which its items are routed as
-    well as the rest of that day's workload and no dearer; None: not within the run."""
+    in the same stream without the drift (``reference``: that run's numbers for the
+    dataset); None: not within the run."""
     recovered: int | None = None
     for nights, day in enumerate(days[start:]):
-        new, others = (day["drift"][k] or {} for k in ("new", "others"))
-        if _recovered(new, others):
+        if _recovered(day["drift"]["new"] or {}, reference):
             recovered = nights
             break
     return {
         "dataset": dataset,
         "first_day": start + 1,
+        "reference": {k: reference.get(k) for k in ("pgr", "quality_retained", "cost_fraction")},
         "recovered_after_nights": recovered,
-        "note": "nights after first_day until a day on which the new dataset's PGR is at "
-        "least the rest's and its cost fraction at most the rest's + "
-        f"{RECOVERY_COST_SLACK} (0: at once; null: not within the run)",
+        "note": "nights after first_day until a day on which the new dataset's quality "
+        f"retained is within {RECOVERY_QUALITY_SLACK} of the no-drift run's and its cost "
+        f"fraction at most {RECOVERY_COST_SLACK} above it (0: at once; null: not within "
+        "the run)",
     }
 
 
@@ -228,6 +233,12 @@ async def run_online_days(
     finally:
         for store in stores:
             store.close()
+    drift: dict[str, Any] = {}
+    if options.drift is not None and drift_start is not None:
+        calm = replace(options, drift=None, drift_day=None)
+        ref = await run_online_days(train, test, calm, workdir / "no-drift")
+        reference = ref.to_json()["datasets"].get(options.drift, {})
+        drift = {"drift": _recovery(options.drift, drift_start, days, reference)}
     return build_result(
         mode="online",
         served=served,
@@ -239,11 +250,7 @@ async def run_online_days(
         default_threshold=base.router.success_threshold,
         extra={
             "days": days,
-            **(
-                {"drift": _recovery(options.drift, drift_start, days)}
-                if options.drift is not None and drift_start is not None
-                else {}
-            ),
+            **drift,
             "timing": {"seconds": round(time.perf_counter() - started, 2)},
         },
     )

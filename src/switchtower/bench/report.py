@@ -348,8 +348,8 @@ def format_table(data: Mapping[str, Any]) -> str:
     if drift:
         after = drift["recovered_after_nights"]
         lines.append(
-            f"drift: {drift['dataset']} arrives on day {drift['first_day']}; routed as well "
-            "as the rest and no dearer "
+            f"drift: {drift['dataset']} arrives on day {drift['first_day']}; routed as in the "
+            "run without drift "
             + (f"after {after} night(s)" if after is not None else "not within the run")
         )
     lines.append(f"classifier accuracy on gold operations: {data['classifier']['accuracy']:.3f}")
