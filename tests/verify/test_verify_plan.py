@@ -84,3 +84,12 @@ def test_the_same_upstream_model_is_no_second_opinion() -> None:
     twin = dataclasses.replace(LOCAL[0], name="yi-q4")  # model_id "yi" too
     cands: dict[Tier, list[ModelInfo]] = {"local": [LOCAL[0], twin], "realtime": RT}
     assert _plan(cands) == ((), ())
+
+
+def test_a_batch_api_is_never_an_escalation() -> None:
+    """An escalation answers while the client waits; a batch API answers later."""
+    batch_api = [dataclasses.replace(BATCH[0], batch=True)]
+    peers, up = _plan({"local": LOCAL, "async": batch_api, "realtime": RT})
+    assert peers == ("mixtral",)
+    assert up == ("gpt4", "gpt35")
+    assert _plan({"local": LOCAL, "async": batch_api}) == ((), ())

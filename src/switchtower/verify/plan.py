@@ -8,9 +8,10 @@ planned only when all of these hold:
 * another model of that tier can serve the request (the peers: highest predicted
   success first, then cheaper; another entry of the chosen upstream model is not one);
 * a higher eligible tier can serve it (the escalation: highest predicted success first,
-  then cheaper, so a batch entry wins over its real-time twin where the deadline allows
-  it). A request pinned to a tier, capped at one or with a tight cost cap has no higher
-  eligible tier, so it is never escalated behind the client's back.
+  then cheaper). An escalation answers while the client waits, so a batch API (which
+  answers later, through the job queue) is never one. A request pinned to a tier, capped
+  at one or with a tight cost cap has no higher eligible tier, so it is never escalated
+  behind the client's back.
 
 Under the value rule (a value per success is set), an escalation model must also be
 worth its price against the chosen model's own estimate, ``value x p - cost`` higher
@@ -58,8 +59,15 @@ def plan_checks(
         (m for m in candidates.get(chosen.tier, ()) if m.model_id != chosen.model_id),
         key=strongest_first,
     )[: verify.second_opinions]
+    # an escalation answers while the client waits: a batch API cannot be one
     higher = sorted(
-        (m for t in TIERS if tier_rank(t) > tier_rank(chosen.tier) for m in candidates.get(t, ())),
+        (
+            m
+            for t in TIERS
+            if tier_rank(t) > tier_rank(chosen.tier)
+            for m in candidates.get(t, ())
+            if not m.batch
+        ),
         key=strongest_first,
     )
     if value is not None:
