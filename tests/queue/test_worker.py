@@ -193,16 +193,21 @@ def vars_of(decision: Any) -> list[Any]:
 async def test_a_job_near_its_deadline_is_rescued_in_real_time(
     fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
 ) -> None:
-    pipe = pipeline(fake_openai, None, traces, url, rescue_margin_s=86400 * 2)
+    pipe = pipeline(fake_openai, None, traces, url, rescue_margin_s=900)
     assert pipe.jobs is not None
     job = pipe.submit(pipe.plan(deferred()))
-    report = await QueueWorker(pipe, pipe.jobs).tick()
-    assert (report.rescued, report.completed, report.batches_submitted) == (1, 1, 0)
+    fake_openai.batch_polls_until_done = 100  # a batch that will not answer in time
+    first = await QueueWorker(pipe, pipe.jobs).tick()
+    assert (first.rescued, first.jobs_submitted) == (0, 1)  # a day is left: sent
+    late = job.deadline_at - 600  # ten minutes before the deadline, inside the margin
+    pipe.jobs.clock = lambda: late
+    report = await QueueWorker(pipe, pipe.jobs, clock=lambda: late).tick()
+    assert (report.rescued, report.completed) == (1, 1)
     done = pipe.jobs.get(job.id)
     assert done is not None
     assert done.completion is not None
     assert done.completion.model == "fake-queued"
-    assert not fake_openai.batches
+    assert len(fake_openai.batches) == 1  # the slow batch was not waited for
     await pipe.aclose()
 
 

@@ -32,6 +32,8 @@ from switchtower.types import Trace
 __all__ = ["JobStore"]
 
 _ACTIVE = ("queued", "submitting", "submitted", "running")
+#: a job is rescued at most this share of its window before its deadline
+LATE_SHARE = 0.1
 
 
 def _errors(action: str) -> contextlib.AbstractContextManager[None]:
@@ -227,8 +229,10 @@ class JobStore:
             conn.execute(stmt)
 
     def claim_late(self, *, margin_s: float, lease_s: float, limit: int = 100) -> list[Job]:
-        """Claim waiting jobs whose deadline is within ``margin_s``: a worker answers them
-        from their fallbacks now (status ``running``)."""
+        """Claim waiting jobs whose deadline is near: a worker answers them from their
+        fallbacks now (status ``running``). Near is within ``margin_s``, or within a tenth
+        of the job's own window when that is shorter (a job given five minutes is not
+        rescued the moment it is stored)."""
         now = self.clock()
         pick = self._locked(
             sa.select(JobRow.__table__)
@@ -239,7 +243,12 @@ class JobStore:
             .order_by(JobRow.deadline_at)
             .limit(limit)
         )
-        return self._claim_running(pick, now, lease_s)
+
+        def late(row: Any) -> bool:
+            window = row.deadline_at - row.created_at
+            return bool(row.deadline_at <= now + min(margin_s, LATE_SHARE * window))
+
+        return self._claim_running(pick, now, lease_s, keep=late)
 
     def claim_running(self, ids: Sequence[str], *, lease_s: float) -> list[Job]:
         """Claim these submitted jobs to answer them from their fallbacks (their batch
@@ -252,9 +261,16 @@ class JobStore:
         )
         return self._claim_running(pick, now, lease_s)
 
-    def _claim_running(self, pick: sa.Select[Any], now: float, lease_s: float) -> list[Job]:
+    def _claim_running(
+        self,
+        pick: sa.Select[Any],
+        now: float,
+        lease_s: float,
+        *,
+        keep: Callable[[Any], bool] = lambda _row: True,
+    ) -> list[Job]:
         with _errors("claim jobs"), self._write() as conn, conn.begin():
-            rows = conn.execute(pick).all()
+            rows = [r for r in conn.execute(pick).all() if keep(r)]
             if rows:
                 conn.execute(
                     sa.update(JobRow)
