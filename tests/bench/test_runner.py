@@ -16,6 +16,7 @@ from switchtower.bench.runner import BenchOptions, run_offline, run_online
 from switchtower.bench.workload import select_split
 from switchtower.cli import cli
 from switchtower.config.schema import Config
+from switchtower.queue import JobStore
 from switchtower.registries import classifiers
 from switchtower.types import Classification, Request
 
@@ -123,6 +124,14 @@ def test_offline_run_end_to_end(files: tuple[Path, Path], tmp_path: Path) -> Non
     assert best["value"] is None or best["value"]["cost_fraction"] <= 0.15
     png = plot_curve(data, tmp_path / "curve.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # the async tier's answers went through the production job queue
+    jobs = JobStore.open(f"sqlite:///{tmp_path / 'work' / 'jobs-0.db'}")
+    try:
+        async_served = round(data["summary"]["tier_shares"]["async"] * data["n_test"])
+        assert async_served > 0
+        assert jobs.counts() == {"completed": async_served}
+    finally:
+        jobs.close()
 
 
 def test_cli_bench_writes_json_and_plot(files: tuple[Path, Path], tmp_path: Path) -> None:

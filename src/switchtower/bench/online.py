@@ -33,6 +33,7 @@ from switchtower.bench.workload import WorkloadItem
 from switchtower.errors import DataFormatError
 from switchtower.nightly import PolicyHistory, run_nightly
 from switchtower.pipeline import Pipeline
+from switchtower.queue import JobStore
 from switchtower.store import SqlTraceStore, open_store
 from switchtower.types import Outcome
 
@@ -194,7 +195,10 @@ async def run_online_days(
                     }
                 )
                 pipeline = Pipeline.from_config(
-                    config, store=stores[n], providers={"replay": replay}, jobs=None
+                    config,
+                    store=stores[n],
+                    providers={"replay": replay},
+                    jobs=JobStore.open(f"sqlite:///{workdir / f'online-{n}.db'}"),
                 )
                 version = pipeline.router.source.policy.version  # type: ignore[attr-defined]
                 since = time.time()

@@ -9,26 +9,28 @@ simulated delay:
 
 * real-time and local models stream: the delay is the time to the first token
   (:data:`FIRST_TOKEN_S`);
-* batch entries (the async tier) answer after a delay drawn from a hash of the request
-  id, between 10% and 100% of the model's ``max_delay_s``. The router only sends a
-  request to the async tier when that bound fits its deadline class, so the answer
-  arrives within the deadline class it serves; a request wrongly sent there misses.
+* batch entries (the async tier) go through the production job queue (this provider
+  is a batch API: ``submit_batch`` / ``poll_batch``) and answer after a delay drawn from
+  a hash of the request id, between 10% and 100% of the model's ``max_delay_s``. The
+  router only sends a request to the async tier when that bound fits its deadline
+  class, so the answer arrives within the deadline class it serves; a request wrongly
+  sent there misses.
 
 No real time passes: the delay is recorded, never slept.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from switchtower.bench.tiers import TierPlan
 from switchtower.bench.workload import ModelOutcome, WorkloadItem, unit_hash
 from switchtower.config.schema import Config, ModelConfig
-from switchtower.errors import UpstreamRejectedError
+from switchtower.errors import UpstreamError, UpstreamRejectedError
 from switchtower.protocols import ModelInfo
 from switchtower.registries import providers
-from switchtower.types import Completion, Request, Tier, Usage
+from switchtower.types import BatchItemResult, BatchPoll, Completion, Request, Tier, Usage
 
 __all__ = ["FIRST_TOKEN_S", "ReplayProvider", "replay_delay"]
 
@@ -56,6 +58,7 @@ class ReplayProvider:
             self._items[item.id] = item
             self._by_digest.setdefault(item.request().digest, item)
         self.calls = 0
+        self._batches: list[list[tuple[str, Request]]] = []
 
     def item_for(self, request: Request) -> WorkloadItem:
         item = self._items.get(request.id) or self._by_digest.get(request.digest)
@@ -120,6 +123,23 @@ class ReplayProvider:
             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
             "usage": done.raw["usage"],
         }
+
+    # -- the batch API: batch entries go through the production job queue ----------------
+
+    async def submit_batch(self, model: ModelInfo, items: Sequence[tuple[str, Request]]) -> str:
+        self._batches.append(list(items))
+        return f"replay-batch-{len(self._batches) - 1}"
+
+    async def poll_batch(self, model: ModelInfo, batch_id: str) -> BatchPoll:
+        """Every batch has ended when first polled (its delay is simulated per answer)."""
+        items = self._batches[int(batch_id.rsplit("-", 1)[1])]
+        results = []
+        for cid, request in items:
+            try:
+                results.append(BatchItemResult(cid, await self.complete(model, request)))
+            except UpstreamError as exc:
+                results.append(BatchItemResult(cid, error_kind=exc.kind, error_message=str(exc)))
+        return BatchPoll(batch_id, ended=True, detail="completed", results=tuple(results))
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         return None

@@ -47,12 +47,13 @@ from switchtower.bench.replay import ReplayProvider
 from switchtower.bench.report import BenchResult, build_result
 from switchtower.bench.tiers import TierPlan
 from switchtower.bench.workload import DeadlineMix, WorkloadItem
-from switchtower.config.schema import Config, OperationConfig
+from switchtower.config.schema import Config, OperationConfig, QueueConfig
 from switchtower.errors import SwitchtowerError
 from switchtower.pipeline import Pipeline
+from switchtower.queue import JobStore, QueueWorker
 from switchtower.registries import routers, selectors
 from switchtower.route.policy import OutcomeExample, features_of, fit_policy
-from switchtower.types import Classification, Request, Signals
+from switchtower.types import Classification, Decision, Request, RunResult, Signals
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -244,22 +245,59 @@ def _failed(item: WorkloadItem, exc: SwitchtowerError, operation: str = "") -> S
     )
 
 
+#: the benchmark's queue: no lingering, polled at once (its batches end when polled)
+BENCH_QUEUE = QueueConfig(linger_s=0.0, max_batch=50_000, poll_s=1e-6, rescue_margin_s=0.0)
+#: worker ticks before a deferred item counts as unanswered
+_MAX_TICKS = 20
+
+
 async def serve_all(
     pipeline: Pipeline, items: Sequence[WorkloadItem]
 ) -> tuple[list[Served], list[tuple[WorkloadItem, Request, Classification, Signals]]]:
-    served: list[Served] = []
+    """Serve ``items`` through the pipeline: plan, then execute, or, when the plan is a
+    batch entry, submit it to the job queue; the production worker then sends the
+    batches to the replay and stores the answers (``served`` keeps the items' order)."""
+    served: dict[str, Served] = {}
     cache: list[tuple[WorkloadItem, Request, Classification, Signals]] = []
+    deferred: list[tuple[WorkloadItem, Decision]] = []
     for item in items:
         request = item.request()
         try:
-            result = await pipeline.run(request)
+            decision = pipeline.plan(request)
+            if pipeline.defers(decision):
+                pipeline.submit(decision)
+                deferred.append((item, decision))
+            else:
+                result = await pipeline.execute(decision)
+                served[item.id] = _served_from_run(item, pipeline, result)
         except SwitchtowerError as exc:
-            served.append(_failed(item, exc))
+            served[item.id] = _failed(item, exc)
             continue
-        served.append(_served_from_run(item, pipeline, result))
-        d = result.decision
-        cache.append((item, d.request, d.classification, d.signals))
-    return served, cache
+        cache.append((item, decision.request, decision.classification, decision.signals))
+    if deferred:
+        served.update(await _answer_deferred(pipeline, deferred))
+    return [served[i.id] for i in items], cache
+
+
+async def _answer_deferred(
+    pipeline: Pipeline, deferred: Sequence[tuple[WorkloadItem, Decision]]
+) -> dict[str, Served]:
+    jobs = pipeline.jobs
+    assert jobs is not None
+    worker = QueueWorker(pipeline, jobs, BENCH_QUEUE)
+    ids = [item.id for item, _ in deferred]
+    for _ in range(_MAX_TICKS):
+        await worker.tick()
+        if all(j is not None and j.done for j in map(jobs.get, ids)):
+            break
+    out: dict[str, Served] = {}
+    for item, decision in deferred:
+        job = jobs.get(item.id)
+        completion = job.completion if job is not None else None
+        error = None if completion is not None else (job.error_kind if job else "lost")
+        result = RunResult(decision, completion, item.id, 0.0, error=error)
+        out[item.id] = _served_from_run(item, pipeline, result)
+    return out
 
 
 def _sweep_group(
@@ -354,7 +392,10 @@ async def _run_offline(
         policies.append(policy.version)
         await fit_pipe.aclose()
         pipeline = Pipeline.from_config(
-            _with(config, policy=str(path)), store=None, providers={"replay": replay}
+            _with(config, policy=str(path)),
+            store=None,
+            providers={"replay": replay},
+            jobs=JobStore.open(f"sqlite:///{workdir / f'jobs-{n}.db'}"),
         )
         try:
             got, cache = await serve_all(pipeline, group.test)
