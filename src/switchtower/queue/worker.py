@@ -33,7 +33,7 @@ from switchtower.protocols import BatchProvider, ModelInfo
 from switchtower.queue.jobs import Job, completion_to_json
 from switchtower.queue.store import JobStore
 from switchtower.tracing import settle_trace
-from switchtower.types import Attempt, BatchItemResult, Completion
+from switchtower.types import Attempt, BatchItemResult, Completion, Trace
 
 if TYPE_CHECKING:
     from switchtower.pipeline import Pipeline
@@ -245,16 +245,28 @@ class QueueWorker:
             return
         await self._finish(job, completion, [*before, *completion.attempts], report)
 
-    async def _finish(
-        self, job: Job, completion: Completion, attempts: Sequence[Attempt], report: TickReport
-    ) -> None:
-        trace = settle_trace(
+    def _trace(
+        self,
+        job: Job,
+        completion: Completion | None,
+        attempts: Sequence[Attempt],
+        kind: str | None = None,
+    ) -> Trace:
+        """The job's planned trace completed: latency from the request to now."""
+        latency_ms = (self.clock() - job.created_at) * 1000.0 + job.trace.latency_ms
+        return settle_trace(
             job.trace,
             completion,
             attempts,
-            (self.clock() - job.created_at) * 1000.0 + job.trace.latency_ms,
+            latency_ms,
             frontier=self.pipeline.recorder.frontier,
+            error_kind=kind,
         )
+
+    async def _finish(
+        self, job: Job, completion: Completion, attempts: Sequence[Attempt], report: TickReport
+    ) -> None:
+        trace = self._trace(job, completion, attempts)
         stored = await asyncio.to_thread(
             self.jobs.finish, job.id, trace, result=completion_to_json(completion)
         )
@@ -262,14 +274,7 @@ class QueueWorker:
             report.completed += 1
 
     async def _fail(self, job: Job, attempts: Sequence[Attempt], kind: str, message: str) -> None:
-        trace = settle_trace(
-            job.trace,
-            None,
-            attempts,
-            (self.clock() - job.created_at) * 1000.0 + job.trace.latency_ms,
-            frontier=self.pipeline.recorder.frontier,
-            error_kind=kind,
-        )
+        trace = self._trace(job, None, attempts, kind)
         await asyncio.to_thread(
             self.jobs.finish, job.id, trace, error_kind=kind, error_message=message
         )
