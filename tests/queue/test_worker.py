@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from switchtower.errors import InvalidRequestError, UpstreamServerError
 from switchtower.pipeline import Pipeline
 from switchtower.queue import JobStore, QueueWorker
 from switchtower.store import SqlTraceStore, open_store
-from switchtower.types import Request
+from switchtower.types import Decision, Request, Selection
 
 FAST = {"linger_s": 0.0, "poll_s": 0.01, "rescue_margin_s": 0.0}
 
@@ -50,6 +51,12 @@ def deferred(text: str = "summarize the quarterly notes", **kw: Any) -> Request:
     return Request.from_text(
         text, deadline="batch", pinned_tier="async", accept_deferred=True, **kw
     )
+
+
+def with_selection(decision: Decision, model: str, fallbacks: tuple[str, ...]) -> Decision:
+    """The plan with another async-tier model chosen (and these fallbacks)."""
+    selection = Selection(model=model, tier="async", estimate=0.9, fallbacks=fallbacks)
+    return replace(decision, selection=selection)
 
 
 async def until_done(worker: QueueWorker, job_id: str, ticks: int = 20) -> None:
@@ -110,21 +117,11 @@ async def test_an_anthropic_batch_answers_a_deferred_request(
     pipe = pipeline(fake_openai, fake_anthropic, traces, url)
     assert pipe.jobs is not None
     # the first model of the tier is the OpenAI entry: name the Anthropic one
-    decision = pipe.plan(deferred("summarize the log"))
-    decision = decision.__class__(
-        decision.request,
-        decision.classification,
-        decision.signals,
-        decision.route,
-        decision.selection.__class__(
-            model="fake-claude-batch",
-            tier="async",
-            estimate=0.9,
-            fallbacks=("fake-queued",),
-        ),
-        decision.overhead_ms,
+    job = pipe.submit(
+        with_selection(
+            pipe.plan(deferred("summarize the log")), "fake-claude-batch", ("fake-queued",)
+        )
     )
-    job = pipe.submit(decision)
     worker = QueueWorker(pipe, pipe.jobs)
     await until_done(worker, job.id)
     (batch,) = fake_anthropic.batches.values()
@@ -169,11 +166,7 @@ async def test_without_a_fallback_an_unanswered_job_fails_with_the_reason(
     pipe = pipeline(fake_openai, None, traces, url)
     assert pipe.jobs is not None
     fake_openai.batch_outcome = "expired"
-    decision = pipe.plan(deferred())
-    selection = decision.selection.__class__(
-        model="fake-batch", tier="async", estimate=0.9, fallbacks=()
-    )
-    job = pipe.submit(decision.__class__(*[*vars_of(decision)[:4], selection, 0.0]))
+    job = pipe.submit(with_selection(pipe.plan(deferred()), "fake-batch", ()))
     await until_done(QueueWorker(pipe, pipe.jobs), job.id)
     failed = pipe.jobs.get(job.id)
     assert failed is not None
@@ -184,10 +177,6 @@ async def test_without_a_fallback_an_unanswered_job_fails_with_the_reason(
     assert trace is not None
     assert trace.status == "error"
     await pipe.aclose()
-
-
-def vars_of(decision: Any) -> list[Any]:
-    return [decision.request, decision.classification, decision.signals, decision.route]
 
 
 async def test_a_job_near_its_deadline_is_rescued_in_real_time(
