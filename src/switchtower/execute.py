@@ -12,6 +12,9 @@ Policy, per candidate in order:
   models differ in context size, parameters and credentials; every rejection is recorded;
 * no wait after a model's last attempt; unavailable candidates are skipped, not called.
 
+The executor counts the calls in flight per endpoint (:attr:`ModelInfo.endpoint`): the
+queue worker runs queued local work only while no call waits on the same hardware.
+
 Every call is an :class:`~switchtower.types.Attempt`. Success returns the completion with
 all attempts; when every candidate fails, :class:`AllModelsFailedError` carries them.
 Streams retry and fall back only until the first chunk has been passed on.
@@ -24,6 +27,7 @@ import contextlib
 import dataclasses
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +72,21 @@ class Executor:
         self._sleep = sleep
         self._random = random
         self._clock = clock
+        #: calls in flight per endpoint (a stream counts until it ends)
+        self.in_flight: Counter[tuple[str, str | None, str]] = Counter()
+
+    def busy(self, model: ModelInfo) -> int:
+        """Calls in flight on the endpoint that serves ``model``."""
+        return self.in_flight[model.endpoint]
+
+    def _enter(self, model: ModelInfo) -> None:
+        self.in_flight[model.endpoint] += 1
+
+    def _leave(self, model: ModelInfo) -> None:
+        key = model.endpoint
+        self.in_flight[key] -= 1
+        if self.in_flight[key] <= 0:
+            del self.in_flight[key]
 
     # -- policy --------------------------------------------------------------------------
 
@@ -155,7 +174,11 @@ class Executor:
             for n in range(1, self.retry.max_attempts + 1):
                 started_at, t0 = time.time(), self._clock()
                 try:
-                    completion = await provider.complete(model, request)
+                    self._enter(model)
+                    try:
+                        completion = await provider.complete(model, request)
+                    finally:
+                        self._leave(model)
                 except Exception as exc:
                     attempts.append(self._attempt(model, started_at, t0, exc))
                     wait = self.delay(exc, n, last=n == self.retry.max_attempts)
@@ -257,28 +280,32 @@ class ExecutorStream:
                     continue
                 for n in range(1, ex.retry.max_attempts + 1):
                     started_at, t0 = time.time(), ex._clock()
-                    inner = provider.stream(model, self.request)
+                    ex._enter(model)  # counted until the stream ends or fails
                     try:
-                        first = await inner.__anext__()
-                    except StopAsyncIteration:
-                        first = None
-                    except Exception as exc:
-                        await _aclose(inner)
-                        self.attempts.append(ex._attempt(model, started_at, t0, exc))
-                        wait = ex.delay(exc, n, last=n == ex.retry.max_attempts)
-                        if wait is None:
-                            break
-                        await ex._sleep(wait)
-                        continue
-                    # committed to this model: no more retries or fallback
-                    self.model = model
-                    relay = self._relay(model, inner, first, started_at, t0)
-                    try:
-                        async for chunk in relay:
-                            yield chunk
+                        inner = provider.stream(model, self.request)
+                        try:
+                            first = await inner.__anext__()
+                        except StopAsyncIteration:
+                            first = None
+                        except Exception as exc:
+                            await _aclose(inner)
+                            self.attempts.append(ex._attempt(model, started_at, t0, exc))
+                            wait = ex.delay(exc, n, last=n == ex.retry.max_attempts)
+                            if wait is None:
+                                break
+                            await ex._sleep(wait)
+                            continue
+                        # committed to this model: no more retries or fallback
+                        self.model = model
+                        relay = self._relay(model, inner, first, started_at, t0)
+                        try:
+                            async for chunk in relay:
+                                yield chunk
+                        finally:
+                            await relay.aclose()  # closes the upstream call now, not at GC
+                        return
                     finally:
-                        await relay.aclose()  # closes the upstream call now, not at GC
-                    return
+                        ex._leave(model)
             self.error = ex.failure(self.attempts, skipped, self.candidates)
             raise self.error
         finally:

@@ -61,6 +61,12 @@ class ModelInfo:
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
 
+    @property
+    def endpoint(self) -> tuple[str, str | None, str]:
+        """What serves this entry: (provider, base URL, upstream model id). Entries that
+        share it (a local model and its queued twin) share the same hardware."""
+        return (self.provider, self.spec.base_url if self.spec is not None else None, self.model_id)
+
 
 @dataclass(frozen=True, slots=True)
 class TierInfo:
