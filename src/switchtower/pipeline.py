@@ -134,6 +134,13 @@ class Pipeline:
         never inline."""
         return m.batch and m.provider in self._batching
 
+    @staticmethod
+    def _queued_entry(m: ModelInfo) -> bool:
+        """Queued work: an async-tier entry that answers inline (a local model with a
+        ``max_delay_s``). A request that accepts a deferred answer and is routed to it
+        becomes a job, which the queue worker runs when the model's hardware is idle."""
+        return m.tier == "async" and not m.batch
+
     def _batch_ready(self, info: TierInfo) -> TierInfo:
         if self.jobs is not None:
             return info
@@ -299,14 +306,32 @@ class Pipeline:
 
     @property
     def deferred_models(self) -> list[str]:
-        """The batch entries that can take jobs here (an empty list: no queue work)."""
-        return [m.name for m in self._models.values() if m.available and self._deferred_entry(m)]
+        """The entries that can take jobs here: batch entries, and queued entries when a
+        job store is open (an empty list: no queue work)."""
+        return [m.name for m in self.batch_models + self.queued_models]
+
+    @property
+    def batch_models(self) -> list[ModelInfo]:
+        """The available batch entries (their jobs go out as provider batches)."""
+        return [m for m in self._models.values() if m.available and self._deferred_entry(m)]
+
+    @property
+    def queued_models(self) -> list[ModelInfo]:
+        """The available queued entries that take jobs (none without a job store)."""
+        if self.jobs is None:
+            return []
+        return [m for m in self._models.values() if m.available and self._queued_entry(m)]
 
     def defers(self, decision: Decision) -> bool:
         """Whether the plan answers later: its model is a batch entry (the request
-        accepted a deferred answer, or routing would not have chosen one)."""
+        accepted a deferred answer, or routing would not have chosen one), or a queued
+        entry and the request accepted a deferred answer (with a job store open)."""
         m = self._models.get(decision.selection.model)
-        return m is not None and self._deferred_entry(m)
+        if m is None:
+            return False
+        if self._deferred_entry(m):
+            return True
+        return decision.request.accept_deferred and self.jobs is not None and self._queued_entry(m)
 
     def submit(
         self,
@@ -370,8 +395,8 @@ class Pipeline:
         (see :meth:`defers`) is not run here: :meth:`submit` queues it."""
         if self.defers(decision):
             raise InvalidRequestError(
-                f"model {decision.selection.model!r} is a batch API: the plan answers "
-                "later; queue it with Pipeline.submit"
+                f"model {decision.selection.model!r} answers later through the job queue "
+                "(a batch API, or deferred queued work): queue it with Pipeline.submit"
             )
         start = time.perf_counter()
         key = self._cache_key(decision.request, api_key_id)

@@ -69,12 +69,18 @@ def jobs(
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="One pass (submit, poll, rescue), then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="One pass (rescue, run queued work, submit, poll), wait for the queued work "
+    "it started, then exit.",
+)
 @config_option
 @exits_on_error
 def worker(once: bool, config_path: str | None) -> None:
     """Run the job queue's worker: send due jobs as provider batches, poll them, store the
-    answers (``serve`` runs one itself unless ``queue.worker`` is false)."""
+    answers, and run queued work while its hardware is idle (``serve`` runs one itself
+    unless ``queue.worker`` is false)."""
 
     async def go() -> None:
         pipeline = Pipeline.from_config(load(config_path))
@@ -83,7 +89,9 @@ def worker(once: bool, config_path: str | None) -> None:
                 raise click.ClickException("no job store: check storage.url")
             queue = QueueWorker(pipeline, pipeline.jobs)
             if once:
-                click.echo(str(await queue.tick()))
+                report = await queue.tick()
+                await queue.drain()
+                click.echo(str(report))
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -204,13 +204,14 @@ class CacheConfig(_Strict):
 
 
 class QueueConfig(_Strict):
-    """The job queue for provider batch APIs (``queue/``, docs/queue.md).
+    """The job queue for provider batch APIs and queued work (``queue/``, docs/queue.md).
 
-    A request routed to a batch entry becomes a job. Jobs for one model wait up to
-    ``linger_s`` (or until ``max_batch`` are queued) and go out as one provider batch;
-    submitted batches are polled every ``poll_s``. A job whose batch has not answered
-    ``rescue_margin_s`` before its deadline is answered by its planned fallbacks (real
-    time) instead, so no deadline is missed while a fallback can answer.
+    A request routed to a batch entry becomes a job, as does a request that accepts a
+    deferred answer routed to a queued entry (it runs when the hardware is idle). Jobs for
+    one batch model wait up to ``linger_s`` (or until ``max_batch`` are queued) and go out
+    as one provider batch; submitted batches are polled every ``poll_s``. A job not
+    answered ``rescue_margin_s`` before its deadline is answered now (real time), so no
+    deadline is missed while a model can answer.
     """
 
     #: run the queue worker inside ``switchtower serve`` (each worker process runs one;
@@ -222,6 +223,10 @@ class QueueConfig(_Strict):
     rescue_margin_s: float = Field(default=900.0, ge=0.0)
     #: a worker that claimed jobs and died releases them after this long
     lease_s: float = Field(default=300.0, gt=0.0)
+    #: queued work (a deferred request routed to a queued entry, e.g. a local model):
+    #: jobs a worker runs at once per endpoint. It starts one only while no other call
+    #: is in flight on that endpoint in its process, i.e. while the hardware is idle
+    queued_concurrency: int = Field(default=1, ge=1, le=64)
 
 
 class ServerConfig(_Strict):

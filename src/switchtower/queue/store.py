@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -141,9 +141,17 @@ class JobStore:
         with _errors("release expired claims"), self._write() as conn, conn.begin():
             return int(conn.execute(stmt).rowcount or 0)
 
-    def claim_due(self, *, linger_s: float, max_batch: int, lease_s: float) -> list[list[Job]]:
-        """Claim the queued jobs of every model whose batch is due: ``max_batch`` jobs
-        waiting, or the oldest waited ``linger_s``. One list of jobs per batch."""
+    def claim_due(
+        self,
+        *,
+        linger_s: float,
+        max_batch: int,
+        lease_s: float,
+        models: Collection[str] | None = None,
+    ) -> list[list[Job]]:
+        """Claim the queued jobs of every model (of ``models``, when given: the batch
+        entries) whose batch is due: ``max_batch`` jobs waiting, or the oldest waited
+        ``linger_s``. One list of jobs per batch."""
         now = self.clock()
         ready = sa.or_(JobRow.next_poll_at.is_(None), JobRow.next_poll_at <= now)
         groups = (
@@ -151,6 +159,10 @@ class JobStore:
             .where(JobRow.status == "queued", ready)
             .group_by(JobRow.model)
         )
+        if models is not None:
+            if not models:
+                return []
+            groups = groups.where(JobRow.model.in_(list(models)))
         out: list[list[Job]] = []
         with _errors("claim jobs"), self._write() as conn, conn.begin():
             for model, oldest, n in conn.execute(groups).all():
@@ -249,6 +261,20 @@ class JobStore:
             return bool(row.deadline_at <= now + min(margin_s, LATE_SHARE * window))
 
         return self._claim_running(pick, now, lease_s, keep=late)
+
+    def claim_queued(self, model: str, *, limit: int, lease_s: float) -> list[Job]:
+        """Claim up to ``limit`` queued jobs of ``model`` (queued work, answered inline by
+        a worker: status ``running``), the nearest deadline first."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        pick = self._locked(
+            sa.select(JobRow.__table__)
+            .where(JobRow.status == "queued", JobRow.model == model)
+            .order_by(JobRow.deadline_at, JobRow.created_at)
+            .limit(limit)
+        )
+        return self._claim_running(pick, now, lease_s)
 
     def claim_running(self, ids: Sequence[str], *, lease_s: float) -> list[Job]:
         """Claim these submitted jobs to answer them from their fallbacks (their batch

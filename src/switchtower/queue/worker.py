@@ -1,15 +1,21 @@
-"""The queue worker: sends due jobs as provider batches, polls them, stores answers, and
-answers from the planned fallbacks what a batch could not answer in time.
+"""The queue worker: sends due jobs as provider batches, polls them, stores answers,
+answers from the planned fallbacks what a batch could not answer in time, and runs
+queued work when its hardware is idle.
 
 One :meth:`QueueWorker.tick` does, in order:
 
 1. **release**: jobs claimed by a worker that died (lease run out) are queued again;
 2. **rescue**: jobs still waiting ``rescue_margin_s`` before their deadline are answered
-   now by their fallbacks (real time), so a slow batch does not miss the deadline;
-3. **submit**: per batch model, the queued jobs go out as one batch once ``max_batch``
+   now (a queued entry's job by its own model first, then the fallbacks; a batch job by
+   its fallbacks), so a slow batch or a busy local server does not miss the deadline;
+3. **run queued work**: per queued entry (an async-tier model that answers inline, e.g.
+   a local model), while no other call is in flight on its endpoint in this process,
+   up to ``queued_concurrency`` of its jobs start, nearest deadline first. They run as
+   tasks beside the loop (:meth:`QueueWorker.drain` waits for them);
+4. **submit**: per batch model, the queued jobs go out as one batch once ``max_batch``
    wait or the oldest waited ``linger_s`` (a failed submission is retried after
    ``poll_s``);
-4. **poll**: each submitted batch is asked for its state every ``poll_s``; when it has
+5. **poll**: each submitted batch is asked for its state every ``poll_s``; when it has
    ended, every answer is stored with its trace, and every request it did not answer is
    answered by the fallbacks (or fails, with the reason, when none can).
 
@@ -42,6 +48,9 @@ __all__ = ["QueueWorker", "TickReport"]
 
 log = logging.getLogger(__name__)
 
+#: on stop, how long the worker waits for the queued-work jobs it started
+_DRAIN_S = 10.0
+
 
 @dataclass
 class TickReport:
@@ -49,6 +58,8 @@ class TickReport:
 
     released: int = 0
     rescued: int = 0
+    #: queued-work jobs started (they finish in the background)
+    started: int = 0
     batches_submitted: int = 0
     jobs_submitted: int = 0
     batches_polled: int = 0
@@ -74,6 +85,8 @@ class QueueWorker:
         self.jobs = jobs
         self.config = config or pipeline.config.queue
         self.clock = clock
+        #: queued-work jobs running, by endpoint
+        self._running: dict[tuple[str, str | None, str], set[asyncio.Task[None]]] = {}
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -82,18 +95,34 @@ class QueueWorker:
         failing tick is logged, never fatal."""
         if interval_s is None:
             interval_s = min(1.0, self.config.poll_s)
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("queue worker tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("queue worker tick failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        finally:
+            await self.drain(timeout_s=_DRAIN_S)
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait for the queued-work jobs this worker started; after ``timeout_s`` cancel
+        the rest (their claims run out and another worker runs them again)."""
+        tasks = {t for ts in self._running.values() for t in ts}
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def tick(self) -> TickReport:
         report = TickReport()
         report.released = await asyncio.to_thread(self.jobs.release_expired)
         await self._rescue(report)
+        await self._run_queued(report)
         await self._submit(report)
         await self._poll(report)
         if report.busy():
@@ -120,12 +149,39 @@ class QueueWorker:
             why = "the deadline is near and the batch has not answered"
             await self._answer_inline(job, (), why, report)
 
+    async def _run_queued(self, report: TickReport) -> None:
+        """Start queued-work jobs on every queued entry whose endpoint is idle here."""
+        for info in self.pipeline.queued_models:
+            mine = self._running.setdefault(info.endpoint, set())
+            others = self.pipeline.executor.busy(info) - len(mine)
+            free = self.config.queued_concurrency - len(mine)
+            if others > 0 or free <= 0:
+                continue  # a client is waiting on this hardware, or ours is full
+            claimed = await asyncio.to_thread(
+                self.jobs.claim_queued, info.name, limit=free, lease_s=self.config.lease_s
+            )
+            for job in claimed:
+                task = asyncio.create_task(self._run_job(job), name=f"switchtower-job-{job.id}")
+                mine.add(task)
+                task.add_done_callback(mine.discard)
+                report.started += 1
+
+    async def _run_job(self, job: Job) -> None:
+        report = TickReport()
+        try:
+            await self._answer_inline(job, (), "queued work", report)
+        except Exception:  # the claim runs out and the job is run again
+            log.exception("queued job %s could not be answered", job.id)
+            return
+        log.info("queued job %s %s", job.id, "completed" if report.completed else "finished")
+
     async def _submit(self, report: TickReport) -> None:
         groups = await asyncio.to_thread(
             self.jobs.claim_due,
             linger_s=self.config.linger_s,
             max_batch=self.config.max_batch,
             lease_s=self.config.lease_s,
+            models=[m.name for m in self.pipeline.batch_models],
         )
         for group in groups:
             ids = [j.id for j in group]
@@ -231,8 +287,9 @@ class QueueWorker:
     async def _answer_inline(
         self, job: Job, before: Sequence[Attempt], why: str, report: TickReport
     ) -> None:
-        """Answer from the job's fallbacks now; fail the job when none can."""
-        candidates = self.pipeline.inline_models(job.fallbacks)
+        """Answer now: a queued entry's job from its own model first, then from the
+        fallbacks (a batch entry never answers inline); fail the job when none can."""
+        candidates = self.pipeline.inline_models((job.model, *job.fallbacks))
         if not candidates:
             await self._fail(job, before, "no_eligible_model", f"{why}; no fallback can answer")
             report.failed += 1
