@@ -178,6 +178,10 @@ class BatchProvider(Protocol):
 
     async def poll_batch(self, model: ModelInfo, batch_id: str) -> BatchPoll: ...
 
+    async def cancel_batch(self, model: ModelInfo, batch_id: str) -> None:
+        """Ask the provider to stop a batch whose answers are no longer needed."""
+        ...
+
 
 class TraceStore(Protocol):
     """Durable trace storage. Implementations live in ``switchtower.store``."""

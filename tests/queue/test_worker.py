@@ -5,6 +5,7 @@ from the fallbacks what a batch did not; survive a restart between submit and po
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -197,6 +198,47 @@ async def test_a_job_near_its_deadline_is_rescued_in_real_time(
     assert done.completion is not None
     assert done.completion.model == "fake-queued"
     assert len(fake_openai.batches) == 1  # the slow batch was not waited for
+    # nothing in it is waited for any more: the provider is told to stop
+    assert report.batches_cancelled == 1
+    (batch,) = fake_openai.batches.values()
+    assert batch.status == "cancelling"
+    await pipe.aclose()
+
+
+async def test_a_batch_with_jobs_still_waiting_is_not_cancelled(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    pipe = pipeline(fake_openai, None, traces, url, rescue_margin_s=900)
+    assert pipe.jobs is not None
+    early = pipe.submit(pipe.plan(deferred("summarize the first log")))
+    pipe.submit(pipe.plan(deferred("summarize the second log", received_at=time.time() + 7200)))
+    fake_openai.batch_polls_until_done = 100
+    first = await QueueWorker(pipe, pipe.jobs).tick()
+    assert (first.batches_submitted, first.jobs_submitted) == (1, 2)  # one batch of two
+    late = early.deadline_at - 600  # the first is due, the second has two more hours
+    pipe.jobs.clock = lambda: late
+    report = await QueueWorker(pipe, pipe.jobs, clock=lambda: late).tick()
+    assert (report.rescued, report.batches_cancelled) == (1, 0)
+    (batch,) = fake_openai.batches.values()
+    assert batch.status == "in_progress"
+    await pipe.aclose()
+
+
+async def test_an_anthropic_batch_answered_elsewhere_is_cancelled(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, traces: SqlTraceStore, url: str
+) -> None:
+    pipe = pipeline(fake_openai, fake_anthropic, traces, url, rescue_margin_s=900)
+    assert pipe.jobs is not None
+    plan = pipe.plan(deferred("summarize the log"))
+    job = pipe.submit(with_selection(plan, "fake-claude-batch", ("fake-queued",)))
+    fake_anthropic.batch_polls_until_done = 100
+    assert (await QueueWorker(pipe, pipe.jobs).tick()).jobs_submitted == 1
+    late = job.deadline_at - 600
+    pipe.jobs.clock = lambda: late
+    report = await QueueWorker(pipe, pipe.jobs, clock=lambda: late).tick()
+    assert (report.rescued, report.completed, report.batches_cancelled) == (1, 1, 1)
+    (batch,) = fake_anthropic.batches.values()
+    assert batch.processing_status == "canceling"
     await pipe.aclose()
 
 

@@ -141,6 +141,10 @@ class ReplayProvider:
                 results.append(BatchItemResult(cid, error_kind=exc.kind, error_message=str(exc)))
         return BatchPoll(batch_id, ended=True, detail="completed", results=tuple(results))
 
+    async def cancel_batch(self, model: ModelInfo, batch_id: str) -> None:
+        """Nothing to stop: a replayed batch has ended when first polled."""
+        del model, batch_id
+
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         return None
 

@@ -157,6 +157,15 @@ class AnthropicProvider:
         except anthropic.AnthropicError as exc:
             raise self._error(exc, model, spec) from exc
 
+    async def cancel_batch(self, model: ModelInfo, batch_id: str) -> None:
+        import anthropic
+
+        spec = self._spec(model)
+        try:
+            await self._client(spec).messages.batches.cancel(batch_id, timeout=spec.timeout_s)
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+
     async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
         import anthropic
 

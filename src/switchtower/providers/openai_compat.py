@@ -242,6 +242,15 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise self._error(exc, model, spec) from exc
 
+    async def cancel_batch(self, model: ModelInfo, batch_id: str) -> None:
+        import openai
+
+        spec = self._spec(model)
+        try:
+            await self._client(spec).batches.cancel(batch_id, timeout=spec.timeout_s)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, model, spec) from exc
+
     # -- calls ---------------------------------------------------------------------------
 
     async def complete(self, model: ModelInfo, request: Request) -> Completion:

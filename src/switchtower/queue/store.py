@@ -262,6 +262,14 @@ class JobStore:
 
         return self._claim_running(pick, now, lease_s, keep=late)
 
+    def batch_active(self, batch_id: str) -> int:
+        """Jobs of the batch ``batch_id`` not finished yet."""
+        stmt = sa.select(sa.func.count()).where(
+            JobRow.batch_id == batch_id, JobRow.status.in_(_ACTIVE)
+        )
+        with _errors("count a batch's jobs"), self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def claim_queued(self, model: str, *, limit: int, lease_s: float) -> list[Job]:
         """Claim up to ``limit`` queued jobs of ``model`` (queued work, answered inline by
         a worker: status ``running``), the nearest deadline first."""

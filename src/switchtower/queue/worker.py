@@ -7,7 +7,8 @@ One :meth:`QueueWorker.tick` does, in order:
 1. **release**: jobs claimed by a worker that died (lease run out) are queued again;
 2. **rescue**: jobs still waiting ``rescue_margin_s`` before their deadline are answered
    now (a queued entry's job by its own model first, then the fallbacks; a batch job by
-   its fallbacks), so a slow batch or a busy local server does not miss the deadline;
+   its fallbacks), so a slow batch or a busy local server does not miss the deadline; a
+   provider batch left with no unanswered job is cancelled;
 3. **run queued work**: per queued entry (an async-tier model that answers inline, e.g.
    a local model), while no other call is in flight on its endpoint in this process,
    up to ``queued_concurrency`` of its jobs start, nearest deadline first. They run as
@@ -63,6 +64,7 @@ class TickReport:
     batches_submitted: int = 0
     jobs_submitted: int = 0
     batches_polled: int = 0
+    batches_cancelled: int = 0
     completed: int = 0
     failed: int = 0
 
@@ -144,10 +146,29 @@ class QueueWorker:
             margin_s=self.config.rescue_margin_s,
             lease_s=self.config.lease_s,
         )
+        batches: dict[str, str] = {}
         for job in late:
             report.rescued += 1
             why = "the deadline is near and the batch has not answered"
             await self._answer_inline(job, (), why, report)
+            if job.batch_id is not None:
+                batches[job.batch_id] = job.model
+        for batch_id, model in batches.items():
+            await self._cancel_if_answered(model, batch_id, report)
+
+    async def _cancel_if_answered(self, model: str, batch_id: str, report: TickReport) -> None:
+        """Cancel a provider batch once every job in it has been answered elsewhere, so
+        the provider stops working (and billing) on answers nobody will read."""
+        if await asyncio.to_thread(self.jobs.batch_active, batch_id):
+            return  # some of its jobs still wait for it
+        try:
+            info, provider = self._batch_model(model)
+            await provider.cancel_batch(info, batch_id)
+        except Exception as exc:  # e.g. it ended meanwhile: nothing is lost
+            log.warning("could not cancel batch %s (%s): %s", batch_id, model, exc)
+            return
+        report.batches_cancelled += 1
+        log.info("cancelled batch %s (%s): every job in it was answered", batch_id, model)
 
     async def _run_queued(self, report: TickReport) -> None:
         """Start queued-work jobs on every queued entry whose endpoint is idle here."""
