@@ -82,6 +82,8 @@ def test_openai_sdk_gets_a_job_and_then_the_answer(
     assert (trace.status, trace.tier, trace.model) == ("ok", "async", "fake-batch")
     metrics = httpx.get(gw.url + "/metrics").text
     assert 'switchtower_deferred_requests_total{model="fake-batch"} 1.0' in metrics
+    assert 'switchtower_jobs{status="completed"} 1.0' in metrics
+    assert 'switchtower_jobs{status="queued"} 0.0' in metrics
 
 
 def test_anthropic_sdk_gets_the_answer_as_a_message(

@@ -264,7 +264,9 @@ class _App:
         )
 
     async def metrics(self, request: HttpRequest) -> Response:
-        return Response(self.gw.metrics.render(), media_type=CONTENT_TYPE)
+        # in a thread: a scrape reads the job store
+        body = await asyncio.to_thread(self.gw.metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
 
     async def openapi(self, request: HttpRequest) -> Response:
         return JSONResponse(openapi_document(self.gw.pipeline.config))
@@ -387,6 +389,7 @@ def create_app(
     metrics = GatewayMetrics(
         trace_failures=lambda: float(writer.write_failures + pipeline.recorder.write_failures),
         trace_queue=lambda: float(writer.pending),
+        job_counts=pipeline.jobs.counts if pipeline.jobs is not None else None,
     )
     gate = Gatekeeper(keys, limiter or MemoryLimiter(), cache_ttl_s=key_cache_ttl_s)
     gateway = Gateway(pipeline, gate, metrics, writer)

@@ -9,11 +9,14 @@ switchtower_errors_total{kind}                             by error kind
 switchtower_checks_total{verdict}                          second opinions, by verdict
 switchtower_trace_write_failures_total                     traces the store refused
 switchtower_trace_queue_depth                              traces waiting to be written
+switchtower_deferred_requests_total{model}                 requests accepted as jobs (202)
+switchtower_jobs{status}                                   jobs in the job store, read per scrape
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -23,14 +26,17 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from switchtower.queue.jobs import JOB_STATUSES
 from switchtower.types import Trace
 
 __all__ = ["CONTENT_TYPE", "GatewayMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+log = logging.getLogger(__name__)
 
 _BUCKETS = (
     0.0005,
@@ -65,6 +71,27 @@ class _FailureCollector(Collector):
         return [family]
 
 
+class _JobsCollector(Collector):
+    """Jobs by status, counted in the job store at scrape time (so every replica reports
+    the shared queue); nothing when the store does not answer."""
+
+    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        try:
+            counts = self._read()
+        except Exception as exc:  # a scrape never fails on the database
+            log.warning("job counts unavailable for /metrics: %s", exc)
+            return []
+        family = GaugeMetricFamily(
+            "switchtower_jobs", "Jobs in the job store, by status.", labels=["status"]
+        )
+        for status in JOB_STATUSES:
+            family.add_metric([status], counts.get(status, 0))
+        return [family]
+
+
 class GatewayMetrics:
     """The gateway's counters and histograms, registered in a private registry."""
 
@@ -73,6 +100,7 @@ class GatewayMetrics:
         *,
         trace_failures: Callable[[], float] = lambda: 0.0,
         trace_queue: Callable[[], float] = lambda: 0.0,
+        job_counts: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -126,7 +154,7 @@ class GatewayMetrics:
         )
         self.deferred = Counter(
             "switchtower_deferred_requests",
-            "Requests accepted as jobs for a provider batch API (HTTP 202), by model.",
+            "Requests accepted as jobs (HTTP 202: a batch API or queued work), by model.",
             ["model"],
             registry=r,
         )
@@ -137,6 +165,8 @@ class GatewayMetrics:
         )
         queue.set_function(trace_queue)
         r.register(_FailureCollector(trace_failures))
+        if job_counts is not None:
+            r.register(_JobsCollector(job_counts))
 
         # the labelled children, looked up once per label set (``labels()`` validates,
         # locks and builds a key on every call)
