@@ -149,8 +149,9 @@ class QueueWorker:
         batches: dict[str, str] = {}
         for job in late:
             report.rescued += 1
-            why = "the deadline is near and the batch has not answered"
-            await self._answer_inline(job, (), why, report)
+            queued = bool(self.pipeline.inline_models((job.model,)))  # queued work
+            waited = "the hardware was not idle" if queued else "the batch has not answered"
+            await self._answer_inline(job, (), f"the deadline is near and {waited}", report)
             if job.batch_id is not None:
                 batches[job.batch_id] = job.model
         for batch_id, model in batches.items():
@@ -194,7 +195,8 @@ class QueueWorker:
         except Exception:  # the claim runs out and the job is run again
             log.exception("queued job %s could not be answered", job.id)
             return
-        log.info("queued job %s %s", job.id, "completed" if report.completed else "finished")
+        outcome = "completed" if report.completed else "failed" if report.failed else "done already"
+        log.info("queued job %s: %s", job.id, outcome)
 
     async def _submit(self, report: TickReport) -> None:
         groups = await asyncio.to_thread(
