@@ -67,6 +67,17 @@ async def until_in_flight(pipe: Pipeline, model: str, timeout_s: float = 5.0) ->
         await asyncio.sleep(0.01)
 
 
+async def waiting_client(
+    pipe: Pipeline, fake: FakeOpenAI, decision: Decision, hold_s: float = 0.5
+) -> asyncio.Task[Any]:
+    """A client's inline call on ``decision``'s model, held ``hold_s`` by the upstream;
+    returns once the call is in flight."""
+    fake.delay(hold_s, model=pipe.model(decision.selection.model).model_id)
+    call = asyncio.create_task(pipe.execute(decision))
+    await until_in_flight(pipe, decision.selection.model)
+    return call
+
+
 async def test_a_deferred_request_to_a_queued_entry_is_a_job_run_by_its_own_model(
     fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
 ) -> None:
@@ -118,11 +129,8 @@ async def test_queued_work_waits_while_a_client_waits_on_the_same_hardware(
     worker = QueueWorker(pipe, store(pipe))
 
     # a waiting client's call to the same upstream model, held for a while
-    fake_openai.delay(0.5, model="queued-small")
-    inline = asyncio.create_task(
-        pipe.execute(on_queued(pipe, "draft a reply to the customer", deferred=False))
-    )
-    await until_in_flight(pipe, QUEUED)
+    client = on_queued(pipe, "draft a reply to the customer", deferred=False)
+    inline = await waiting_client(pipe, fake_openai, client)
     report = await worker.tick()
     assert report.started == 0
     assert store(pipe).get(job.id).status == "queued"
@@ -141,12 +149,10 @@ async def test_a_busy_upstream_of_another_model_does_not_hold_queued_work(
     pipe = pipeline(fake_openai, traces, url)
     job = pipe.submit(on_queued(pipe, "summarize the quarterly report"))
     worker = QueueWorker(pipe, store(pipe))
-    fake_openai.delay(0.5, model="frontier-0")
     request = Request.from_text("what is the capital of France", pinned_tier="realtime")
     other = pipe.plan(request)
     assert other.selection.model == "fake-frontier-0"
-    inline = asyncio.create_task(pipe.execute(other))
-    await until_in_flight(pipe, "fake-frontier-0")
+    inline = await waiting_client(pipe, fake_openai, other)
     assert (await worker.tick()).started == 1
     await worker.drain()
     await inline
@@ -180,11 +186,8 @@ async def test_a_job_near_its_deadline_runs_even_while_the_hardware_is_busy(
 ) -> None:
     pipe = pipeline(fake_openai, traces, url, rescue_margin_s=900)
     job = pipe.submit(on_queued(pipe, "summarize the quarterly report"))
-    fake_openai.delay(0.5, model="queued-small")
-    inline = asyncio.create_task(
-        pipe.execute(on_queued(pipe, "draft a reply to the customer", deferred=False))
-    )
-    await until_in_flight(pipe, QUEUED)
+    client = on_queued(pipe, "draft a reply to the customer", deferred=False)
+    inline = await waiting_client(pipe, fake_openai, client)
     late = job.deadline_at - 1.0
     store(pipe).clock = lambda: late
     report = await QueueWorker(pipe, store(pipe), clock=lambda: late).tick()
