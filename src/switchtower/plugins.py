@@ -14,6 +14,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "switchtower.select.builtin",
     "switchtower.providers.builtin",
     "switchtower.cache.builtin",
+    "switchtower.scoring.builtin",
 )
 
 

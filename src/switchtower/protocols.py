@@ -28,6 +28,7 @@ __all__ = [
     "Classifier",
     "HistorySource",
     "ModelInfo",
+    "OutcomeScorer",
     "Provider",
     "ResponseCache",
     "Router",
@@ -151,6 +152,14 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class OutcomeScorer(Protocol):
+    """An answer -> its outcome, judged without feedback (``scoring/``), or None when
+    this scorer cannot tell. Runs on the request path after the answer: keep it cheap."""
+
+    def score(self, request: Request, completion: Completion) -> Outcome | None: ...
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from switchtower.protocols import (
     Classifier,
+    OutcomeScorer,
     Provider,
     ResponseCache,
     Router,
@@ -18,7 +19,15 @@ from switchtower.protocols import (
 )
 from switchtower.registry import Registry
 
-__all__ = ["caches", "classifiers", "providers", "routers", "selectors", "signal_extractors"]
+__all__ = [
+    "caches",
+    "classifiers",
+    "providers",
+    "routers",
+    "scorers",
+    "selectors",
+    "signal_extractors",
+]
 
 classifiers: Registry[Classifier] = Registry("classifiers")
 signal_extractors: Registry[SignalExtractor] = Registry("signals")
@@ -26,3 +35,4 @@ routers: Registry[Router] = Registry("routers")
 selectors: Registry[Selector] = Registry("selectors")
 providers: Registry[Provider] = Registry("providers")
 caches: Registry[ResponseCache] = Registry("caches")
+scorers: Registry[OutcomeScorer] = Registry("scorers")

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from switchtower.config.schema import Config
 from switchtower.errors import SwitchtowerError
-from switchtower.protocols import ModelInfo, TraceStore
-from switchtower.types import Attempt, Completion, Decision, Trace, Usage
+from switchtower.protocols import ModelInfo, OutcomeScorer, TraceStore
+from switchtower.scoring import build_scorers, score_answer
+from switchtower.types import Attempt, Completion, Decision, Outcome, Request, Trace, Usage
 
 __all__ = ["TraceRecorder", "build_trace", "settle_trace"]
 
@@ -33,6 +34,7 @@ def build_trace(
     error: SwitchtowerError | None = None,
     status: Literal["ok", "error", "cancelled", "queued"] | None = None,
     api_key_id: str | None = None,
+    outcome: Outcome | None = None,
 ) -> Trace:
     req, c, r, s = decision.request, decision.classification, decision.route, decision.selection
     all_attempts = tuple(completion.attempts) if completion is not None else tuple(attempts)
@@ -72,6 +74,7 @@ def build_trace(
         arm=s.arm,
         api_key_id=api_key_id,
         prompt=req.text if store_prompt else None,
+        outcome=outcome,
     )
 
 
@@ -83,9 +86,11 @@ def settle_trace(
     *,
     frontier: ModelInfo | None,
     error_kind: str | None = None,
+    outcome: Outcome | None = None,
 ) -> Trace:
     """A deferred request's planned trace (status ``queued``) completed by its answer:
-    who answered, every attempt (the batch's included), tokens, cost, latency."""
+    who answered, every attempt (the batch's included), tokens, cost, latency, and the
+    answer's ``outcome`` when a scorer judged it."""
     usage = completion.usage if completion is not None else Usage()
     cost = sum(a.cost_usd for a in attempts)
     if completion is not None:
@@ -104,6 +109,7 @@ def settle_trace(
         cost_usd=cost,
         counterfactual_cost_usd=counterfactual,
         latency_ms=latency_ms,
+        outcome=outcome if completion is not None else planned.outcome,
     )
 
 
@@ -117,14 +123,23 @@ def _decision_json(decision: Decision, completion: Completion | None) -> dict[st
 
 
 class TraceRecorder:
-    """Writes one trace per request; never raises to the caller."""
+    """Writes one trace per request, with the outcome the configured scorers give an
+    answer (``scoring/``); never raises to the caller."""
 
     def __init__(self, config: Config, store: TraceStore | None, frontier: ModelInfo | None):
         self.store = store
         self.frontier = frontier
         self.store_prompts = config.storage.store_prompts
+        self.scorers: tuple[OutcomeScorer, ...] = build_scorers(config)
         self.write_failures = 0
         self.written = 0
+
+    def score(self, request: Request, completion: Completion | None) -> Outcome | None:
+        """The answer's outcome from the scorers; None for no answer or a cache hit (the
+        answer was scored when a model gave it)."""
+        if completion is None or completion.cached is not None or not self.scorers:
+            return None
+        return score_answer(self.scorers, request, completion)
 
     def record(
         self,
@@ -147,6 +162,11 @@ class TraceRecorder:
             error=error,
             status=status,
             api_key_id=api_key_id,
+            outcome=(
+                self.score(decision.request, completion)
+                if error is None and status in (None, "ok")
+                else None
+            ),
         )
         if self.store is None:
             return trace.id

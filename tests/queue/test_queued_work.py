@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from fakes.openai_upstream import FakeOpenAI
+from fakes.upstream import Action
 from server.harness import LiveGateway, build_pipeline, gateway_config
 from switchtower.config.load import load_config
 from switchtower.pipeline import Pipeline
@@ -104,6 +105,32 @@ async def test_a_deferred_request_to_a_queued_entry_is_a_job_run_by_its_own_mode
     assert trace is not None
     assert (trace.status, trace.model, trace.tier) == ("ok", QUEUED, "async")
     assert [a.model for a in trace.attempts] == [QUEUED]
+    await pipe.aclose()
+
+
+async def test_a_queued_jobs_answer_is_scored_on_its_trace(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    """The worker settles a job's trace with the scorers' outcome, as the gateway does
+    for an inline answer: here the ``contract`` scorer on a JSON-mode request."""
+    pipe = pipeline(fake_openai, traces, url)
+    request = Request.from_text(
+        "summarize the notes as JSON",
+        deadline="soon",
+        accept_deferred=True,
+        params={"response_format": {"type": "json_object"}},
+    )
+    selection = Selection(model=QUEUED, tier="async", estimate=0.9)
+    job = pipe.submit(replace(pipe.plan(request), selection=selection))
+    fake_openai.script(Action(text="here you go: no JSON"))
+    worker = QueueWorker(pipe, store(pipe))
+    await worker.tick()
+    await worker.drain()
+    trace = traces.get(job.id)
+    assert trace is not None
+    assert trace.status == "ok"
+    assert trace.outcome is not None
+    assert (trace.outcome.success, trace.outcome.source) == (False, "contract")
     await pipe.aclose()
 
 

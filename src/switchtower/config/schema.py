@@ -20,6 +20,7 @@ __all__ = [
     "QueueConfig",
     "RetryConfig",
     "RouterConfig",
+    "ScoringConfig",
     "SelectorConfig",
     "ServerConfig",
     "StorageConfig",
@@ -166,6 +167,21 @@ class VerifyConfig(_Strict):
     parallel: bool = False
 
 
+class ScoringConfig(_Strict):
+    """Outcomes judged without feedback (``scoring/``, docs/nightly.md): each answer is
+    given to the ``scorers`` in order; the first failure found, else the first success,
+    is stored as the trace's outcome (``source``: the scorer's name), which the router's
+    history and the nightly loop learn from. Feedback given later replaces it."""
+
+    #: registered scorer names with options; ``contract``: the answer keeps the form the
+    #: request asked for (JSON mode, JSON schema, tool calls); ``second-opinion``: a
+    #: second opinion's verdict on the answer. ``[]`` turns scoring off.
+    scorers: tuple[ComponentConfig, ...] = (
+        ComponentConfig(name="contract"),
+        ComponentConfig(name="second-opinion"),
+    )
+
+
 class RetryConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
     base_delay_s: float = Field(default=0.5, ge=0.0)
@@ -243,6 +259,7 @@ class Config(_Strict):
     router: RouterConfig = Field(default_factory=RouterConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)

@@ -341,6 +341,7 @@ class QueueWorker:
             latency_ms,
             frontier=self.pipeline.recorder.frontier,
             error_kind=kind,
+            outcome=self.pipeline.recorder.score(job.request, completion),
         )
 
     async def _finish(
