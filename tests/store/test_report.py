@@ -22,7 +22,7 @@ from switchtower.store.report import (
     summarize,
     wilson_interval,
 )
-from switchtower.types import Trace, Usage
+from switchtower.types import Outcome, Trace, Usage
 
 from .factories import judged, trace
 
@@ -259,3 +259,30 @@ def test_cache_hits_are_counted_with_what_they_saved() -> None:
     assert rep.to_json()["cache"] == {"hits": 2, "saved_usd": pytest.approx(0.004)}
     assert "response cache      2 answers from the cache" in format_report(rep)
     assert "response cache" not in format_report(summarize(ts[-1:]))
+
+
+def test_outcomes_are_counted_per_source_and_model() -> None:
+    def out(success: bool | None, source: str, score: float | None = None) -> Outcome:
+        return Outcome(success=success, score=score, source=source)
+
+    ts = [
+        trace(model="small", outcome=out(True, "contract")),
+        trace(model="small", outcome=out(False, "contract")),
+        trace(model="small", outcome=out(None, "feedback", score=0.5)),
+        trace(model="big", outcome=out(True, "second-opinion")),
+        trace(model="big"),  # not judged
+        trace(model="big", outcome=out(True, "feedback"), status="error"),  # no answer
+    ]
+    rep = summarize(ts)
+    assert rep.outcomes.judged == 4
+    assert dict(rep.outcomes.by_source) == {
+        "contract": (2, 1.0),
+        "feedback": (1, 0.5),
+        "second-opinion": (1, 1.0),
+    }
+    assert dict(rep.outcomes.by_model) == {"big": (1, 1.0), "small": (3, 1.5)}
+    as_json = json.loads(json.dumps(rep.to_json()))["outcomes"]
+    assert as_json["by_model"]["small"] == {"judged": 3, "successes": 1.5, "success_rate": 0.5}
+    text = format_report(rep)
+    assert "outcomes            4 answers judged (contract 2, feedback 1, second-opinion 1)" in text
+    assert "outcomes" not in format_report(summarize(ts[4:5]))

@@ -66,6 +66,8 @@ def learn(
         f"{report.traces} traces in the window, {report.scored} judged "
         f"({report.train} to fit, {report.holdout} held out)"
     )
+    if report.by_source:
+        click.echo("  judged by " + ", ".join(f"{k} {n}" for k, n in report.by_source.items()))
     for model, (n, q) in report.by_model.items():
         click.echo(f"  {model}: {n} judged, mean quality {q:.2f}")
     verdict = f"published {report.new_version}" if report.published else "not published"

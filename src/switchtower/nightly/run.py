@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,6 +56,8 @@ class NightlyReport:
     active_version: str
     new_version: str | None = None
     by_model: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: judged traces per outcome source (``feedback``, ``contract``, ...)
+    by_source: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class NightlyReport:
             "active_version": self.active_version,
             "new_version": self.new_version,
             "by_model": {m: {"n": n, "mean_quality": q} for m, (n, q) in self.by_model.items()},
+            "by_source": dict(self.by_source),
         }
 
 
@@ -148,6 +152,7 @@ def run_nightly(
         reason="",
         active_version=active.version,
         by_model=_by_model(scored),
+        by_source=dict(Counter(s.source for s in scored).most_common()),
     )
     if len(hold) < min_holdout or not train:
         why = (

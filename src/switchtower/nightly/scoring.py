@@ -1,7 +1,8 @@
 """Traces -> scored examples for the learner.
 
-A trace is scored when feedback gave it an outcome (``POST /v1/feedback``, or an
-outcome a scoring job wrote): ``score`` (0-1) when given, else ``success`` as 1 or 0.
+A trace is scored when it has an outcome: feedback (``POST /v1/feedback``) or what a
+scorer judged when the answer came (``scoring/``: the answer's contract, a second
+opinion); ``score`` (0-1) when given, else ``success`` as 1 or 0.
 Only answered traces (status ``ok``) count: the answering model is the one judged. A
 failed call says nothing about quality (the executor already fell back), so error
 traces are left out.
@@ -30,6 +31,8 @@ class ScoredTrace:
     example: OutcomeExample
     classification: Classification
     signals: Signals
+    #: who judged it: ``feedback`` or a scorer's name
+    source: str = "feedback"
 
 
 def quality_of(trace: Trace) -> float | None:
@@ -86,4 +89,5 @@ def score_trace(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
         quality=quality,
         cost_usd=trace.cost_usd,
     )
-    return ScoredTrace(trace.id, example, classification, signals)
+    source = trace.outcome.source if trace.outcome is not None else "feedback"
+    return ScoredTrace(trace.id, example, classification, signals, source)

@@ -27,6 +27,7 @@ __all__ = [
     "CheckStats",
     "Interval",
     "ModelPrice",
+    "OutcomeStats",
     "Report",
     "SpendRow",
     "build_report",
@@ -203,6 +204,36 @@ class CacheStats:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeStats:
+    """Judged answers over the period (the traces' outcomes: feedback or a scorer's),
+    as (judged, successes) per outcome source and per answering model."""
+
+    by_source: Mapping[str, tuple[int, float]] = dataclasses.field(default_factory=dict)
+    by_model: Mapping[str, tuple[int, float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def judged(self) -> int:
+        return sum(n for n, _ in self.by_source.values())
+
+    def to_json(self) -> dict[str, Any]:
+        def part(d: Mapping[str, tuple[int, float]]) -> dict[str, Any]:
+            return {
+                k: {"judged": n, "successes": s, "success_rate": s / n} for k, (n, s) in d.items()
+            }
+
+        return {
+            "judged": self.judged,
+            "by_source": part(self.by_source),
+            "by_model": part(self.by_model),
+        }
+
+
+def _count(acc: dict[str, tuple[int, float]], key: str, ok: float) -> None:
+    n, s = acc.get(key, (0, 0.0))
+    acc[key] = (n + 1, s + ok)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: float | None
     until: float | None
@@ -215,6 +246,7 @@ class Report:
     counterfactual_model: str | None = None
     checks: CheckStats = CheckStats()
     cache: CacheStats = CacheStats()
+    outcomes: OutcomeStats = OutcomeStats()
 
     @property
     def savings_usd(self) -> float:
@@ -249,6 +281,7 @@ class Report:
             "arms": [a.to_json() for a in self.arms],
             "checks": self.checks.to_json(),
             "cache": self.cache.to_json(),
+            "outcomes": self.outcomes.to_json(),
         }
 
 
@@ -315,7 +348,13 @@ def summarize(
     arms: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     verified: list[tuple[Mapping[str, Any], float]] = []
     hits, hit_saved = 0, 0.0
+    by_source: dict[str, tuple[int, float]] = {}
+    by_model: dict[str, tuple[int, float]] = {}
     for t in traces:
+        ok = _success(t)
+        if ok is not None and t.outcome is not None and t.status == "ok":
+            _count(by_source, t.outcome.source, ok)
+            _count(by_model, t.model, ok)
         v = t.decision.get("verification")
         if isinstance(v, Mapping):
             verified.append((v, t.cost_usd))
@@ -334,7 +373,6 @@ def summarize(
         if t.experiment is not None and t.arm is not None:
             costs, judged = arms.setdefault((t.experiment, t.arm), ([], []))
             costs.append(t.cost_usd)
-            ok = _success(t)
             if ok is not None:
                 judged.append(ok)
 
@@ -354,6 +392,7 @@ def summarize(
         counterfactual_model=price.model if price else None,
         checks=_checks(verified),
         cache=CacheStats(hits, hit_saved),
+        outcomes=OutcomeStats(dict(sorted(by_source.items())), dict(sorted(by_model.items()))),
     )
 
 
@@ -459,6 +498,15 @@ def format_report(report: Report) -> str:
             f"second opinions     {c.checked} answers checked: {c.agree} agreed, "
             f"{c.disagree} disagreed ({c.escalated} escalated, {usd(c.escalated_cost_usd)}), "
             f"{c.unverified} not comparable",
+        ]
+    o = report.outcomes
+    if o.judged:
+        sources = ", ".join(f"{k} {n}" for k, (n, _) in o.by_source.items())
+        body = [[m, str(n), _pct(ok / n)] for m, (n, ok) in o.by_model.items()]
+        out += [
+            "",
+            f"outcomes            {o.judged} answers judged ({sources})",
+            format_table(["model", "judged", "success"], body),
         ]
     hits = report.cache.hits
     if hits:
