@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import anthropic
 import httpx
 import openai
 
@@ -126,3 +127,26 @@ def test_a_streamed_json_answer_is_scored(
     assert trace.outcome is not None
     assert trace.outcome.success is False
     assert trace.outcome.source == "contract"
+
+
+def test_tool_use_through_the_anthropic_api_is_scored_too(
+    gateway: LiveGateway, store: SqlTraceStore
+) -> None:
+    """``/v1/messages`` tools and tool_choice arrive as the OpenAI form the scorer reads."""
+    tool = {
+        "name": "get_weather",
+        "input_schema": TOOLS[0]["function"]["parameters"],  # type: ignore[index]
+    }
+    msg = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    answer = msg.messages.create(
+        model="auto",
+        max_tokens=64,
+        tools=[tool],  # type: ignore[list-item]
+        tool_choice={"type": "tool", "name": "get_weather"},
+        messages=[{"role": "user", "content": "summarize the weather in Paris"}],
+    )
+    assert answer.stop_reason == "tool_use"
+    trace = _stored(gateway, store, answer.id.removeprefix("msg_"))
+    assert trace.outcome is not None
+    assert (trace.outcome.success, trace.outcome.source) == (True, "contract")
+    assert "1 tool call" in (trace.outcome.comment or "")
