@@ -64,6 +64,9 @@ def test_the_gateway_scores_a_broken_json_answer_and_feedback_replaces_it(
     tiers, models = store.success_counts(trace.operation)
     assert models[trace.model] == (0.0, 1.0)
     assert tiers[trace.tier] == (0.0, 1.0)
+    metrics = httpx.get(gateway.url + "/metrics").text
+    labels = f'model="{trace.model}",result="failure",source="contract"'
+    assert f"switchtower_outcomes_total{{{labels}}} 1.0" in metrics
     # a person's judgement replaces the check's
     r = httpx.post(gateway.url + "/v1/feedback", json={"trace_id": trace_id, "success": True})
     assert r.status_code == 200

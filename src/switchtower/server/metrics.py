@@ -152,6 +152,13 @@ class GatewayMetrics:
             ["operation"],
             registry=r,
         )
+        self.outcomes = Counter(
+            "switchtower_outcomes",
+            "Answers judged as they came (scoring/: contract checks, second opinions), by "
+            "source, model and result (success or failure).",
+            ["source", "model", "result"],
+            registry=r,
+        )
         self.deferred = Counter(
             "switchtower_deferred_requests",
             "Requests accepted as jobs (HTTP 202: a batch API or queued work), by model.",
@@ -194,6 +201,12 @@ class GatewayMetrics:
             self._child(self.checks, str(checked.get("verdict"))).inc()
         if "cache" in trace.decision:
             self._child(self.cache_hits, trace.operation).inc()
+        out = trace.outcome
+        if out is not None:
+            ok = out.success if out.success is not None else (out.score or 0.0) > 0.5
+            self._child(
+                self.outcomes, out.source, trace.model, "success" if ok else "failure"
+            ).inc()
 
     def observe_deferred(self, model: str) -> None:
         self._child(self.deferred, model).inc()
