@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from server.harness import LiveGateway, build_pipeline
 from switchtower.config.schema import Config
 from switchtower.providers import default_model_path
-from switchtower.store.sql import open_store
+from switchtower.store.sql import SqlTraceStore, open_store
 
 pytestmark = [
     pytest.mark.llamacpp,
@@ -93,3 +94,32 @@ def test_anthropic_sdk_through_gateway_to_llamacpp(local_gateway: LiveGateway) -
         final = stream.get_final_message()
     assert final.content[0].text.strip()  # type: ignore[union-attr]
     assert final.usage.output_tokens > 0
+
+
+def test_a_json_mode_answer_from_smollm2_is_scored_as_a_client_would_parse_it(
+    local_gateway: LiveGateway,
+) -> None:
+    """The ``contract`` scorer on a real model's JSON-mode answer agrees with what the
+    client's own ``json.loads`` makes of it."""
+    c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
+    raw = c.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Ada is 36. Give her name and age as JSON."}],
+        response_format={"type": "json_object"},
+        max_tokens=48,
+    )
+    choice = raw.parse().choices[0]
+    try:
+        kept = choice.finish_reason == "stop" and isinstance(
+            json.loads(choice.message.content or ""), dict
+        )
+    except ValueError:
+        kept = False
+    gateway = local_gateway.app.gateway
+    gateway.writer.flush()
+    store = gateway.pipeline.store
+    assert isinstance(store, SqlTraceStore)
+    trace = store.get(raw.headers["x-switchtower-trace-id"])
+    assert trace is not None
+    assert trace.outcome is not None
+    assert (trace.outcome.source, trace.outcome.success) == ("contract", kept)
