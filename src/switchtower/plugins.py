@@ -15,6 +15,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "switchtower.providers.builtin",
     "switchtower.cache.builtin",
     "switchtower.scoring.builtin",
+    "switchtower.queue.builtin",
 )
 
 

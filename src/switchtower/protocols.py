@@ -27,6 +27,7 @@ __all__ = [
     "BatchProvider",
     "Classifier",
     "HistorySource",
+    "LoadProbe",
     "ModelInfo",
     "OutcomeScorer",
     "Provider",
@@ -152,6 +153,14 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class LoadProbe(Protocol):
+    """How many requests a model's server is working on or holding (all clients'), or
+    None when it cannot tell (``queue/probes.py``)."""
+
+    async def load(self, model: ModelInfo) -> int | None: ...
 
 
 @runtime_checkable

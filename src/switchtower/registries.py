@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from switchtower.protocols import (
     Classifier,
+    LoadProbe,
     OutcomeScorer,
     Provider,
     ResponseCache,
@@ -22,6 +23,7 @@ from switchtower.registry import Registry
 __all__ = [
     "caches",
     "classifiers",
+    "load_probes",
     "providers",
     "routers",
     "scorers",
@@ -36,3 +38,4 @@ selectors: Registry[Selector] = Registry("selectors")
 providers: Registry[Provider] = Registry("providers")
 caches: Registry[ResponseCache] = Registry("caches")
 scorers: Registry[OutcomeScorer] = Registry("scorers")
+load_probes: Registry[LoadProbe] = Registry("load probes")

@@ -43,6 +43,13 @@ class OperationConfig(_Strict):
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class ComponentConfig(_Strict):
+    """A component named by its registry name plus keyword options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     #: registry name of the provider: openai, anthropic, llamacpp, ...
@@ -62,6 +69,15 @@ class ModelConfig(_Strict):
     max_delay_s: float = Field(default=0.0, ge=0.0)
     timeout_s: float = Field(default=60.0, gt=0.0)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: ask the model's server how much work it has before queued work takes it
+    #: (``llamacpp``: llama-server's ``/slots``; ``vllm``: vLLM's ``/metrics``; a name
+    #: alone or ``{name, options}``; docs/queue.md). None: only this process's own calls
+    load_probe: ComponentConfig | None = None
+
+    @field_validator("load_probe", mode="before")
+    @classmethod
+    def _probe_by_name(cls, value: object) -> object:
+        return {"name": value} if isinstance(value, str) else value
 
     @property
     def model_id(self) -> str:
@@ -72,13 +88,6 @@ class TierConfig(_Strict):
     models: tuple[ModelConfig, ...] = ()
     #: price multiplier for batch entries in this tier (OpenAI/Anthropic batch: 0.5)
     batch_discount: float = Field(default=0.5, gt=0.0, le=1.0)
-
-
-class ComponentConfig(_Strict):
-    """A component named by its registry name plus keyword options."""
-
-    name: str
-    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class ClassifierConfig(ComponentConfig):

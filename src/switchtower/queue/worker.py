@@ -10,9 +10,10 @@ One :meth:`QueueWorker.tick` does, in order:
    its fallbacks), so a slow batch or a busy local server does not miss the deadline; a
    provider batch left with no unanswered job is cancelled;
 3. **run queued work**: per queued entry (an async-tier model that answers inline, e.g.
-   a local model), while no other call is in flight on its endpoint in this process,
-   up to ``queued_concurrency`` of its jobs start, nearest deadline first. They run as
-   tasks beside the loop (:meth:`QueueWorker.drain` waits for them);
+   a local model), while no other call is in flight on its endpoint in this process
+   and its server's ``load_probe`` (if any) reports no other work, up to
+   ``queued_concurrency`` of its jobs start, nearest deadline first. They run as tasks
+   beside the loop (:meth:`QueueWorker.drain` waits for them);
 4. **submit**: per batch model, the queued jobs go out as one batch once ``max_batch``
    wait or the oldest waited ``linger_s`` (a failed submission is retried after
    ``poll_s``);
@@ -36,8 +37,9 @@ from typing import TYPE_CHECKING
 
 from switchtower.config.schema import QueueConfig
 from switchtower.errors import AllModelsFailedError, SwitchtowerError
-from switchtower.protocols import BatchProvider, ModelInfo
+from switchtower.protocols import BatchProvider, LoadProbe, ModelInfo
 from switchtower.queue.jobs import Job, completion_to_json
+from switchtower.queue.probes import build_probes
 from switchtower.queue.store import JobStore
 from switchtower.tracing import settle_trace
 from switchtower.types import Attempt, BatchItemResult, Completion, Trace
@@ -61,6 +63,8 @@ class TickReport:
     rescued: int = 0
     #: queued-work jobs started (they finish in the background)
     started: int = 0
+    #: queued entries held back because their server reported other clients' work
+    held: int = 0
     batches_submitted: int = 0
     jobs_submitted: int = 0
     batches_polled: int = 0
@@ -89,6 +93,8 @@ class QueueWorker:
         self.clock = clock
         #: queued-work jobs running, by endpoint
         self._running: dict[tuple[str, str | None, str], set[asyncio.Task[None]]] = {}
+        #: queued entry -> the probe that asks its server for its load (``load_probe``)
+        self._probes: dict[str, LoadProbe] = build_probes(pipeline.queued_models, pipeline.config)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -175,10 +181,13 @@ class QueueWorker:
         """Start queued-work jobs on every queued entry whose endpoint is idle here."""
         for info in self.pipeline.queued_models:
             mine = self._running.setdefault(info.endpoint, set())
-            others = self.pipeline.executor.busy(info) - len(mine)
+            here = self.pipeline.executor.busy(info)
             free = self.config.queued_concurrency - len(mine)
-            if others > 0 or free <= 0:
+            if here > len(mine) or free <= 0:
                 continue  # a client is waiting on this hardware, or ours is full
+            if await self._busy_elsewhere(info, here):
+                report.held += 1
+                continue
             claimed = await asyncio.to_thread(
                 self.jobs.claim_queued, info.name, limit=free, lease_s=self.config.lease_s
             )
@@ -187,6 +196,15 @@ class QueueWorker:
                 mine.add(task)
                 task.add_done_callback(mine.discard)
                 report.started += 1
+
+    async def _busy_elsewhere(self, info: ModelInfo, here: int) -> bool:
+        """True when the entry's server reports more work than this process's own calls
+        to it (``here``): another replica's or client's. No probe, or no answer: False."""
+        probe = self._probes.get(info.name)
+        if probe is None:
+            return False
+        load = await probe.load(info)
+        return load is not None and load > here
 
     async def _run_job(self, job: Job) -> None:
         report = TickReport()
