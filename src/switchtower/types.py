@@ -336,7 +336,9 @@ class Verification:
 
     ``verdict``: ``agree`` (a second opinion gave the same final answer and none another),
     ``disagree`` (one gave another: the request was escalated), ``unverified`` (no
-    comparable answer came back: the cheap answer stands).
+    comparable answer came back: the cheap answer stands). ``sided_with``: after an
+    escalation, whose final answer the escalated answer gave (``checked``: the cheap
+    answer was right after all; ``peer``: the peer was), None when neither's.
     """
 
     verdict: Literal["agree", "disagree", "unverified"]
@@ -344,6 +346,7 @@ class Verification:
     peers: tuple[str, ...] = ()
     escalated_to: str | None = None
     detail: str = ""
+    sided_with: Literal["checked", "peer"] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -352,6 +355,7 @@ class Verification:
             "peers": list(self.peers),
             "escalated_to": self.escalated_to,
             "detail": self.detail,
+            "sided_with": self.sided_with,
         }
 
 

@@ -8,14 +8,14 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from switchtower.config.schema import Config
 from switchtower.errors import RegistryError
 from switchtower.nightly import PolicyHistory, run_nightly
-from switchtower.nightly.scoring import score_trace
+from switchtower.nightly.scoring import score_checked, score_trace
 from switchtower.registries import scorers as scorer_registry
 from switchtower.scoring import build_scorers, score_answer
 from switchtower.scoring.opinions import SecondOpinionScorer
@@ -26,6 +26,7 @@ from switchtower.types import (
     Completion,
     Outcome,
     Request,
+    Tier,
     Trace,
     Usage,
     Verification,
@@ -80,18 +81,22 @@ def test_a_failing_scorer_is_logged_and_skipped(caplog: pytest.LogCaptureFixture
 
 
 @pytest.mark.parametrize(
-    ("verdict", "answered_by", "escalated", "expected"),
+    ("verdict", "answered_by", "escalated", "sided", "expected"),
     [
-        ("agree", "cheap", None, True),
-        ("disagree", "cheap", None, False),  # escalation failed: the cheap answer stood
-        ("disagree", "big", "big", None),  # the escalated answer was not checked
-        ("unverified", "cheap", None, None),
+        ("agree", "cheap", None, None, True),
+        ("disagree", "cheap", None, None, False),  # escalation failed: the cheap answer stood
+        ("disagree", "big", "big", "peer", True),  # big and the peer gave the same answer
+        ("disagree", "big", "big", "checked", True),  # big and the cheap model did
+        ("disagree", "big", "big", None, None),  # big agreed with nobody
+        ("unverified", "cheap", None, None, None),
     ],
 )
 def test_second_opinion_verdicts(
-    verdict: Any, answered_by: str, escalated: str | None, expected: bool | None
+    verdict: Any, answered_by: str, escalated: str | None, sided: Any, expected: bool | None
 ) -> None:
-    v = Verification(verdict=verdict, checked="cheap", peers=("peer",), escalated_to=escalated)
+    v = Verification(
+        verdict=verdict, checked="cheap", peers=("peer",), escalated_to=escalated, sided_with=sided
+    )
     out = SecondOpinionScorer().score(REQ, completion(answered_by, v))
     if expected is None:
         assert out is None
@@ -182,7 +187,19 @@ def test_the_nightly_loop_learns_from_scored_traces_and_says_who_judged(tmp_path
                 outcome=Outcome(success=kept, source=source),
             )
         )
-    assert store.write_many(traces) == 200
+    # 20 answers of small checked by a peer, escalated to big, which sided with the peer:
+    # big's answer is the trace's (scored a success), and small was wrong
+    check = Verification("disagree", "small", ("peer",), escalated_to="big", sided_with="peer")
+    for i in range(20):
+        traces.append(
+            replace(
+                traces[2 * i + 1],
+                id=f"e{i:04d}",
+                decision={"context_tokens": 300, "verification": check.to_json()},
+                outcome=Outcome(success=True, source="second-opinion"),
+            )
+        )
+    assert store.write_many(traces) == 220
     item = score_trace(traces[1], {"small": "local", "big": "realtime"})
     assert item is not None
     assert item.source == "contract"
@@ -191,11 +208,13 @@ def test_the_nightly_loop_learns_from_scored_traces_and_says_who_judged(tmp_path
     report = run_nightly(
         cfg, store.iter_traces(*window), PolicyHistory(cfg.router.policy), window=window
     )
-    assert report.scored == 200
-    assert report.by_source == {"contract": 160, "feedback": 40}
-    assert report.to_json()["by_source"] == {"contract": 160, "feedback": 40}
+    assert report.scored == 240
+    counts = {"contract": 160, "feedback": 40, "second-opinion": 40}
+    assert report.by_source == counts
+    assert report.to_json()["by_source"] == counts
     assert report.published, report.reason
-    assert report.by_model["small"][1] == pytest.approx(0.4)
+    assert report.by_model["small"] == (120, pytest.approx(40 / 120, abs=1e-4))
+    assert report.by_model["big"] == (120, 1.0)
     store.engine.dispose()
 
 
@@ -210,3 +229,32 @@ def test_a_cache_hit_is_not_scored_again() -> None:
     assert (scored.success, scored.source) == (False, "contract")
     assert recorder.score(json_request, replace(fresh, cached="key")) is None
     assert recorder.score(json_request, None) is None
+
+
+def test_the_nightly_loop_learns_the_checked_model_from_an_escalation() -> None:
+    """The served answer is the escalation's; whose answer it gave also judges the
+    checked model: right when it sided with it, wrong when it sided with the peer."""
+    models: dict[str, Tier] = {"cheap": "local", "big": "realtime"}
+
+    def escalated(sided: Literal["checked", "peer"] | None) -> Trace:
+        v = Verification("disagree", "cheap", ("peer",), escalated_to="big", sided_with=sided)
+        return replace(
+            _trace(Outcome(success=True, source="second-opinion")),
+            status="ok",
+            model="big",
+            tier="realtime",
+            decision={"context_tokens": 10, "verification": v.to_json()},
+        )
+
+    cases: list[tuple[Literal["checked", "peer"], float]] = [("peer", 0.0), ("checked", 1.0)]
+    for sided, quality in cases:
+        item = score_checked(escalated(sided), models)
+        assert item is not None
+        assert (item.example.model, item.example.tier) == ("cheap", "local")
+        assert (item.example.quality, item.source) == (quality, "second-opinion")
+        served = score_trace(escalated(sided), models)
+        assert served is not None
+        assert served.example.model == "big"
+    assert score_checked(escalated(None), models) is None
+    assert score_checked(_trace(), models) is None
+    assert score_checked(escalated("peer"), {"big": "realtime"}) is None  # model gone

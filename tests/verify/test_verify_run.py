@@ -77,6 +77,24 @@ async def test_disagreement_escalates_and_pays_for_everything(
     assert done.cost_usd > 0
 
 
+@pytest.mark.parametrize(
+    ("big", "sided"),
+    [
+        ("C", "peer"),  # the escalation gave the peer's answer: the cheap one was wrong
+        ("The answer is B.", "checked"),  # it gave the cheap answer: the peer was wrong
+        ("D", None),  # neither's
+        ("It depends on what the question means.", None),  # nothing to compare
+    ],
+)
+async def test_the_escalation_says_whose_answer_it_gave(
+    executor: Executor, fake_openai: FakeOpenAI, big: str, sided: str | None
+) -> None:
+    done = await _checked(executor, fake_openai, yi="B", mixtral="C", big=big)
+    assert done.verification is not None
+    assert (done.verification.verdict, done.verification.sided_with) == ("disagree", sided)
+    assert done.verification.to_json()["sided_with"] == sided
+
+
 async def test_no_comparable_answer_keeps_the_cheap_answer(
     executor: Executor, fake_openai: FakeOpenAI
 ) -> None:

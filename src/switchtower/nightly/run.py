@@ -27,7 +27,7 @@ from typing import Any
 
 from switchtower.config.schema import Config
 from switchtower.nightly.history import PolicyHistory
-from switchtower.nightly.scoring import ScoredTrace, score_trace
+from switchtower.nightly.scoring import ScoredTrace, score_checked, score_trace
 from switchtower.pricing import build_model_infos
 from switchtower.protocols import TierInfo
 from switchtower.registries import providers as provider_registry
@@ -134,9 +134,9 @@ def run_nightly(
     scored: list[ScoredTrace] = []
     for trace in traces:
         seen += 1
-        item = score_trace(trace, models)
-        if item is not None:
-            scored.append(item)
+        for item in (score_trace(trace, models), score_checked(trace, models)):
+            if item is not None:
+                scored.append(item)
     active = history.current()
     hold = [s for s in scored if _held_out(s.trace_id)]
     train = [s for s in scored if not _held_out(s.trace_id)]

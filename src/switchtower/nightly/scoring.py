@@ -7,6 +7,9 @@ Only answered traces (status ``ok``) count: the answering model is the one judge
 failed call says nothing about quality (the executor already fell back), so error
 traces are left out.
 
+A second opinion that escalated also says whether the *checked* model was right
+(:func:`score_checked`): one more example, for that model.
+
 The learner sees what the router saw, rebuilt from the trace: the operation, the
 classifier's confidence and alternatives, complexity, context size and the five
 failure-mode scores. Never the prompt.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from switchtower.route.policy import OutcomeExample, features_of
 from switchtower.types import FAILURE_MODES, Classification, Signal, Signals, Tier, Trace
 
-__all__ = ["ScoredTrace", "quality_of", "score_trace"]
+__all__ = ["ScoredTrace", "quality_of", "score_checked", "score_trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +62,9 @@ def _alternatives(decision: Mapping[str, object]) -> tuple[tuple[str, float], ..
     return tuple(out)
 
 
-def score_trace(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
-    """The scored example of ``trace``; None when it is not judged, not answered, or its
-    model is no longer configured (``models``: configured name -> tier)."""
-    quality = quality_of(trace)
-    tier = models.get(trace.model)
-    if quality is None or trace.status != "ok" or tier is None:
-        return None
+def _scored(
+    trace: Trace, model: str, tier: Tier, *, quality: float, source: str, cost_usd: float
+) -> ScoredTrace:
     decision = trace.decision
     context = decision.get("context_tokens")
     classification = Classification(
@@ -85,9 +84,38 @@ def score_trace(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
         operation=trace.operation,
         features=features_of(classification, signals),
         tier=tier,
-        model=trace.model,
+        model=model,
         quality=quality,
-        cost_usd=trace.cost_usd,
+        cost_usd=cost_usd,
     )
-    source = trace.outcome.source if trace.outcome is not None else "feedback"
     return ScoredTrace(trace.id, example, classification, signals, source)
+
+
+def score_trace(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
+    """The scored example of ``trace``; None when it is not judged, not answered, or its
+    model is no longer configured (``models``: configured name -> tier)."""
+    quality = quality_of(trace)
+    tier = models.get(trace.model)
+    if quality is None or trace.status != "ok" or tier is None:
+        return None
+    source = trace.outcome.source if trace.outcome is not None else "feedback"
+    return _scored(
+        trace, trace.model, tier, quality=quality, source=source, cost_usd=trace.cost_usd
+    )
+
+
+def score_checked(trace: Trace, models: Mapping[str, Tier]) -> ScoredTrace | None:
+    """What an escalation showed about the *checked* model of a second opinion: right
+    (1) when the escalated answer gave its final answer, wrong (0) when it gave a
+    differing peer's; None when the trace has no such verdict or the model is gone. The
+    served answer is the escalation's, so this example is not the trace's outcome."""
+    v = trace.decision.get("verification")
+    if not isinstance(v, Mapping) or trace.status != "ok" or not v.get("escalated_to"):
+        return None
+    sided, checked = v.get("sided_with"), v.get("checked")
+    tier = models.get(checked) if isinstance(checked, str) else None
+    if sided not in ("checked", "peer") or tier is None or not isinstance(checked, str):
+        return None
+    cost = sum(a.cost_usd for a in trace.attempts if a.model == checked)
+    quality = 1.0 if sided == "checked" else 0.0
+    return _scored(trace, checked, tier, quality=quality, source="second-opinion", cost_usd=cost)

@@ -1,10 +1,19 @@
-"""The ``second-opinion`` scorer: a second opinion's verdict on the answer it checked.
+"""The ``second-opinion`` scorer: what a second opinion showed about the answer.
 
-When a cheap answer was checked against other models' answers (``verify/``), the
-verdict says something about it: ``agree`` (another model gave the same final answer,
-none another) counts as a success of the checked model, ``disagree`` as a failure
-(the request was escalated because of it). Only the checked model's own answer is
-scored: an escalated answer was not checked, and ``unverified`` says nothing.
+When a cheap answer was checked against other models' answers (``verify/``):
+
+- ``agree`` (another model gave the same final answer, none another): a success of the
+  checked model;
+- ``disagree`` with no escalated answer (the escalation failed, the cheap answer
+  stood): a failure of the checked model;
+- ``disagree`` and escalated: the escalated answer is the one served. When it gave the
+  checked model's or a differing peer's final answer (``sided_with``), two models agree
+  on it: a success of the escalation model. Otherwise it is not scored.
+
+``unverified`` says nothing. What an escalation shows about the *checked* model (right
+when the escalation sided with it, wrong when it sided with a peer) is not this trace's
+answer; the nightly loop learns it from ``decision.verification``
+(``nightly/scoring.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +31,15 @@ class SecondOpinionScorer:
     def score(self, request: Request, completion: Completion) -> Outcome | None:
         del request
         v = completion.verification
-        if v is None or v.verdict == "unverified" or completion.model != v.checked:
+        if v is None or v.verdict == "unverified":
             return None
         peers = ", ".join(v.peers) or "a peer"
-        if v.verdict == "agree":
-            return Outcome(success=True, comment=f"{peers} gave the same answer", source=self.name)
-        return Outcome(success=False, comment=f"{peers} gave another answer", source=self.name)
+        if completion.model == v.checked:
+            if v.verdict == "agree":
+                return Outcome(True, comment=f"{peers} gave the same answer", source=self.name)
+            return Outcome(False, comment=f"{peers} gave another answer", source=self.name)
+        if v.escalated_to == completion.model and v.sided_with is not None:
+            whose = v.checked if v.sided_with == "checked" else peers
+            why = f"escalated answer matched {whose}'s"
+            return Outcome(True, comment=why, source=self.name)
+        return None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
 from switchtower.errors import AllModelsFailedError
 from switchtower.execute import Executor
@@ -123,8 +124,21 @@ async def execute_checked(
         failed = result(first, Verification("disagree", first.model, peers_named, detail=why))
         return dataclasses.replace(failed, attempts=(*failed.attempts, *exc.attempts))
     why = f"{differs} answered differently from {first.model}"
-    return result(
-        better,
-        Verification("disagree", first.model, peers_named, escalated_to=better.model, detail=why),
-        extra=(better,),
-    )
+    sided = _sided_with(better, first, [o for o in asked[0] if verdicts[o.model] is False])
+    verification = Verification(
+        "disagree", first.model, peers_named, escalated_to=better.model, detail=why,
+        sided_with=sided,
+    )  # fmt: skip
+    return result(better, verification, extra=(better,))
+
+
+def _sided_with(
+    better: Completion, first: Completion, differing: Sequence[Completion]
+) -> Literal["checked", "peer"] | None:
+    """Whose final answer the escalated answer gave: the checked model's, a differing
+    peer's, or (None) neither's / not comparable."""
+    if agreement(better.text, first.text):
+        return "checked"
+    if any(agreement(better.text, o.text) for o in differing):
+        return "peer"
+    return None
