@@ -186,11 +186,13 @@ def test_cli_learn_list_and_rollback(tmp_path: Path, store: SqlTraceStore) -> No
     dry = runner.invoke(cli, ["learn", "--config", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "dry run: would publish" in dry.output
+    assert "judged by feedback 600" in dry.output
     assert not Path(cfg.router.policy or "").exists()
     res = runner.invoke(cli, ["learn", "--config", str(path), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["published"]
+    assert report["by_source"] == {"feedback": 600}
     listed = runner.invoke(cli, ["policy", "list", "--config", str(path)])
     assert listed.exit_code == 0, listed.output
     assert f"* {report['new_version']}" in listed.output
