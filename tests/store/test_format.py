@@ -37,3 +37,15 @@ def test_trace_table_has_one_line_per_trace_with_full_ids() -> None:
     assert ts[0].id in lines[2]
     assert "error:all_models_failed" in lines[3]
     assert format_trace_table([]) == "no traces"
+
+
+def test_trace_table_says_who_judged_an_outcome_unless_feedback() -> None:
+    ts = [
+        trace(outcome=Outcome(success=False, source="contract")),
+        trace(outcome=Outcome(success=True)),
+        trace(outcome=Outcome(score=0.5, source="second-opinion")),
+    ]
+    rows = format_trace_table(ts).splitlines()[2:]
+    assert rows[0].rstrip().endswith("failure (contract)")
+    assert rows[1].rstrip().endswith("success")
+    assert rows[2].rstrip().endswith("score 0.50 (second-opinion)")

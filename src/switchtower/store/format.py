@@ -75,13 +75,20 @@ def format_trace_table(traces: Sequence[Trace]) -> str:
             f"{t.usage.input_tokens}/{t.usage.output_tokens}",
             usd(t.cost_usd),
             f"{t.latency_ms:.0f}ms",
-            "-" if t.outcome is None else _outcome_word(t),
+            "-" if t.outcome is None else _outcome_cell(t),
         ]
         for t in traces
     ]
     headers = ["time (UTC)", "id", "operation", "tier", "model", "status", "tokens in/out"]
     headers += ["cost", "latency", "outcome"]
     return format_table(headers, rows, align="llllllrrrl")
+
+
+def _outcome_cell(t: Trace) -> str:
+    """The outcome word, with who judged it unless that was feedback."""
+    assert t.outcome is not None
+    source = t.outcome.source
+    return _outcome_word(t) + ("" if source == "feedback" else f" ({source})")
 
 
 def _outcome_word(t: Trace) -> str:
