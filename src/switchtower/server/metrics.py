@@ -29,6 +29,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from switchtower.nightly.scoring import quality_of
 from switchtower.queue.jobs import JOB_STATUSES
 from switchtower.types import Trace
 
@@ -201,12 +202,10 @@ class GatewayMetrics:
             self._child(self.checks, str(checked.get("verdict"))).inc()
         if "cache" in trace.decision:
             self._child(self.cache_hits, trace.operation).inc()
-        out = trace.outcome
-        if out is not None:
-            ok = out.success if out.success is not None else (out.score or 0.0) > 0.5
-            self._child(
-                self.outcomes, out.source, trace.model, "success" if ok else "failure"
-            ).inc()
+        quality = quality_of(trace)
+        if quality is not None and trace.outcome is not None:
+            result = "success" if quality >= 0.5 else "failure"
+            self._child(self.outcomes, trace.outcome.source, trace.model, result).inc()
 
     def observe_deferred(self, model: str) -> None:
         self._child(self.deferred, model).inc()
