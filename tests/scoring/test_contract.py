@@ -216,3 +216,11 @@ def test_odd_values_never_raise() -> None:
     result = check_contract(req(tools=TOOLS), answer(calls=calls, finish="tool_calls"))
     assert result is not None
     assert result[0] is False
+
+
+def test_a_refusal_breaks_the_contract() -> None:
+    refused = answer()
+    message = refused.raw["choices"][0]["message"]
+    message["refusal"] = "I can't help with that."
+    result = check_contract(req(response_format=JSON_SCHEMA), refused)
+    assert result == (False, "the model refused: I can't help with that.")

@@ -11,8 +11,8 @@ contract is checked against it, and the check is its outcome:
 - ``tools``: every tool call names an offered function and its arguments are a JSON
   object valid against that function's ``parameters``; ``tool_choice`` ``required`` (or
   a named function) gets a call (of that function);
-- under any of these, an answer cut off at the token limit or by a content filter, or
-  an empty one, fails.
+- under any of these, an answer cut off at the token limit or by a content filter, a
+  refusal (the ``refusal`` of OpenAI's structured outputs), or an empty answer fails.
 
 A request without a contract is not scored (None): passing nothing says nothing. The
 outcome judges the form, not the content: feedback given later replaces it.
@@ -158,6 +158,9 @@ def check_contract(request: Request, completion: Completion) -> tuple[bool, str]
     calls = _tool_calls(message)
     if completion.finish_reason in _CUT_OFF:
         return False, f"the answer was {_CUT_OFF[completion.finish_reason]}"
+    refusal = message.get("refusal") if message is not None else None
+    if isinstance(refusal, str) and refusal.strip():
+        return False, f"the model refused: {refusal.strip()}"
     if not completion.text.strip() and not calls and completion.finish_reason != "tool_calls":
         return False, "the answer is empty"
     checked: list[str] = []
