@@ -8,7 +8,6 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from switchtower.pipeline import Pipeline
 from switchtower.protocols import ModelInfo
 from switchtower.queue import JobStore, QueueWorker
 from switchtower.queue.probes import LlamaCppSlots, VllmMetrics, build_probes, probe_url
-from switchtower.store import SqlTraceStore, open_store
+from switchtower.store import SqlTraceStore
 from switchtower.types import Request, Selection
 
 FAST = {"linger_s": 0.0, "poll_s": 0.01, "rescue_margin_s": 0.0}
@@ -149,18 +148,6 @@ def test_probes_are_built_from_the_entries_config() -> None:
 
 
 # -- the worker -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'st.db'}"
-
-
-@pytest.fixture
-def traces(url: str, tmp_path: Path) -> Iterator[SqlTraceStore]:
-    store = open_store(url, spool_dir=tmp_path)
-    yield store
-    store.close()
 
 
 def probed_pipeline(

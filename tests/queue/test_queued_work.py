@@ -30,18 +30,6 @@ FAST = {"linger_s": 0.0, "poll_s": 0.01, "rescue_margin_s": 0.0}
 QUEUED = "fake-queued"  # upstream model id "queued-small" on the fake
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'st.db'}"
-
-
-@pytest.fixture
-def traces(url: str, tmp_path: Path) -> Iterator[SqlTraceStore]:
-    store = open_store(url, spool_dir=tmp_path)
-    yield store
-    store.close()
-
-
 def pipeline(fake: FakeOpenAI, traces: SqlTraceStore, url: str, **queue: Any) -> Pipeline:
     config = gateway_config(fake, None, batch=True, queue={**FAST, **queue})
     return build_pipeline(config, traces, JobStore.open(url))

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,22 +17,10 @@ from server.harness import build_pipeline, gateway_config
 from switchtower.errors import InvalidRequestError, UpstreamServerError
 from switchtower.pipeline import Pipeline
 from switchtower.queue import JobStore, QueueWorker
-from switchtower.store import SqlTraceStore, open_store
+from switchtower.store import SqlTraceStore
 from switchtower.types import Decision, Request, Selection
 
 FAST = {"linger_s": 0.0, "poll_s": 0.01, "rescue_margin_s": 0.0}
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'st.db'}"
-
-
-@pytest.fixture
-def traces(url: str, tmp_path: Path) -> Iterator[SqlTraceStore]:
-    store = open_store(url, spool_dir=tmp_path)
-    yield store
-    store.close()
 
 
 def pipeline(
