@@ -135,8 +135,13 @@ def test_value_rule_picks_the_model_whose_gain_is_worth_its_price() -> None:
     """In the real-time tier ``big`` is predicted a little better than ``mini`` (price
     prior) at ~5x its cost: worth it only when a success is worth a lot."""
     sig = signals("interactive", complexity=0.5)
-    low = _plan(config(router={"value_per_success_usd": 0.05}, operations=OPS), "write-code", sig)
-    high = _plan(config(router={"value_per_success_usd": 50.0}, operations=OPS), "write-code", sig)
+    no_explore = {"exploration": 0.0}  # else 5% of random request ids try a cheaper model
+
+    def plan_at(value: float) -> Selection:
+        cfg = config(router={"value_per_success_usd": value}, operations=OPS, selector=no_explore)
+        return _plan(cfg, "write-code", sig)
+
+    low, high = plan_at(0.05), plan_at(50.0)
     assert (low.tier, high.tier) == ("realtime", "realtime")
     assert (low.model, high.model) == ("mini", "big")
     assert "highest expected net value in realtime at $50 per success" in high.explanation
