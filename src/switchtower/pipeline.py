@@ -178,7 +178,10 @@ class Pipeline:
             from switchtower.store import SafeTraceWriter
 
             # starts even with the database down: traces spool to disk until it answers
-            store = SafeTraceWriter.open(config.storage.url)
+            days = config.storage.history_days
+            store = SafeTraceWriter.open(
+                config.storage.url, history_window_s=None if days is None else days * 86400.0
+            )
         history = store if isinstance(store, HistorySource) else None
         return cls(
             config,

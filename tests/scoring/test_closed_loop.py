@@ -4,6 +4,7 @@ the real-time tier, and one that keeps the contract keeps it."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from fakes.openai_upstream import FakeOpenAI
 from fakes.upstream import Action
 from switchtower.config.schema import Config
 from switchtower.pipeline import Pipeline
+from switchtower.store import SafeTraceWriter
 from switchtower.store.sql import open_store
-from switchtower.types import Request
+from switchtower.types import Outcome, Request, Trace
 
 
 def _pipeline(fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
@@ -80,3 +82,34 @@ async def test_a_local_model_that_keeps_the_contract_keeps_it(
         _pipeline(fake_openai, tmp_path, monkeypatch), fake_openai, '{"invoice": 7}', 20
     )
     assert set(tiers) == {"l"}, tiers
+
+
+def test_old_outcomes_age_out_of_the_history_with_history_days(tmp_path: Path) -> None:
+    """``storage.history_days`` bounds the history the router reads: a model that broke
+    the contract last week is judged on this week's answers."""
+    now = time.time()
+
+    def judged(i: int, age_days: float, ok: bool) -> Trace:
+        return Trace(
+            id=f"t{i}", created_at=now - age_days * 86400, request_digest="d" * 64,
+            operation="extract-data", confidence=0.9, tier="local", model="local",
+            deadline="interactive", signals={}, decision={},
+            outcome=Outcome(success=ok, source="contract"),
+        )  # fmt: skip
+
+    traces = [judged(i, 8.0, False) for i in range(5)] + [judged(9, 0.1, True)]
+    counts = {}
+    for days in (None, 7.0):
+        config = Config.model_validate(
+            {
+                "operations": [{"name": "extract-data", "description": "pull out fields"}],
+                "storage": {"url": f"sqlite:///{tmp_path / f'{days}.db'}", "history_days": days},
+            }
+        )
+        pipe = Pipeline.from_config(config, jobs=None)
+        assert isinstance(pipe.store, SafeTraceWriter)
+        pipe.store.store.write_many(traces)
+        pipe.store.store.refresh_history()
+        counts[days] = pipe.store.success_counts("extract-data")[1]["local"]
+        pipe.store.close()
+    assert counts == {None: (1.0, 6.0), 7.0: (1.0, 1.0)}

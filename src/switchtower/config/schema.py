@@ -210,6 +210,10 @@ class StorageConfig(_Strict):
     #: sql on a server database (PostgreSQL), else memory (one embedded SQLite gateway;
     #: ``switchtower serve --workers N`` switches it to sql)
     limiter: Literal["auto", "memory", "sql", "redis"] = "auto"
+    #: the router's trace history (success per operation and tier / model) counts only
+    #: outcomes of traces from the last this many days, so old failures age out and a
+    #: changed model is judged anew; None: all of them
+    history_days: float | None = Field(default=None, gt=0.0)
 
 
 class CacheConfig(_Strict):
