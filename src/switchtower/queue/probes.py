@@ -62,32 +62,45 @@ def probe_url(info: ModelInfo, path: str, url: str | None) -> str | None:
     return root + path
 
 
-async def _get(url: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
-        response = await client.get(url)
-    response.raise_for_status()
-    return response
+class _HttpProbe:
+    """A probe that GETs ``path`` under the server root (or ``url``) and reads a count
+    from the answer; an error or an unreadable answer is no answer (logged)."""
 
-
-class LlamaCppSlots:
-    """llama-server's ``/slots``: how many slots are processing a task."""
+    path = ""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url
 
     async def load(self, model: ModelInfo) -> int | None:
-        url = probe_url(model, "/slots", self.url)
+        url = probe_url(model, self.path, self.url)
         if url is None:
             return None
         try:
-            slots = (await _get(url)).json()
+            async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+                response = await client.get(url)
+            response.raise_for_status()
+            count, problem = self.read(response, model)
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("load probe %s for %s: %s", url, model.name, exc)
-            return None
+            count, problem = None, str(exc)
+        if problem:
+            log.warning("load probe %s for %s: %s", url, model.name, problem)
+        return count
+
+    def read(self, response: httpx.Response, model: ModelInfo) -> tuple[int | None, str]:
+        """(count, "") or (None, what is wrong with the answer)."""
+        raise NotImplementedError
+
+
+class LlamaCppSlots(_HttpProbe):
+    """llama-server's ``/slots``: how many slots are processing a task."""
+
+    path = "/slots"
+
+    def read(self, response: httpx.Response, model: ModelInfo) -> tuple[int | None, str]:
+        slots = response.json()
         if not isinstance(slots, Sequence) or isinstance(slots, str):
-            log.warning("load probe %s for %s: not a list of slots", url, model.name)
-            return None
-        return sum(1 for s in slots if isinstance(s, Mapping) and _processing(s))
+            return None, "not a list of slots"
+        return sum(1 for s in slots if isinstance(s, Mapping) and _processing(s)), ""
 
 
 def _processing(slot: Mapping[str, object]) -> bool:
@@ -97,24 +110,14 @@ def _processing(slot: Mapping[str, object]) -> bool:
     return isinstance(state, int) and state != 0
 
 
-class VllmMetrics:
+class VllmMetrics(_HttpProbe):
     """vLLM's ``/metrics``: requests running plus waiting (for the entry's model)."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url
+    path = "/metrics"
 
-    async def load(self, model: ModelInfo) -> int | None:
-        url = probe_url(model, "/metrics", self.url)
-        if url is None:
-            return None
-        try:
-            text = (await _get(url)).text
-            families = list(text_string_to_metric_families(text))
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("load probe %s for %s: %s", url, model.name, exc)
-            return None
+    def read(self, response: httpx.Response, model: ModelInfo) -> tuple[int | None, str]:
         total, seen = 0.0, False
-        for family in families:
+        for family in text_string_to_metric_families(response.text):
             for sample in family.samples:
                 if sample.name not in _VLLM_QUEUE:
                     continue
@@ -123,7 +126,4 @@ class VllmMetrics:
                     continue  # another model served by the same process
                 total += sample.value
                 seen = True
-        if not seen:
-            log.warning("load probe %s for %s: no vLLM queue metrics", url, model.name)
-            return None
-        return round(total)
+        return (round(total), "") if seen else (None, "no vLLM queue metrics")
