@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fakes.tools import WEATHER_TOOL
 from switchtower.scoring.contract import ContractScorer, check_contract
 from switchtower.types import Completion, Request, Usage
 
@@ -16,20 +17,7 @@ SCHEMA = {
     "required": ["total", "currency"],
     "additionalProperties": False,
 }
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    },
-    {"type": "function", "function": {"name": "now"}},
-]
+TOOLS = [WEATHER_TOOL, {"type": "function", "function": {"name": "now"}}]
 
 
 def answer(text: str = "", *, calls: list[Any] | None = None, finish: str = "stop") -> Completion:

@@ -7,17 +7,14 @@ import anthropic
 import pytest
 
 from fakes.openai_upstream import FakeOpenAI
+from fakes.tools import WEATHER_PARAMETERS
 from server.harness import LiveGateway
 from switchtower.store.sql import SqlTraceStore
 
 TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
+    "input_schema": WEATHER_PARAMETERS,
 }
 
 

@@ -11,23 +11,11 @@ import pytest
 
 from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
+from fakes.tools import WEATHER_TOOL
 from server.harness import LiveGateway
 from switchtower.store.sql import SqlTraceStore
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
+TOOLS = [WEATHER_TOOL]
 
 
 def client(gw: LiveGateway, **kw: object) -> openai.OpenAI:

@@ -10,24 +10,13 @@ import httpx
 import openai
 
 from fakes.openai_upstream import FakeOpenAI
+from fakes.tools import WEATHER_PARAMETERS, WEATHER_TOOL
 from fakes.upstream import Action
 from server.harness import LiveGateway
 from switchtower.store.sql import SqlTraceStore
 from switchtower.types import Trace
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
+TOOLS = [WEATHER_TOOL]
 
 
 def client(gw: LiveGateway) -> openai.OpenAI:
@@ -138,7 +127,7 @@ def test_tool_use_through_the_anthropic_api_is_scored_too(
     """``/v1/messages`` tools and tool_choice arrive as the OpenAI form the scorer reads."""
     tool = {
         "name": "get_weather",
-        "input_schema": TOOLS[0]["function"]["parameters"],  # type: ignore[index]
+        "input_schema": WEATHER_PARAMETERS,
     }
     msg = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
     answer = msg.messages.create(
