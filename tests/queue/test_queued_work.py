@@ -40,9 +40,10 @@ def store(pipe: Pipeline) -> JobStore:
     return pipe.jobs
 
 
-def on_queued(pipe: Pipeline, text: str, *, deferred: bool = True) -> Decision:
-    """A plan for ``text`` that chose the queued entry (fallback: a real-time model)."""
-    request = Request.from_text(text, deadline="soon", accept_deferred=deferred)
+def on_queued(pipe: Pipeline, text: str, *, deferred: bool = True, **params: Any) -> Decision:
+    """A plan for ``text`` (with ``params``) that chose the queued entry (fallback: a
+    real-time model)."""
+    request = Request.from_text(text, deadline="soon", accept_deferred=deferred, params=params)
     decision = pipe.plan(request)
     selection = Selection(model=QUEUED, tier="async", estimate=0.9, fallbacks=("fake-frontier-0",))
     return replace(decision, selection=selection)
@@ -102,14 +103,8 @@ async def test_a_queued_jobs_answer_is_scored_on_its_trace(
     """The worker settles a job's trace with the scorers' outcome, as the gateway does
     for an inline answer: here the ``contract`` scorer on a JSON-mode request."""
     pipe = pipeline(fake_openai, traces, url)
-    request = Request.from_text(
-        "summarize the notes as JSON",
-        deadline="soon",
-        accept_deferred=True,
-        params={"response_format": {"type": "json_object"}},
-    )
-    selection = Selection(model=QUEUED, tier="async", estimate=0.9)
-    job = pipe.submit(replace(pipe.plan(request), selection=selection))
+    json_mode = {"type": "json_object"}
+    job = pipe.submit(on_queued(pipe, "summarize the notes as JSON", response_format=json_mode))
     fake_openai.script(Action(text="here you go: no JSON"))
     worker = QueueWorker(pipe, store(pipe))
     await worker.tick()
