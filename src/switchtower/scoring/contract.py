@@ -178,7 +178,7 @@ def check_contract(request: Request, completion: Completion) -> tuple[bool, str]
         assert isinstance(rf, Mapping)
         failure = _json_failure(completion.text, rf)
         if failure:
-            return False, _clip(failure)
+            return False, failure
         checked.append(f"{rf['type']} answer")
     if not checked:  # a streamed answer with tools and no JSON mode: nothing to see
         return None
