@@ -143,7 +143,7 @@ def test_probes_are_built_from_the_entries_config() -> None:
     assert isinstance(probes[QUEUED], VllmMetrics)
     assert probes[QUEUED].url == "u"  # type: ignore[attr-defined]
     bad = replace(m, spec=ModelConfig(name=QUEUED, provider="openai", load_probe="ollama"))
-    with pytest.raises(RegistryError, match="unknown load probes 'ollama'"):
+    with pytest.raises(RegistryError, match="unknown load_probes 'ollama'"):
         build_probes([bad], Config())
 
 
