@@ -342,8 +342,11 @@ class Pipeline:
         *,
         api_key_id: str | None = None,
         fmt: Literal["openai", "anthropic"] = "openai",
+        webhook_url: str | None = None,
     ) -> Job:
-        """Store a deferred plan as a job (committed on return) for the queue worker."""
+        """Store a deferred plan as a job (committed on return) for the queue worker;
+        ``webhook_url`` (checked by the caller: ``queue.webhooks.check_webhook``) is told
+        when it finishes."""
         from switchtower.queue import Job
 
         if self.jobs is None or not self.defers(decision):
@@ -373,6 +376,7 @@ class Pipeline:
             fallbacks=tuple(m.name for m in self.inline_models(decision.selection.fallbacks)),
             fmt=fmt,
             api_key_id=api_key_id,
+            webhook_url=webhook_url,
         )
         self.jobs.add(job)
         return job

@@ -53,6 +53,25 @@ def test_serve_without_keys_refuses_a_public_bind(config_file: Path) -> None:
     assert "no API keys configured: binding to loopback only" in result.output
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker", "--once"]])
+def test_webhooks_without_a_signing_secret_stop_serve_and_worker_before_they_start(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.delenv("SWITCHTOWER_WEBHOOK_SECRET", raising=False)
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(
+        text + "queue:\n  webhooks:\n    allow: [https://hooks.example.com/st/]\n",
+        encoding="utf-8",
+    )
+    ran: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: ran.append(a))
+    result = CliRunner().invoke(cli, [*command, "--config", str(config_file)])
+    assert result.exit_code == 2
+    assert "$SWITCHTOWER_WEBHOOK_SECRET (the signing secret) is not set" in result.output
+    assert "Traceback" not in result.output
+    assert ran == []
+
+
 @pytest.mark.parametrize(
     ("limiter", "expected", "said"),
     [

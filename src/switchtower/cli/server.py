@@ -51,10 +51,13 @@ def serve(  # noqa: PLR0917 - click passes options as keywords
     """Run the HTTP gateway (OpenAI- and Anthropic-compatible) under uvicorn."""
     import uvicorn
 
+    from switchtower.queue.webhooks import signing_key
     from switchtower.server.factory import limiter_kind
     from switchtower.server.keys import KeyStore
 
     config = load(config_path)
+    if config.queue.worker:  # the worker starts inside the server: fail now, not there
+        signing_key(config.queue.webhooks)
     host = host or config.server.host
     port = config.server.port if port is None else port
     keys = KeyStore.open(config.storage.url)

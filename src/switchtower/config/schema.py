@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +27,7 @@ __all__ = [
     "StorageConfig",
     "TierConfig",
     "VerifyConfig",
+    "WebhookConfig",
 ]
 
 
@@ -232,6 +234,32 @@ class CacheConfig(_Strict):
     scope: Literal["key", "global"] = "key"
 
 
+class WebhookConfig(_Strict):
+    """Webhooks for jobs (``queue/webhooks.py``, docs/queue.md): a deferred request may
+    name a URL that is told, in a signed POST, when its job finishes."""
+
+    #: the URLs a request may name: each entry is a scheme, host and port that must match
+    #: exactly, and a path the webhook's path must start with. Empty: webhooks are off
+    allow: tuple[str, ...] = ()
+    #: the environment variable holding the signing secret (``whsec_<base64>``, as the
+    #: Standard Webhooks scheme and the official SDKs' verifiers take it)
+    secret_env: str = "SWITCHTOWER_WEBHOOK_SECRET"
+    timeout_s: float = Field(default=10.0, gt=0.0, le=120.0)
+    #: deliveries of one event before giving up (backing off 5 s, 20 s, 80 s, ... 6 h)
+    max_attempts: int = Field(default=8, ge=1, le=20)
+
+    @field_validator("allow")
+    @classmethod
+    def _urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL with a host")
+            if parts.query or parts.fragment or parts.username or parts.password:
+                raise ValueError(f"{url!r}: give a scheme, host, port and path only")
+        return v
+
+
 class QueueConfig(_Strict):
     """The job queue for provider batch APIs and queued work (``queue/``, docs/queue.md).
 
@@ -256,6 +284,7 @@ class QueueConfig(_Strict):
     #: jobs a worker runs at once per endpoint. It starts one only while no other call
     #: is in flight on that endpoint in its process, i.e. while the hardware is idle
     queued_concurrency: int = Field(default=1, ge=1, le=64)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
 
 
 class ServerConfig(_Strict):

@@ -3,7 +3,8 @@ entries) are stored as jobs, sent in batches, polled, and answered later.
 
 ``jobs.py`` the typed job and its JSON forms, ``store.py`` the durable table (SQLite or
 PostgreSQL, claims safe across processes), ``worker.py`` the loop that submits, polls
-and rescues. See docs/queue.md.
+and rescues, ``webhooks.py`` the signed events sent when a job finishes. See
+docs/queue.md.
 """
 
 from switchtower.queue.jobs import JOB_STATUSES, Job, JobStatus

@@ -20,6 +20,7 @@ __all__ = [
     "JOB_STATUSES",
     "Job",
     "JobStatus",
+    "NotifyState",
     "completion_from_json",
     "completion_to_json",
     "request_from_json",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 JobStatus = Literal["queued", "submitting", "submitted", "running", "completed", "failed"]
+NotifyState = Literal["pending", "delivered", "gave_up"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 #: statuses a job never leaves
 FINAL: frozenset[str] = frozenset({"completed", "failed"})
@@ -99,6 +101,12 @@ class Job:
     result: Mapping[str, Any] | None = None
     error_kind: str | None = None
     error_message: str | None = None
+    #: the client's webhook, told when the job finishes (``queue/webhooks.py``)
+    webhook_url: str | None = None
+    #: None without a webhook; ``pending`` once finished, then ``delivered`` or ``gave_up``
+    notify_state: NotifyState | None = None
+    notify_attempts: int = 0
+    notify_error: str | None = None
 
     @property
     def done(self) -> bool:
@@ -123,7 +131,15 @@ class Job:
             "model": self.model,
             "fallbacks": list(self.fallbacks),
             "batch_id": self.batch_id,
+            "url": f"/v1/jobs/{self.id}",  # on the gateway
         }
         if self.error_kind is not None:
             out["error"] = {"kind": self.error_kind, "message": self.error_message or ""}
+        if self.webhook_url is not None:
+            out["webhook"] = {
+                "url": self.webhook_url,
+                "state": self.notify_state or "waiting",
+                "attempts": self.notify_attempts,
+                "error": self.notify_error,
+            }
         return out

@@ -57,6 +57,10 @@ def _job(row: Any) -> Job:
         result=row.result,
         error_kind=row.error_kind,
         error_message=row.error_message,
+        webhook_url=row.webhook_url,
+        notify_state=row.notify_state,
+        notify_attempts=row.notify_attempts or 0,
+        notify_error=row.notify_error,
     )
 
 
@@ -104,6 +108,11 @@ class JobStore:
             "result": dict(job.result) if job.result is not None else None,
             "error_kind": job.error_kind,
             "error_message": job.error_message,
+            "webhook_url": job.webhook_url,
+            "notify_state": None,
+            "notify_attempts": 0,
+            "notify_next_at": None,
+            "notify_error": None,
         }
         with _errors("store a job"), self._write() as conn, conn.begin():
             conn.execute(sa.insert(JobRow), [row])
@@ -338,6 +347,9 @@ class JobStore:
                 lease_until=None,
                 next_poll_at=None,
                 updated_at=now,
+                # the webhook's event is due in the same commit: a crash cannot lose it
+                notify_state=sa.case((JobRow.webhook_url.is_not(None), "pending"), else_=None),
+                notify_next_at=now,
             )
         )
         with _errors("finish a job"), self._write() as conn, conn.begin():
@@ -348,3 +360,45 @@ class JobStore:
             if attempts:
                 conn.execute(sa.insert(AttemptRow), attempts)
         return True
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    def claim_notifications(self, *, limit: int, lease_s: float) -> list[Job]:
+        """Claim finished jobs whose webhook event is due: their next attempt moves
+        ``lease_s`` ahead, so another worker does not send it meanwhile (a worker that
+        dies mid-delivery leaves it to be sent again then: delivery is at least once)."""
+        now = self.clock()
+        pick = self._locked(
+            sa.select(JobRow.__table__)
+            .where(JobRow.notify_state == "pending", JobRow.notify_next_at <= now)
+            .order_by(JobRow.notify_next_at)
+            .limit(limit)
+        )
+        with _errors("claim webhook events"), self._write() as conn, conn.begin():
+            rows = conn.execute(pick).all()
+            if rows:
+                conn.execute(
+                    sa.update(JobRow)
+                    .where(JobRow.id.in_([r.id for r in rows]))
+                    .values(notify_next_at=now + lease_s)
+                )
+        return [_job(r) for r in rows]
+
+    def notified(
+        self, job_id: str, *, error: str | None = None, retry_at: float | None = None
+    ) -> None:
+        """Record one delivery attempt: delivered (no ``error``), to be tried again at
+        ``retry_at``, or given up (an ``error`` and no ``retry_at``)."""
+        state = "delivered" if error is None else "pending" if retry_at is not None else "gave_up"
+        stmt = (
+            sa.update(JobRow)
+            .where(JobRow.id == job_id, JobRow.notify_state == "pending")
+            .values(
+                notify_state=state,
+                notify_attempts=JobRow.notify_attempts + 1,
+                notify_next_at=retry_at,
+                notify_error=error,
+            )
+        )
+        with _errors("record a webhook delivery"), self._write() as conn, conn.begin():
+            conn.execute(stmt)

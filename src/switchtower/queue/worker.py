@@ -19,7 +19,9 @@ One :meth:`QueueWorker.tick` does, in order:
    ``poll_s``);
 5. **poll**: each submitted batch is asked for its state every ``poll_s``; when it has
    ended, every answer is stored with its trace, and every request it did not answer is
-   answered by the fallbacks (or fails, with the reason, when none can).
+   answered by the fallbacks (or fails, with the reason, when none can);
+6. **notify**: finished jobs that named a webhook have their signed event sent
+   (``webhooks.py``), concurrently, failed deliveries again later with backoff.
 
 Database calls run in a thread (``asyncio.to_thread``), so a worker inside the gateway
 never blocks its event loop on a commit.
@@ -41,6 +43,7 @@ from switchtower.protocols import BatchProvider, LoadProbe, ModelInfo
 from switchtower.queue.jobs import Job, completion_to_json
 from switchtower.queue.probes import build_probes
 from switchtower.queue.store import JobStore
+from switchtower.queue.webhooks import Delivery, WebhookSender, retry_delay
 from switchtower.tracing import settle_trace
 from switchtower.types import Attempt, BatchItemResult, Completion, Trace
 
@@ -53,6 +56,8 @@ log = logging.getLogger(__name__)
 
 #: on stop, how long the worker waits for the queued-work jobs it started
 _DRAIN_S = 10.0
+#: webhook events sent at once per tick
+_NOTIFY_BATCH = 50
 
 
 @dataclass
@@ -71,6 +76,9 @@ class TickReport:
     batches_cancelled: int = 0
     completed: int = 0
     failed: int = 0
+    #: webhook events delivered, and attempts that failed (tried again later or given up)
+    notified: int = 0
+    notify_failed: int = 0
 
     def busy(self) -> bool:
         return any(vars(self).values())
@@ -86,11 +94,14 @@ class QueueWorker:
         config: QueueConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.jobs = jobs
         self.config = config or pipeline.config.queue
         self.clock = clock
+        #: raises ConfigError here, at start, when webhooks are on without a secret
+        self.webhooks = webhooks or WebhookSender(self.config.webhooks, clock=clock)
         #: queued-work jobs running, by endpoint
         self._running: dict[tuple[str, str | None, str], set[asyncio.Task[None]]] = {}
         #: queued entry -> the probe that asks its server for its load (``load_probe``)
@@ -113,6 +124,7 @@ class QueueWorker:
                     await asyncio.wait_for(stop.wait(), timeout=interval_s)
         finally:
             await self.drain(timeout_s=_DRAIN_S)
+            await self.webhooks.aclose()
 
     async def drain(self, timeout_s: float | None = None) -> None:
         """Wait for the queued-work jobs this worker started; after ``timeout_s`` cancel
@@ -133,6 +145,7 @@ class QueueWorker:
         await self._run_queued(report)
         await self._submit(report)
         await self._poll(report)
+        await self._notify(report)
         if report.busy():
             log.info("queue tick: %s", report)
         return report
@@ -288,6 +301,33 @@ class QueueWorker:
             attempt = self._batch_attempt(job, info, None, r, detail)
             why = r.error_message if r is not None and r.error_message else f"batch {detail}"
             await self._answer_inline(job, (attempt,), f"the batch gave no answer ({why})", report)
+
+    async def _notify(self, report: TickReport) -> None:
+        """Send the due webhook events at once; record each attempt."""
+        cfg = self.config.webhooks
+        due = await asyncio.to_thread(
+            self.jobs.claim_notifications, limit=_NOTIFY_BATCH, lease_s=cfg.timeout_s + 30.0
+        )
+        if not due:
+            return
+        deliveries = await asyncio.gather(*(self.webhooks.send(job) for job in due))
+        for job, delivery in zip(due, deliveries, strict=True):
+            await self._notified(job, delivery, report)
+
+    async def _notified(self, job: Job, delivery: Delivery, report: TickReport) -> None:
+        attempts = job.notify_attempts + 1
+        retry_at = None
+        if delivery.ok:
+            report.notified += 1
+        else:
+            report.notify_failed += 1
+            if delivery.retry and attempts < self.config.webhooks.max_attempts:
+                retry_at = self.clock() + retry_delay(attempts)
+            then = "trying again later" if retry_at is not None else "giving up"
+            log.warning(
+                "webhook of job %s, attempt %d: %s; %s", job.id, attempts, delivery.error, then
+            )
+        await asyncio.to_thread(self.jobs.notified, job.id, error=delivery.error, retry_at=retry_at)
 
     # -- answers ----------------------------------------------------------------------
 

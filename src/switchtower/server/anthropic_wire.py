@@ -243,7 +243,7 @@ def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) ->
     params = _params(body)
     hints = hints_of(body)
     check_deferrable(bool(stream), hints)
-    return ChatCall(build_request(messages, hints, params), bool(stream), True)
+    return ChatCall(build_request(messages, hints, params), bool(stream), True, hints.webhook)
 
 
 def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:

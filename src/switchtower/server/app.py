@@ -128,6 +128,7 @@ class _App:
                 request.headers,
                 operations=self.gw.operations,
                 models=self.gw.models,
+                webhooks=self.gw.webhooks,
             )
 
         return read

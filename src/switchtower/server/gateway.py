@@ -30,13 +30,9 @@ from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.types import Decision, Request, Trace
 
-__all__ = ["Gateway", "job_body", "routing_headers"]
+__all__ = ["Gateway", "routing_headers"]
 
 log = logging.getLogger(__name__)
-
-
-def job_body(job: Job) -> dict[str, Any]:
-    return {**job.to_json(), "url": f"/v1/jobs/{job.id}"}
 
 
 def routing_headers(
@@ -67,6 +63,7 @@ class Gateway:
         self.writer = writer
         self.operations = frozenset(o.name for o in pipeline.config.operations)
         self.models = frozenset(pipeline.config.model_names())
+        self.webhooks = pipeline.config.queue.webhooks.allow
         self._waiting: dict[str, Trace | None] = {}
 
     # -- traces -----------------------------------------------------------------------------
@@ -121,7 +118,7 @@ class Gateway:
         the plan is a batch API (the client accepted a deferred answer)."""
         decision = self.plan(call.request, caller)
         if self.pipeline.defers(decision):
-            return await self._defer(decision, caller, fmt)
+            return await self._defer(decision, caller, fmt, call.webhook)
         trace_id = decision.request.id
         self._waiting[trace_id] = None
         try:
@@ -148,7 +145,7 @@ class Gateway:
         return 200, body, headers
 
     async def _defer(
-        self, decision: Decision, caller: Caller, fmt: str
+        self, decision: Decision, caller: Caller, fmt: str, webhook: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Store the plan as a job (committed before the answer) and charge its estimate."""
         info = self.pipeline.model(decision.selection.model)
@@ -158,6 +155,7 @@ class Gateway:
             decision,
             api_key_id=caller.key_id,
             fmt="anthropic" if fmt == "anthropic" else "openai",
+            webhook_url=webhook,
         )
         try:
             await self.gate.charge(caller, estimate)
@@ -168,11 +166,11 @@ class Gateway:
             job.id, decision.classification.operation, info.tier, info.name, estimate
         )
         headers["location"] = f"/v1/jobs/{job.id}"
-        return 202, job_body(job), headers
+        return 202, job.to_json(), headers
 
     def job_reply(self, job: Job) -> dict[str, Any]:
         """``GET /v1/jobs/{id}``: the job, and its answer in the wire format it came in."""
-        body = job_body(job)
+        body = job.to_json()
         completion = job.completion
         if completion is not None:
             body["response"] = (

@@ -17,6 +17,8 @@
                                                    202) when routing picks a batch API
     cache            x-switchtower-cache           true | false: answer from the response
                                                    cache even if not deterministic / never
+    webhook          x-switchtower-webhook         a URL told when the job finishes (with
+                                                   async; under queue.webhooks.allow)
 
 A header wins over the same key in ``metadata``. Every bad value is a 400 naming the
 header or field it came from.
@@ -25,11 +27,12 @@ header or field it came from.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from switchtower.errors import InvalidRequestError, UnknownModelError
+from switchtower.queue.webhooks import check_webhook
 from switchtower.types import DEADLINES, TIERS, UNKNOWN, Deadline, Tier
 
 __all__ = ["HINT_HEADERS", "Hints", "parse_hints"]
@@ -46,6 +49,7 @@ HINT_HEADERS: Mapping[str, str] = {
         "value_per_success_usd",
         "async",
         "cache",
+        "webhook",
     )
 }
 
@@ -65,6 +69,8 @@ class Hints:
     accept_deferred: bool = False
     #: the response cache: True even when not deterministic, False never, None: config
     cache: bool | None = None
+    #: told when the job finishes (an allowed URL; only with ``accept_deferred``)
+    webhook: str | None = None
 
     def constraint_fields(self) -> dict[str, Any]:
         return {
@@ -132,6 +138,7 @@ _CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
     "value_per_success_usd": _value,
     "async": _flag,
     "cache": _flag,
+    "webhook": _text,
 }
 
 
@@ -168,8 +175,10 @@ def parse_hints(
     operations: frozenset[str],
     models: frozenset[str],
     metadata_field: str = "metadata",
+    webhooks: Sequence[str] = (),
 ) -> Hints:
-    """Validate every hint; the first bad one raises a 400 naming its source."""
+    """Validate every hint; the first bad one raises a 400 naming its source.
+    ``webhooks``: the URL prefixes a webhook may be under (``queue.webhooks.allow``)."""
     if metadata is not None and not isinstance(metadata, Mapping):
         raise InvalidRequestError(f"{metadata_field} must be an object", field=metadata_field)
     concrete, model_op = _model_hint(model, operations, models)
@@ -193,6 +202,16 @@ def parse_hints(
             f"model names operation {model_op!r} but the operation hint says {op!r}",
             field="model",
         )
+    webhook = values.get("webhook")
+    if webhook is not None:
+        header = HINT_HEADERS["webhook"]
+        where = header if headers.get(header) is not None else f"{metadata_field}.webhook"
+        webhook = check_webhook(webhook, webhooks, where)
+        if not values.get("async", False):
+            raise InvalidRequestError(
+                f"{where}: a webhook is for a deferred answer: send the async hint too",
+                field=where,
+            )
     return Hints(
         model=concrete,
         operation=op or model_op,
@@ -203,4 +222,5 @@ def parse_hints(
         value_per_success_usd=values.get("value_per_success_usd"),
         accept_deferred=bool(values.get("async", False)),
         cache=values.get("cache"),
+        webhook=webhook,
     )

@@ -124,6 +124,8 @@ class ChatCall:
     request: Request
     stream: bool
     include_usage: bool
+    #: told when the job finishes, if the answer is deferred
+    webhook: str | None = None
 
 
 def check_messages(messages: Any) -> tuple[Mapping[str, Any], ...]:
@@ -218,7 +220,7 @@ def parse_chat(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> Cha
     params = check_params(body)
     hints = hints_of(body)
     check_deferrable(bool(stream), hints)
-    return ChatCall(build_request(messages, hints, params), bool(stream), include)
+    return ChatCall(build_request(messages, hints, params), bool(stream), include, hints.webhook)
 
 
 def completion_body(completion: Completion, trace_id: str) -> dict[str, Any]:

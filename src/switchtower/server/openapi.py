@@ -15,6 +15,8 @@ from switchtower.server.openapi_jobs import (
     ASYNC_METADATA,
     CACHE_HINT,
     JOB_SCHEMA,
+    WEBHOOK_HINT,
+    WEBHOOK_METADATA,
     deferred_response,
     jobs_path,
 )
@@ -119,6 +121,7 @@ _HINT_PARAMS = [
     },
     ASYNC_HINT,
     CACHE_HINT,
+    WEBHOOK_HINT,
 ]
 
 _METADATA = {
@@ -133,6 +136,7 @@ _METADATA = {
         "value_per_success_usd": {"type": "number", "exclusiveMinimum": 0},
         "async": ASYNC_METADATA,
         "cache": ASYNC_METADATA,
+        "webhook": WEBHOOK_METADATA,
     },
 }
 

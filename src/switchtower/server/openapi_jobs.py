@@ -12,6 +12,8 @@ __all__ = [
     "ASYNC_METADATA",
     "CACHE_HINT",
     "JOB_SCHEMA",
+    "WEBHOOK_HINT",
+    "WEBHOOK_METADATA",
     "deferred_response",
     "jobs_path",
 ]
@@ -34,6 +36,17 @@ CACHE_HINT: dict[str, Any] = {
     "description": "true: answer from the response cache even when not deterministic; "
     "false: never.",
 }
+
+WEBHOOK_HINT: dict[str, Any] = {
+    "name": "x-switchtower-webhook",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "format": "uri"},
+    "description": "With the async hint: a URL under one of the gateway's "
+    "`queue.webhooks.allow` prefixes, sent a signed event (Standard Webhooks) when the "
+    "job finishes.",
+}
+WEBHOOK_METADATA: dict[str, Any] = {"type": "string", "format": "uri"}
 
 JOB_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -58,6 +71,16 @@ JOB_SCHEMA: dict[str, Any] = {
         "response": {
             "type": "object",
             "description": "The answer once completed, in the format of the request.",
+        },
+        "webhook": {
+            "type": "object",
+            "description": "The job's webhook and how its event's delivery went.",
+            "properties": {
+                "url": {"type": "string"},
+                "state": {"type": "string", "enum": ["waiting", "pending", "delivered", "gave_up"]},
+                "attempts": {"type": "integer"},
+                "error": {"type": ["string", "null"]},
+            },
         },
     },
 }

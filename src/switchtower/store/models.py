@@ -142,8 +142,16 @@ class JobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error_kind: Mapped[str | None] = mapped_column(sa.String(255))
     error_message: Mapped[str | None] = mapped_column(sa.Text)
+    #: the client's webhook (``queue/webhooks.py``); ``notify_state`` is None without one,
+    #: ``pending`` once the job finished, then ``delivered`` or ``gave_up``
+    webhook_url: Mapped[str | None] = mapped_column(sa.Text)
+    notify_state: Mapped[str | None] = mapped_column(sa.String(16))
+    notify_attempts: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    notify_next_at: Mapped[float | None] = mapped_column(EpochTime)
+    notify_error: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (
         sa.Index("ix_jobs_status_model_created_at", "status", "model", "created_at"),
         sa.Index("ix_jobs_batch_id", "batch_id"),
+        sa.Index("ix_jobs_notify_state_next_at", "notify_state", "notify_next_at"),
     )
