@@ -209,6 +209,9 @@ class FakeOpenAI(OpenAIBatches):
                 data["usage"] = None
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        if action.empty:
+            yield b"data: [DONE]\n\n"
+            return
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         deltas += [{"content": w if i == 0 else f" {w}"} for i, w in enumerate(words)]
         for i, call in enumerate(calls or ()):

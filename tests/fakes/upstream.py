@@ -29,7 +29,9 @@ class Action:
     ``delay``: sleep this many seconds first; ``drop``: close the connection mid-response;
     ``drop_after``: (streams) close the connection after this many chunks;
     ``chunk_delay``: (streams) sleep this long after each chunk;
-    ``text``: answer with exactly this text.
+    ``text``: answer with exactly this text;
+    ``empty``: (streams) answer 200 and end the stream before its first chunk (what
+    llama-cpp-python's server does when the request fails inside the stream).
     """
 
     status: int | None = None
@@ -39,6 +41,7 @@ class Action:
     drop_after: int | None = None
     chunk_delay: float = 0.0
     text: str | None = None
+    empty: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import openai
@@ -123,3 +124,53 @@ def test_a_json_mode_answer_from_smollm2_is_scored_as_a_client_would_parse_it(
     assert trace is not None
     assert trace.outcome is not None
     assert (trace.outcome.source, trace.outcome.success) == ("contract", kept)
+
+
+def test_content_as_a_list_of_parts_reaches_llamacpp_as_text(local_gateway: LiveGateway) -> None:
+    """OpenAI text parts and Anthropic content blocks, which llama.cpp's chat templates
+    cannot take as lists, answer as plain strings would (streamed too, with real chunks)."""
+    c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
+    parts = [{"type": "text", "text": "Name a colour."}, {"type": "text", "text": "One word."}]
+    messages: list[Any] = [
+        {"role": "system", "content": [{"type": "text", "text": "You are terse."}]},
+        {"role": "user", "content": parts},
+    ]
+    completion = c.chat.completions.create(model="auto", messages=messages, max_tokens=8)
+    assert completion.choices[0].message.content
+    chunks = list(
+        c.chat.completions.create(
+            model="auto",
+            messages=messages,
+            max_tokens=8,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text.strip()
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert usage.prompt_tokens >= 10  # the estimate counts the parts and each message
+
+    a = anthropic.Anthropic(base_url=local_gateway.url, api_key="unused", max_retries=0)
+    message = a.messages.create(
+        model="auto",
+        max_tokens=8,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Say hi."}]}],
+    )
+    assert message.content[0].text.strip()  # type: ignore[union-attr]
+
+
+def test_an_image_part_is_refused_naming_it_not_sent_to_a_text_model(
+    local_gateway: LiveGateway,
+) -> None:
+    c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    with pytest.raises(openai.APIStatusError) as err:
+        c.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}],
+            max_tokens=8,
+        )
+    assert "takes text only; messages[0] has a 'image_url' part" in str(err.value)
+    assert "Traceback" not in str(err.value)

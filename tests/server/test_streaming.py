@@ -8,8 +8,10 @@ import time
 
 import httpx
 import openai
+import pytest
 
 from fakes.openai_upstream import FakeOpenAI
+from fakes.upstream import Action
 from server.harness import LiveGateway
 from switchtower.store.sql import SqlTraceStore
 
@@ -86,3 +88,40 @@ def test_disconnect_mid_stream_cancels_upstream_and_traces(
     assert trace.model == "fake-local"
     # the upstream connection was closed, not parked in the pool mid-response
     assert _wait_for(lambda: fake_openai.open_connections == 0)
+
+
+def test_a_stream_that_ends_before_its_first_chunk_is_a_failure_not_an_empty_answer(
+    gateway: LiveGateway, fake_openai: FakeOpenAI, store: SqlTraceStore
+) -> None:
+    """An upstream that answers 200 and then nothing (llama-cpp-python's server when the
+    request fails inside the stream) is failed over like an error status, never passed
+    on as a successful empty answer."""
+    fake_openai.script(Action(empty=True))
+    c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.InternalServerError) as failed:  # the plan has no fallback
+        c.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "summarize the report"}],
+            stream=True,
+        )
+    assert failed.value.status_code == 502
+    assert failed.value.body["models_tried"] == ["fake-local"]  # type: ignore[index]
+    assert "the stream ended before its first chunk" in failed.value.body["message"]  # type: ignore[index]
+    gateway.app.gateway.writer.flush()
+    (trace,) = store.recent(1)
+    assert (trace.status, trace.error_kind) == ("error", "all_models_failed")
+
+    # with a fallback the next model answers, and the trace keeps the failed attempt
+    fake_openai.script(Action(empty=True))
+    stream = c.chat.completions.with_raw_response.create(
+        model="auto:code-edit",
+        messages=[{"role": "user", "content": "refactor this"}],
+        stream=True,
+    )
+    text = "".join(ch.choices[0].delta.content or "" for ch in stream.parse() if ch.choices)
+    assert text == "echo: refactor this"
+    gateway.app.gateway.writer.flush()
+    routed = store.get(stream.headers["x-switchtower-trace-id"])
+    assert routed is not None
+    first, second = routed.attempts
+    assert (first.ok, first.error_kind, second.ok) == (False, "upstream_server", True)

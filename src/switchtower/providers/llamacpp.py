@@ -38,13 +38,10 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamRejectedError, UpstreamServerError, UpstreamUnavailableError
 from switchtower.protocols import ModelInfo
-from switchtower.providers.common import (
-    completion_from_openai,
-    estimate_tokens,
-    usage_chunk,
-)
+from switchtower.providers.common import completion_from_openai, usage_chunk
 from switchtower.providers.openai_compat import OpenAIProvider
-from switchtower.types import Completion, Request, Usage
+from switchtower.tokens import estimate_message_tokens
+from switchtower.types import Completion, Request, Usage, message_text
 
 __all__ = ["DEFAULT_GGUF", "LlamaCppProvider", "default_model_path"]
 
@@ -183,6 +180,28 @@ class _InProcess:
                         f"{model}: cannot load {self.settings.model_path}: {exc}", model=model
                     ) from exc
             yield self.llm
+
+
+def text_messages(model: str, request: Request) -> Request:
+    """``request`` with every list-of-parts content joined into one string: llama.cpp's
+    chat templates take string content only (a list fails inside the server). A part that
+    is not text (an image, audio) cannot be sent to a text model: rejected, naming it."""
+    if not any(isinstance(m.get("content"), list) for m in request.messages):
+        return request
+    messages: list[Mapping[str, Any]] = []
+    for i, message in enumerate(request.messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            messages.append(message)
+            continue
+        for part in content:
+            kind = part.get("type", "text") if isinstance(part, Mapping) else "text"
+            if kind != "text":
+                raise UpstreamRejectedError(
+                    f"{model}: takes text only; messages[{i}] has a {kind!r} part", model=model
+                )
+        messages.append({**message, "content": message_text(message)})
+    return dataclasses.replace(request, messages=tuple(messages))
 
 
 def _call_error(model: str, exc: Exception) -> UpstreamRejectedError | UpstreamServerError:
@@ -337,8 +356,8 @@ class LlamaCppProvider:
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     await asyncio.to_thread(close)
-        prompt = "\n".join(str(m.get("content") or "") for m in request.messages)
-        usage = Usage(estimate_tokens(prompt), produced)  # one chunk per generated token
+        # one chunk per generated token
+        usage = Usage(estimate_message_tokens(request.messages), produced)
         yield usage_chunk(chunk_id=chunk_id, model_id=s.alias, usage=usage, estimated=True)
 
     # -- Provider ------------------------------------------------------------------------
@@ -346,6 +365,7 @@ class LlamaCppProvider:
     async def complete(self, model: ModelInfo, request: Request) -> Completion:
         spec = self._spec(model)
         s = self._check(model, spec)
+        request = text_messages(model.name, request)
         if s.mode == "inprocess":
             return await self._complete_inprocess(model, s, request)
         return await self._http.complete(await self._served(model, spec, s), request)
@@ -353,6 +373,7 @@ class LlamaCppProvider:
     async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
         spec = self._spec(model)
         s = self._check(model, spec)
+        request = text_messages(model.name, request)
         if s.mode == "inprocess":
             inner = self._stream_inprocess(model, s, request)
         else:

@@ -30,7 +30,7 @@ import anyio
 import httpx2
 
 from switchtower.config.schema import Config, ModelConfig
-from switchtower.errors import UpstreamError
+from switchtower.errors import UpstreamError, UpstreamServerError
 from switchtower.protocols import ModelInfo
 from switchtower.providers.batches import poll_openai_batch, submit_openai_batch
 from switchtower.providers.common import (
@@ -43,6 +43,7 @@ from switchtower.providers.common import (
     usage_chunk,
 )
 from switchtower.providers.http_transport import sdk_http_client
+from switchtower.tokens import estimate_message_tokens
 from switchtower.types import BatchPoll, Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
@@ -297,11 +298,12 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             raise self._error(exc, model, spec) from exc
-        saw_usage = False
+        saw_usage = saw_chunk = False
         chunk_id: str | None = None
         text_parts: list[str] = []
         try:
             async for chunk in _sse_chunks(response):
+                saw_chunk = True
                 chunk_id = chunk_id or chunk.get("id")
                 if chunk.get("usage"):
                     saw_usage = True
@@ -314,9 +316,17 @@ class OpenAIProvider:
             raise self._error(exc, model, spec) from exc
         finally:
             await response.aclose()
+        if not saw_chunk:
+            # e.g. llama-cpp-python's server answers 200, then fails inside the stream: an
+            # answer that never started is a failure (the next model is tried), not a
+            # successful empty one
+            raise UpstreamServerError(
+                f"{model.name}: the stream ended before its first chunk", model=model.name
+            )
         if not saw_usage:
-            prompt = "\n".join(str(m.get("content") or "") for m in request.messages)
-            usage = Usage(estimate_tokens(prompt), estimate_tokens("".join(text_parts)))
+            usage = Usage(
+                estimate_message_tokens(request.messages), estimate_tokens("".join(text_parts))
+            )
             yield usage_chunk(
                 chunk_id=chunk_id, model_id=spec.model_id, usage=usage, estimated=True
             )
