@@ -101,6 +101,10 @@ class ContextTooLargeError(InvalidRequestError):
 class UnknownOperationError(SwitchtowerError):
     kind = "unknown_operation"
 
+    def __init__(self, message: str, *, field: str = "model") -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class UnknownModelError(SwitchtowerError):
     kind = "unknown_model"

@@ -55,6 +55,14 @@ def _error_kind(exc: BaseException) -> str:
     return exc.kind if isinstance(exc, SwitchtowerError) else "provider_error"
 
 
+def _why(attempt: Attempt) -> str:
+    """``kind: message`` of a failed attempt, without the model name the provider's
+    message may begin with (the caller names the model)."""
+    message = attempt.error_message or ""
+    message = message.removeprefix(f"{attempt.model}: ")
+    return f"{attempt.error_kind}: {message}"
+
+
 class Executor:
     """Runs a request on the first candidate that answers (see the module docstring)."""
 
@@ -151,9 +159,7 @@ class Executor:
         parts = []
         if tried:
             last = {a.model: a for a in attempts}
-            parts.append(
-                "; ".join(f"{m}: {last[m].error_kind}: {last[m].error_message}" for m in tried)
-            )
+            parts.append("; ".join(f"{m}: {_why(last[m])}" for m in tried))
         parts.extend(skipped)
         if not candidates:
             parts.append("no candidate models")

@@ -178,12 +178,24 @@ def test_invalid_requests_name_the_field(gateway: LiveGateway) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         c.chat.completions.create(model="auto:nope", messages=[{"role": "user", "content": "x"}])
     assert bad.value.body["param"] == "model"  # type: ignore[index]
+    assert bad.value.body["code"] == "unknown_operation"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as bad:
+        c.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "x"}], metadata={"operation": "x"}
+        )
+    assert bad.value.body["param"] == "metadata.operation"  # type: ignore[index]
+    assert bad.value.body["code"] == "unknown_operation"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError) as missing:
         c.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
     assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
     r = httpx.post(gateway.url + "/v1/chat/completions", content=b"{not json")
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "body"
+    deep = b"[" * 1100 + b"]" * 1100  # past orjson's limit, and the standard library's stack
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/route", "/v1/feedback"):
+        r = httpx.post(gateway.url + path, content=deep)
+        assert r.status_code == 400, path
+        assert "nested too deeply" in r.text
     r = httpx.get(gateway.url + "/v1/nothing-here")
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "not_found_error"
@@ -210,6 +222,12 @@ def test_upstream_failure_is_502_naming_models(
         "fake-claude",
     ]
     assert "Traceback" not in err.response.text
+    message = err.body["message"]  # type: ignore[index]
+    assert message.startswith(
+        "all models failed (tried fake-frontier-0, fake-frontier-1, fake-claude): "
+        "fake-frontier-0: upstream_server: "
+    )
+    assert "fake-frontier-0: fake-frontier-0" not in message
     gateway.app.gateway.writer.flush()
     (trace,) = store.recent(1)
     assert trace.status == "error"

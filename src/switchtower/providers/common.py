@@ -218,4 +218,7 @@ def json_loads(data: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         # the standard library accepts a little more (NaN, huge integers)
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:  # orjson refuses nesting past 1024 levels; so does this
+            raise ValueError("JSON nested too deeply (more than 1024 levels)") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -61,7 +60,7 @@ async def _json_body(request: HttpRequest) -> Any:
         raise InvalidRequestError("the body must be a JSON object", field="body")
     try:
         return json_loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         raise InvalidRequestError(f"the body is not valid JSON: {exc}", field="body") from None
 
 

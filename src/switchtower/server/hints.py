@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchtower.errors import InvalidRequestError, UnknownModelError
+from switchtower.errors import InvalidRequestError, UnknownModelError, UnknownOperationError
 from switchtower.queue.webhooks import check_webhook
 from switchtower.types import DEADLINES, TIERS, UNKNOWN, Deadline, Tier
 
@@ -153,7 +153,7 @@ def _model_hint(
     if model.startswith("auto:"):
         op = model[len("auto:") :]
         if op not in operations and op != UNKNOWN:
-            raise InvalidRequestError(
+            raise UnknownOperationError(
                 f"model {model!r}: unknown operation {op!r}; configured: "
                 f"{', '.join(sorted(operations))}",
                 field="model",
@@ -194,7 +194,7 @@ def parse_hints(
     if op is not None and op not in operations and op != UNKNOWN:
         header = HINT_HEADERS["operation"]
         where = header if headers.get(header) is not None else f"{metadata_field}.operation"
-        raise InvalidRequestError(
+        raise UnknownOperationError(
             f"unknown operation {op!r}; configured: {', '.join(sorted(operations))}", field=where
         )
     if op is not None and model_op is not None and op != model_op:

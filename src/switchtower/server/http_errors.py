@@ -154,7 +154,8 @@ def _invalid(exc: BaseException, _req: Request | None) -> HttpError:
 
 
 def _unknown_operation(exc: BaseException, _req: Request | None) -> HttpError:
-    return HttpError(400, "invalid_request_error", str(exc), "unknown_operation", "model")
+    assert isinstance(exc, UnknownOperationError)
+    return HttpError(400, "invalid_request_error", str(exc), exc.kind, exc.field)
 
 
 def _unknown_model(exc: BaseException, _req: Request | None) -> HttpError:
@@ -195,7 +196,7 @@ def _all_failed(exc: BaseException, _req: Request | None) -> HttpError:
     return HttpError(
         502,
         "upstream_error",
-        f"all models failed: {', '.join(tried) or 'none tried'}: {exc}",
+        str(exc),  # "all models failed (tried a, b): a: why | b: why"
         "all_models_failed",
         extra={"models_tried": tried},
     )
