@@ -20,6 +20,7 @@ from switchtower.errors import (
     ContextTooLargeError,
     EmptyPromptError,
     InvalidRequestError,
+    NoEligibleModelError,
     SwitchtowerError,
     UnknownModelError,
     UnknownOperationError,
@@ -50,6 +51,7 @@ from switchtower.registries import (
 from switchtower.registries import (
     providers as provider_registry,
 )
+from switchtower.registry import config_key
 from switchtower.store.codec import completion_from_json, completion_to_json
 from switchtower.tokens import estimate_message_tokens
 from switchtower.tracing import TraceRecorder, build_trace
@@ -167,10 +169,11 @@ class Pipeline:
         ``"auto"`` too (else none: batch entries then cannot serve)."""
         load_builtins()
         chosen: dict[str, Provider] = dict(providers or {})
-        for tier_cfg in config.tiers.values():
-            for m in tier_cfg.models:
+        for tier, tier_cfg in config.tiers.items():
+            for i, m in enumerate(tier_cfg.models):
                 if m.provider not in chosen:
-                    chosen[m.provider] = provider_registry.create(m.provider, config=config)
+                    with config_key(f"tiers.{tier}.models[{i}].provider"):
+                        chosen[m.provider] = provider_registry.create(m.provider, config=config)
         tiers = build_model_infos(config, chosen)
         if jobs == "auto":
             jobs = _open_jobs(config) if store == "auto" else None
@@ -183,18 +186,26 @@ class Pipeline:
                 config.storage.url, history_window_s=None if days is None else days * 86400.0
             )
         history = store if isinstance(store, HistorySource) else None
+        with config_key("classifier"):
+            classifier = classifiers.create(
+                config.classifier.name, config=config, **_classifier_options(config)
+            )
+        with config_key("signals"):
+            signals = signal_extractors.create(
+                config.signals.name, config=config, history=history, **config.signals.options
+            )
+        with config_key("router"):
+            router = routers.create(config.router.name, config=config, **config.router.options)
+        with config_key("selector"):
+            selector = selectors.create(
+                config.selector.name, config=config, **config.selector.options
+            )
         return cls(
             config,
-            classifier=classifiers.create(
-                config.classifier.name, config=config, **_classifier_options(config)
-            ),
-            signals=signal_extractors.create(
-                config.signals.name, config=config, history=history, **config.signals.options
-            ),
-            router=routers.create(config.router.name, config=config, **config.router.options),
-            selector=selectors.create(
-                config.selector.name, config=config, **config.selector.options
-            ),
+            classifier=classifier,
+            signals=signals,
+            router=router,
+            selector=selector,
             providers=chosen,
             tiers=tiers,
             store=store,
@@ -259,7 +270,7 @@ class Pipeline:
         classification = self._classify(request)
         signals = self.signals.extract(request, classification)
         if request.model is not None and request.model != "auto":
-            route, selection = self._pinned_model(request.model)
+            route, selection = self._pinned_model(request.model, assume_available)
         else:
             tiers = self._all_tiers if assume_available else self._tiers
             route = self.router.route(classification, signals, tiers, request)
@@ -269,8 +280,13 @@ class Pipeline:
         overhead = (time.perf_counter() - start) * 1000.0
         return Decision(request, classification, signals, route, selection, overhead)
 
-    def _pinned_model(self, name: str) -> tuple[RouteDecision, Selection]:
+    def _pinned_model(self, name: str, assume_available: bool) -> tuple[RouteDecision, Selection]:
         info = self.model(name)
+        if not info.available and not assume_available:
+            raise NoEligibleModelError(
+                f"the model {name!r} cannot be called here: "
+                f"{info.unavailable_reason or 'unavailable'}"
+            )
         why = f"model {name!r} named by the client: routing bypassed"
         route = RouteDecision(
             tier=info.tier,
@@ -533,7 +549,8 @@ def _cache(config: Config) -> ResponseCache | None:
     name = c.name
     if name == "auto":
         name = "redis" if config.storage.redis_url else "memory"
-    return caches.create(name, config=config, **c.options)
+    with config_key("cache"):
+        return caches.create(name, config=config, **c.options)
 
 
 def _open_jobs(config: Config) -> JobStore | None:

@@ -8,13 +8,14 @@ are loaded the first time a name is not found among the registered ones.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from switchtower.errors import RegistryError
+from switchtower.errors import ConfigError, RegistryError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "config_key"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,3 +76,13 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+@contextlib.contextmanager
+def config_key(key: str) -> Iterator[None]:
+    """Inside: an unknown registry name or bad options came from config ``key``; raise a
+    :class:`ConfigError` naming it (the CLI exits 2 on it)."""
+    try:
+        yield
+    except RegistryError as exc:
+        raise ConfigError(str(exc), key=key) from None

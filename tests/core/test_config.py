@@ -58,6 +58,21 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     assert cfg.router.success_threshold == 0.9
 
 
+def test_a_bad_environment_override_names_its_variable_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("router:\n  success_threshold: 0.5\n")
+    for env, key in (
+        ({"SWITCHTOWER_ROUTER__SUCCES_THRESHOLD": "0.9"}, "router.succes_threshold"),
+        ({"SWITCHTOWER_ROUTER__SUCCESS_THRESHOLD": "7"}, "router.success_threshold"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load_config(path, environ=env)
+        assert str(err.value).startswith(f"environment variable {next(iter(env))}: {key}: ")
+    path.write_text("router:\n  success_threshold: 7\n")
+    with pytest.raises(ConfigError, match=f"^{path}: router.success_threshold: "):
+        load_config(path, environ={"SWITCHTOWER_STORAGE__URL": "sqlite:///x.db"})
+
+
 def test_invalid_value_names_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("router:\n  success_threshold: 3\n")

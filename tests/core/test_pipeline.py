@@ -10,7 +10,7 @@ import pytest
 
 from fakes.openai_upstream import FakeOpenAI
 from switchtower.config import Config, load_config
-from switchtower.errors import UnknownModelError, UnknownOperationError
+from switchtower.errors import NoEligibleModelError, UnknownModelError, UnknownOperationError
 from switchtower.pipeline import Pipeline
 from switchtower.store import open_store
 from switchtower.types import Request
@@ -84,6 +84,14 @@ async def test_concrete_model_bypasses_routing_but_is_traced(pipeline: Pipeline)
     assert result.completion is not None
     assert result.completion.model == "big"
     assert result.completion.cost_usd > 0.0
+
+
+def test_a_named_model_that_cannot_be_called_here_says_why(pipeline: Pipeline) -> None:
+    """Not "all models failed (tried none)": nothing was tried; the key is missing."""
+    with pytest.raises(NoEligibleModelError, match=r"'keyless' cannot be called here: .*NOPE_KEY"):
+        pipeline.plan(Request.from_text("hi", model="keyless"))
+    dry = pipeline.plan(Request.from_text("hi", model="keyless"), assume_available=True)
+    assert "NOPE_KEY" in pipeline.unavailable(dry)["keyless"]
 
 
 def test_operation_hint_skips_the_classifier(pipeline: Pipeline) -> None:

@@ -21,7 +21,7 @@ from fakes.openai_upstream import FakeOpenAI
 from fakes.threaded import ThreadedServer
 from server.harness import build_pipeline, gateway_config
 from switchtower.config.schema import Config, ModelConfig
-from switchtower.errors import RegistryError
+from switchtower.errors import ConfigError
 from switchtower.pipeline import Pipeline
 from switchtower.protocols import ModelInfo
 from switchtower.queue import JobStore, QueueWorker
@@ -143,7 +143,7 @@ def test_probes_are_built_from_the_entries_config() -> None:
     assert isinstance(probes[QUEUED], VllmMetrics)
     assert probes[QUEUED].url == "u"  # type: ignore[attr-defined]
     bad = replace(m, spec=ModelConfig(name=QUEUED, provider="openai", load_probe="ollama"))
-    with pytest.raises(RegistryError, match="unknown load_probes 'ollama'"):
+    with pytest.raises(ConfigError, match=r"load_probe: unknown load_probes 'ollama'"):
         build_probes([bad], Config())
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from switchtower.config.schema import Config
-from switchtower.errors import RegistryError
+from switchtower.errors import ConfigError
 from switchtower.nightly import PolicyHistory, run_nightly
 from switchtower.nightly.scoring import score_checked, score_trace
 from switchtower.registries import scorers as scorer_registry
@@ -113,9 +113,9 @@ def test_scorers_come_from_config_and_the_registry() -> None:
         "SecondOpinionScorer",
     ]
     assert build_scorers(Config.model_validate({"scoring": {"scorers": []}})) == ()
-    with pytest.raises(RegistryError, match="unknown scorers 'nope'"):
+    with pytest.raises(ConfigError, match=r"scoring\.scorers\[0\]: unknown scorers 'nope'"):
         build_scorers(Config.model_validate({"scoring": {"scorers": [{"name": "nope"}]}}))
-    with pytest.raises(RegistryError, match="bad options"):
+    with pytest.raises(ConfigError, match="bad options"):
         build_scorers(
             Config.model_validate(
                 {"scoring": {"scorers": [{"name": "contract", "options": {"x": 1}}]}}

@@ -53,6 +53,19 @@ def test_serve_without_keys_refuses_a_public_bind(config_file: Path) -> None:
     assert "no API keys configured: binding to loopback only" in result.output
 
 
+def test_a_misspelt_provider_is_a_config_error_naming_its_key(config_file: Path) -> None:
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8")
+        + "tiers:\n  local:\n    models:\n      - {name: m, provider: olama}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["route", "hello", "--config", str(config_file)])
+    assert result.exit_code == 2
+    assert "tiers.local.models[0].provider: unknown providers 'olama'" in result.output
+    known = result.output.split("(known: ", 1)[1]
+    assert {"anthropic", "llamacpp", "openai"} <= set(known.rstrip(")\n").split(", "))
+
+
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker", "--once"]])
 def test_webhooks_without_a_signing_secret_stop_serve_and_worker_before_they_start(
     config_file: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]

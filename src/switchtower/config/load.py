@@ -94,6 +94,15 @@ def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
     return p if p.is_file() else None
 
 
+def _env_variables(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Config path -> the environment variable that sets it."""
+    return {
+        tuple(part.lower() for part in key[len(ENV_PREFIX) :].split("__") if part): key
+        for key in environ
+        if key.startswith(ENV_PREFIX) and "__" in key
+    }
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, raw in environ.items():
@@ -160,6 +169,10 @@ def load_config(
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = _format_loc(tuple(first["loc"])) or "<root>"
+        loc = tuple(first["loc"])
+        key = _format_loc(loc) or "<root>"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        for keys, variable in _env_variables(environ).items():
+            if loc[: len(keys)] == keys:  # the value came from the environment, not the file
+                source = f"environment variable {variable}"
         raise ConfigError(f"{first['msg']}{more}", file=source, key=key) from exc

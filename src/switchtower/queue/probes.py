@@ -41,13 +41,15 @@ def build_probes(models: Iterable[ModelInfo], config: Config) -> dict[str, LoadP
     """Entry name -> its configured probe (``load_probe``; unknown names raise)."""
     from switchtower.plugins import load_builtins
     from switchtower.registries import load_probes
+    from switchtower.registry import config_key
 
     load_builtins()
     out: dict[str, LoadProbe] = {}
     for m in models:
         spec = m.spec.load_probe if m.spec is not None else None
         if spec is not None:
-            out[m.name] = load_probes.create(spec.name, config=config, **spec.options)
+            with config_key(f"tiers.{m.tier}.models[{m.name}].load_probe"):
+                out[m.name] = load_probes.create(spec.name, config=config, **spec.options)
     return out
 
 

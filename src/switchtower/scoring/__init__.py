@@ -21,9 +21,14 @@ def build_scorers(config: Config) -> tuple[OutcomeScorer, ...]:
     """The configured scorers, in order (registry names; unknown names raise)."""
     from switchtower.plugins import load_builtins
     from switchtower.registries import scorers
+    from switchtower.registry import config_key
 
     load_builtins()
-    return tuple(scorers.create(c.name, config=config, **c.options) for c in config.scoring.scorers)
+    built = []
+    for i, c in enumerate(config.scoring.scorers):
+        with config_key(f"scoring.scorers[{i}]"):
+            built.append(scorers.create(c.name, config=config, **c.options))
+    return tuple(built)
 
 
 def score_answer(
