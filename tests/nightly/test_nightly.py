@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from switchtower.cli import cli
+from switchtower.config import load_config
 from switchtower.config.schema import Config
 from switchtower.nightly import PolicyHistory, run_nightly
 from switchtower.nightly.run import _held_out, _tiers
@@ -202,9 +203,20 @@ def test_cli_learn_list_and_rollback(tmp_path: Path, store: SqlTraceStore) -> No
     assert "active policy: builtin" in back.output
 
 
-def test_cli_learn_needs_a_policy_path(tmp_path: Path) -> None:
+def test_cli_learn_works_on_the_defaults_and_needs_a_policy_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh `switchtower init` config learns into ./switchtower-policy.json (what the
+    router reads by default); only `router.policy: null` turns learning off."""
+    monkeypatch.chdir(tmp_path)
+    storage = {"url": f"sqlite:///{tmp_path / 'st.db'}"}
     path = tmp_path / "switchtower.yaml"
-    path.write_text(yaml.safe_dump({"storage": {"url": f"sqlite:///{tmp_path / 'st.db'}"}}))
+    path.write_text(yaml.safe_dump({"storage": storage}))
+    for command in (["learn"], ["policy", "list"]):
+        res = CliRunner().invoke(cli, [*command, "--config", str(path)])
+        assert res.exit_code == 0, res.output
+    assert load_config(path).router.policy == "switchtower-policy.json"
+    path.write_text(yaml.safe_dump({"storage": storage, "router": {"policy": None}}))
     res = CliRunner().invoke(cli, ["learn", "--config", str(path)])
     assert res.exit_code == 2
     assert "router.policy is not set" in res.output

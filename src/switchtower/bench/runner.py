@@ -146,6 +146,7 @@ def bench_config(
     # the result keyed by a hash of them, as in production)
     data["classifier"] = {**data.get("classifier", {}), "name": classifier, "artifact": None}
     data.setdefault("selector", {})["exploration"] = exploration
+    data.setdefault("router", {})["policy"] = None  # fitted per run, never the user's file
     config = Config.model_validate(data)
     return config.model_copy(update={"operations": tuple(operations), "tiers": plan.tier_configs()})
 

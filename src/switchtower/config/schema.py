@@ -128,8 +128,10 @@ class RouterConfig(ComponentConfig):
     #: at this request's tokens). Unset: the highest prediction, whatever it costs.
     fallback_value_calls: float | None = Field(default=20.0, gt=0.0)
     guards: tuple[GuardRule, ...] = ()
-    #: the versioned policy artifact (written by the nightly loop)
-    policy: str | None = None
+    #: the versioned policy artifact: written by the nightly loop (``switchtower learn``),
+    #: read by the router and the selector; a missing file means the built-in priors.
+    #: Relative to the working directory, like the default database. None: priors only
+    policy: str | None = "switchtower-policy.json"
 
 
 class ExperimentConfig(_Strict):

@@ -53,7 +53,8 @@ class PolicySource:
         try:
             self._mtime = os.stat(self.path).st_mtime
         except FileNotFoundError:
-            log.warning("policy %s not found: using the built-in priors", self.path)
+            # the normal state until the nightly loop first publishes
+            log.info("policy %s not found (yet): using the built-in priors", self.path)
             self._mtime = None
             return Policy.builtin()
         return Policy.load(self.path)
