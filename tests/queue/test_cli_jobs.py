@@ -59,9 +59,14 @@ def test_run_async_then_worker_then_jobs(
     assert (job["status"], job["model"]) == ("queued", "fake-batch")
 
     fake_openai.batch_polls_until_done = 0
+    passes = []
     for _ in range(3):
         tick = runner.invoke(cli, ["worker", "--once", "--config", cfg])
         assert tick.exit_code == 0, tick.output
+        passes.append(tick.output.strip())
+    assert passes[0] == "worker pass: batches submitted 1, jobs submitted 1"
+    assert "completed 1" in passes[1]
+    assert passes[2] == "worker pass: nothing to do"
     shown = runner.invoke(cli, ["jobs", job["id"], "--config", cfg, "--json"])
     assert shown.exit_code == 0, shown.output
     done = json.loads(shown.output)
@@ -70,6 +75,9 @@ def test_run_async_then_worker_then_jobs(
     listed = runner.invoke(cli, ["jobs", "--config", cfg])
     assert job["id"] in listed.output
     assert "1 completed" in listed.output
+    again = runner.invoke(cli, [*args, "--async"])
+    assert again.exit_code == 0, again.output
+    assert "for fake-batch (a provider batch API)" in again.output
 
     # without --async the batch entry is not eligible, and the pinned tier has no other
     pinned = runner.invoke(cli, args)

@@ -83,6 +83,7 @@ async def test_a_deferred_request_to_a_queued_entry_is_a_job_run_by_its_own_mode
     report = await worker.tick()
     assert (report.started, report.jobs_submitted) == (1, 0)  # run inline, not batched
     await worker.drain()
+    assert worker.background.completed == 1  # what `worker --once` reports after draining
 
     done = store(pipe).get(job.id)
     assert done is not None

@@ -14,7 +14,6 @@ from switchtower.cli.demo import demo
 from switchtower.cli.render import render_decision, render_result
 from switchtower.config import starter_text
 from switchtower.pipeline import Pipeline
-from switchtower.queue import Job
 from switchtower.types import DEADLINES, TIERS, Request
 
 __all__ = ["core_commands"]
@@ -41,7 +40,8 @@ def _request_options(f: Any) -> Any:
         "--async",
         "accept_deferred",
         is_flag=True,
-        help="Take a job id when routing picks a provider batch API (see `switchtower jobs`).",
+        help="Take a job id when routing picks a provider batch API or queued local work "
+        "(see `switchtower jobs`).",
     )(f)
     return click.option("--model", default=None, help="A configured model: bypasses routing.")(f)
 
@@ -121,19 +121,22 @@ def run(
         try:
             decision = pipeline.plan(request)
             if pipeline.defers(decision):
-                return pipeline.submit(decision)
+                job = pipeline.submit(decision)
+                batch = pipeline.model(job.model).batch
+                return job, "a provider batch API" if batch else "queued work, run when idle"
             return await pipeline.execute(decision)
         finally:
             await pipeline.aclose()
 
     result = run_async(go())
-    if isinstance(result, Job):
+    if isinstance(result, tuple):
+        job, kind = result
         if as_json:
-            echo_json(result.to_json())
+            echo_json(job.to_json())
         else:
             click.echo(
-                f"queued as job {result.id} for {result.model} (a provider batch API); "
-                f"`switchtower jobs {result.id}` shows its answer once the worker has it"
+                f"queued as job {job.id} for {job.model} ({kind}); "
+                f"`switchtower jobs {job.id}` shows its answer once the worker has it"
             )
         return
     if as_json:

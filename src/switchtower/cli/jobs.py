@@ -42,7 +42,8 @@ def _details(job: Job) -> dict[str, Any]:
 def jobs(
     job_id: str | None, status: str | None, limit: int, as_json: bool, config_path: str | None
 ) -> None:
-    """Deferred requests (answered later by a provider batch API), or one in full by id."""
+    """Deferred requests (answered later by a provider batch API or as queued work), or
+    one in full by id."""
     store = JobStore.open(load(config_path).storage.url)
     try:
         if job_id:
@@ -91,7 +92,8 @@ def worker(once: bool, config_path: str | None) -> None:
             if once:
                 report = await queue.tick()
                 await queue.drain()
-                click.echo(str(report))
+                report.add(queue.background)  # the queued work it started, now finished
+                click.echo(f"worker pass: {report}")
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

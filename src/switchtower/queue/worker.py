@@ -83,6 +83,15 @@ class TickReport:
     def busy(self) -> bool:
         return any(vars(self).values())
 
+    def add(self, other: TickReport) -> None:
+        for name, n in vars(other).items():
+            setattr(self, name, getattr(self, name) + n)
+
+    def __str__(self) -> str:
+        """``started 1, completed 1``: the counts that are not zero."""
+        done = [f"{name.replace('_', ' ')} {n}" for name, n in vars(self).items() if n]
+        return ", ".join(done) or "nothing to do"
+
 
 class QueueWorker:
     """Moves jobs of ``jobs`` through their batches, using ``pipeline``'s providers."""
@@ -104,6 +113,8 @@ class QueueWorker:
         self.webhooks = webhooks or WebhookSender(self.config.webhooks, clock=clock)
         #: queued-work jobs running, by endpoint
         self._running: dict[tuple[str, str | None, str], set[asyncio.Task[None]]] = {}
+        #: what the queued-work jobs started by this worker did once they finished
+        self.background = TickReport()
         #: queued entry -> the probe that asks its server for its load (``load_probe``)
         self._probes: dict[str, LoadProbe] = build_probes(pipeline.queued_models, pipeline.config)
 
@@ -226,6 +237,7 @@ class QueueWorker:
         except Exception:  # the claim runs out and the job is run again
             log.exception("queued job %s could not be answered", job.id)
             return
+        self.background.add(report)
         outcome = "completed" if report.completed else "failed" if report.failed else "done already"
         log.info("queued job %s: %s", job.id, outcome)
 
