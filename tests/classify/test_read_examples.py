@@ -43,6 +43,10 @@ def test_clinc150_shortcut_reads_the_one_variant_present(tmp_path: Path) -> None
     (train, _), (_, test_labels) = DATASETS["clinc150"](tmp_path)
     assert len(train) == 14
     assert test_labels[-1] == "oos"
+    # the data root, its intent folder or the dataset's own folder: the same files
+    whole = DATASETS["clinc150"](tmp_path)
+    for root in (tmp_path / "intent", base):
+        assert DATASETS["clinc150"](root) == whole
     (base / "data_imbalanced.json").write_text(json.dumps(CLINC))
     # two variants and no data_full.json: ambiguous, the error names them
     with pytest.raises(DataFormatError, match=r"data_imbalanced\.json, data_oos_plus\.json"):

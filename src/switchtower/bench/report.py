@@ -336,11 +336,12 @@ def format_table(data: Mapping[str, Any]) -> str:
             if ds in b["datasets"]:
                 lines.append(_row(f"  {name}", b["datasets"][ds]))
     for ds, r in data["routellm"].items():
-        pub = r["published"]
+        pub = {k: v for k, v in r["published"].items() if v is not None}
+        names = {"apgr": "APGR", "cpt50": "CPT(50%)", "cpt80": "CPT(80%)"}
+        published = ", ".join(f"{names.get(k, k)} {v}" for k, v in pub.items())
         lines.append(
             f"RouteLLM-style {ds}: APGR {r['apgr']}  CPT(50%) {r['cpt50']}  "
-            f"CPT(80%) {r['cpt80']}  (published APGR {pub.get('apgr')}, "
-            f"CPT(50%) {pub.get('cpt50')}, CPT(80%) {pub.get('cpt80')}; "
+            f"CPT(80%) {r['cpt80']}  (published: {published or 'none for this set'}; "
             f"value rule APGR {r.get('apgr_value_rule')})"
         )
     lines += _day_rows(data.get("days", ()))

@@ -135,13 +135,22 @@ def _pairs(p: Path, rows: Sequence[Any]) -> Examples:
     return texts, labels
 
 
+def _intent(root: Path, name: str) -> Path:
+    """``<root>/intent/<name>``; a root that is the ``intent`` folder itself (or the
+    dataset's own folder) works too, as ``bench --data-dir`` takes either level."""
+    for base in (root / "intent" / name, root / name, root):
+        if base.is_dir() and base.name == name:
+            return base
+    return root / "intent" / name
+
+
 def _banking77(root: Path) -> tuple[Examples, Examples]:
-    base = root / "intent" / "banking77"
+    base = _intent(root, "banking77")
     return read_examples(base / "train.csv"), read_examples(base / "test.csv")
 
 
 def _clinc150(root: Path) -> tuple[Examples, Examples]:
-    base = root / "intent" / "clinc150"
+    base = _intent(root, "clinc150")
     path = base / "data_full.json"
     if not path.exists():  # another variant of the release (data_small, data_oos_plus ...)
         variants = sorted(base.glob("data_*.json"))
