@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,24 @@ def test_serve_without_keys_refuses_a_public_bind(config_file: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no API keys configured: binding to loopback only" in result.output
+
+
+def test_serve_on_a_taken_port_says_so_before_starting(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: ran.append(a))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli, ["serve", "--port", str(port), "--config", str(config_file)]
+        )
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+    assert "switchtower gateway on" not in result.output
+    assert ran == []
 
 
 def test_a_misspelt_provider_is_a_config_error_naming_its_key(config_file: Path) -> None:

@@ -161,12 +161,12 @@ def test_content_as_a_list_of_parts_reaches_llamacpp_as_text(local_gateway: Live
     assert message.content[0].text.strip()  # type: ignore[union-attr]
 
 
-def test_an_image_part_is_refused_naming_it_not_sent_to_a_text_model(
+def test_what_llamacpp_cannot_do_is_refused_naming_it_never_dropped(
     local_gateway: LiveGateway,
 ) -> None:
     c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-    with pytest.raises(openai.APIStatusError) as err:
+    with pytest.raises(openai.BadRequestError) as err:  # every model refused it: a 400
         c.chat.completions.create(
             model="auto",
             messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}],
@@ -174,3 +174,8 @@ def test_an_image_part_is_refused_naming_it_not_sent_to_a_text_model(
         )
     assert "takes text only; messages[0] has a 'image_url' part" in str(err.value)
     assert "Traceback" not in str(err.value)
+    with pytest.raises(openai.BadRequestError) as err:
+        c.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "Hi"}], max_tokens=4, n=2
+        )
+    assert "llama.cpp answers one choice (n=2)" in str(err.value)

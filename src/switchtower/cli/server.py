@@ -5,11 +5,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import sys
 
 import click
 
-from switchtower.cli.common import EXIT_CONFIG, config_option, echo_json, exits_on_error, load
+from switchtower.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    config_option,
+    echo_json,
+    exits_on_error,
+    load,
+)
 
 __all__ = ["is_loopback_host", "server_commands"]
 
@@ -87,20 +95,41 @@ def serve(  # noqa: PLR0917 - click passes options as keywords
                 f"{workers} workers: rate limits and budgets are counted in {config.storage.url}",
                 err=True,
             )
+    _check_port(host, port)
     click.echo(f"switchtower gateway on http://{host}:{port} (OpenAI: /v1, docs: /openapi.json)")
     if config_path:
         os.environ["SWITCHTOWER_CONFIG"] = os.path.abspath(config_path)
-    uvicorn.run(
-        "switchtower.server.factory:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=access_log,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        uvicorn.run(
+            "switchtower.server.factory:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=access_log,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start: not a bad request
+        if exc.code not in (0, None):
+            sys.exit(EXIT_FAILED)
+        raise
+
+
+def _check_port(host: str, port: int) -> None:
+    """Say so, and exit 1, before starting when the address is taken (uvicorn would
+    say it only after the start-up banner, and exit 3, which here means a bad request)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            sys.exit(EXIT_FAILED)
 
 
 @click.group()

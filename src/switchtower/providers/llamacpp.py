@@ -182,10 +182,16 @@ class _InProcess:
             yield self.llm
 
 
-def text_messages(model: str, request: Request) -> Request:
-    """``request`` with every list-of-parts content joined into one string: llama.cpp's
-    chat templates take string content only (a list fails inside the server). A part that
-    is not text (an image, audio) cannot be sent to a text model: rejected, naming it."""
+def for_llamacpp(model: str, request: Request) -> Request:
+    """``request`` as llama.cpp can answer it: every list-of-parts content joined into one
+    string (its chat templates take strings only; a list fails inside the server). What
+    it cannot do is rejected, named, rather than silently dropped: a part that is not text
+    (an image, audio), or more than one choice (``n``)."""
+    n = request.params.get("n")
+    if isinstance(n, int) and n > 1:
+        raise UpstreamRejectedError(
+            f"{model}: llama.cpp answers one choice (n={n})", model=model, status=400
+        )
     if not any(isinstance(m.get("content"), list) for m in request.messages):
         return request
     messages: list[Mapping[str, Any]] = []
@@ -198,7 +204,9 @@ def text_messages(model: str, request: Request) -> Request:
             kind = part.get("type", "text") if isinstance(part, Mapping) else "text"
             if kind != "text":
                 raise UpstreamRejectedError(
-                    f"{model}: takes text only; messages[{i}] has a {kind!r} part", model=model
+                    f"{model}: takes text only; messages[{i}] has a {kind!r} part",
+                    model=model,
+                    status=400,  # as a server refusing the request would answer
                 )
         messages.append({**message, "content": message_text(message)})
     return dataclasses.replace(request, messages=tuple(messages))
@@ -365,7 +373,7 @@ class LlamaCppProvider:
     async def complete(self, model: ModelInfo, request: Request) -> Completion:
         spec = self._spec(model)
         s = self._check(model, spec)
-        request = text_messages(model.name, request)
+        request = for_llamacpp(model.name, request)
         if s.mode == "inprocess":
             return await self._complete_inprocess(model, s, request)
         return await self._http.complete(await self._served(model, spec, s), request)
@@ -373,7 +381,7 @@ class LlamaCppProvider:
     async def stream(self, model: ModelInfo, request: Request) -> AsyncIterator[Mapping[str, Any]]:
         spec = self._spec(model)
         s = self._check(model, spec)
-        request = text_messages(model.name, request)
+        request = for_llamacpp(model.name, request)
         if s.mode == "inprocess":
             inner = self._stream_inprocess(model, s, request)
         else:

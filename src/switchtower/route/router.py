@@ -337,7 +337,8 @@ class PolicyRouter:
         parts = [
             f"{chosen}: {why_tier}",
             f"operation {c.operation!r} (confidence {c.confidence:.2f})",
-            f"predicted success {preds}; best model in {chosen}: {best[chosen].name}",
+            f"predicted success {preds} (a tier's is its best model's, in {chosen} "
+            f"{best[chosen].name}; the selector picks the cheapest model good enough)",
         ]
         if guard is not None:
             parts.append(f"guard {guard.rule}: {guard.detail}")
