@@ -113,6 +113,23 @@ def test_daily_budget_429_until_midnight(
     assert 0 < wait <= 86_400
 
 
+def test_a_request_refused_for_its_budget_does_not_use_up_the_rate_limit(
+    keyed: LiveGateway, keys: KeyStore
+) -> None:
+    _, secret = keys.create("both", rpm=2, daily_budget_usd=1e-9)
+    headers = {"authorization": f"Bearer {secret}"}
+    url = keyed.url + "/v1/chat/completions"
+    spend = httpx.post(url, json={"model": "fake-frontier-0", "messages": HELLO}, headers=headers)
+    assert spend.status_code == 200  # 1 of 2 requests this minute; the budget is now spent
+    codes = [
+        httpx.post(url, json={"model": "auto", "messages": HELLO}, headers=headers).json()["error"][
+            "code"
+        ]
+        for _ in range(3)
+    ]
+    assert codes == ["budget_exceeded"] * 3  # never rate_limited: refusals are not counted
+
+
 def test_routed_traces_carry_the_key_id(
     keyed: LiveGateway, keys: KeyStore, store: SqlTraceStore
 ) -> None:

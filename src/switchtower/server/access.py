@@ -115,13 +115,24 @@ class Gatekeeper:
         return Caller(key)
 
     async def admit(self, caller: Caller, *, spends: bool = True) -> Caller:
-        """Count the request against the key's rate limit; check its budget.
+        """Check the key's budget, then count the request against its rate limit (a
+        request refused for its budget is not counted: refused requests never are).
 
         Returns the caller with ``remaining_usd`` set when the key has a budget.
         """
         key = caller.key
         if key is None:
             return caller
+        remaining: float | None = None
+        if spends and key.daily_budget_usd is not None:
+            spent = await self.limiter.spent(key.id)
+            remaining = key.daily_budget_usd - spent
+            if remaining <= 0:
+                raise BudgetExceededError(
+                    f"daily budget of ${key.daily_budget_usd:.4f} spent for key {key.id} "
+                    f"(${spent:.4f} today, UTC)",
+                    retry_after=seconds_until_utc_midnight(self._wall()),
+                )
         if key.rpm is not None:
             wait = await self.limiter.acquire(key.id, key.rpm)
             if wait is not None:
@@ -129,17 +140,7 @@ class Gatekeeper:
                     f"rate limit of {key.rpm} requests per minute reached for key {key.id}",
                     retry_after=wait,
                 )
-        if not spends or key.daily_budget_usd is None:
-            return caller
-        spent = await self.limiter.spent(key.id)
-        remaining = key.daily_budget_usd - spent
-        if remaining <= 0:
-            raise BudgetExceededError(
-                f"daily budget of ${key.daily_budget_usd:.4f} spent for key {key.id} "
-                f"(${spent:.4f} today, UTC)",
-                retry_after=seconds_until_utc_midnight(self._wall()),
-            )
-        return Caller(key, remaining)
+        return caller if remaining is None else Caller(key, remaining)
 
     async def charge(self, caller: Caller, usd: float) -> None:
         if caller.key is not None and usd > 0:
