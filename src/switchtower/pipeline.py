@@ -270,7 +270,7 @@ class Pipeline:
         classification = self._classify(request)
         signals = self.signals.extract(request, classification)
         if request.model is not None and request.model != "auto":
-            route, selection = self._pinned_model(request.model, assume_available)
+            route, selection = self._pinned_model(request, assume_available)
         else:
             tiers = self._all_tiers if assume_available else self._tiers
             route = self.router.route(classification, signals, tiers, request)
@@ -280,12 +280,28 @@ class Pipeline:
         overhead = (time.perf_counter() - start) * 1000.0
         return Decision(request, classification, signals, route, selection, overhead)
 
-    def _pinned_model(self, name: str, assume_available: bool) -> tuple[RouteDecision, Selection]:
+    def _pinned_model(
+        self, request: Request, assume_available: bool
+    ) -> tuple[RouteDecision, Selection]:
+        name = str(request.model)
         info = self.model(name)
         if not info.available and not assume_available:
             raise NoEligibleModelError(
                 f"the model {name!r} cannot be called here: "
                 f"{info.unavailable_reason or 'unavailable'}"
+            )
+        if info.batch and not request.accept_deferred:
+            raise InvalidRequestError(
+                f"the model {name!r} is a batch API: it answers later, as a job; send the "
+                "async hint (x-switchtower-async: true, or run --async) or name a model "
+                "that answers now",
+                field="model",
+            )
+        if info.batch and DEADLINE_SECONDS[request.deadline] < info.max_delay_s:
+            raise InvalidRequestError(
+                f"the model {name!r} is a batch API that may take {info.max_delay_s:g} s, "
+                f"longer than the {request.deadline!r} deadline allows: send deadline batch",
+                field="model",
             )
         why = f"model {name!r} named by the client: routing bypassed"
         route = RouteDecision(

@@ -208,3 +208,23 @@ def test_the_server_runs_a_worker_only_when_there_is_queue_work(
 
     assert asyncio.run(started(batch=True))
     assert not asyncio.run(started(batch=False))
+
+
+def test_naming_a_batch_model_takes_the_async_hint_and_a_deadline_it_can_meet(
+    gateway: tuple[LiveGateway, SqlTraceStore],
+) -> None:
+    """A client that names a batch API must have asked for a job, with time for it:
+    otherwise a 400, never a job it did not ask for (that would then fail its deadline)."""
+    gw, _ = gateway
+    url = f"{gw.url}/v1/chat/completions"
+    body = {"model": "fake-batch", "messages": [{"role": "user", "content": "summarize"}]}
+    plain = httpx.post(url, json=body)
+    assert plain.status_code == 400
+    assert plain.json()["error"]["param"] == "model"
+    assert "send the async hint" in plain.json()["error"]["message"]
+    hurried = httpx.post(url, json=body, headers={"x-switchtower-async": "true"})
+    assert hurried.status_code == 400
+    assert "longer than the 'interactive' deadline allows" in hurried.json()["error"]["message"]
+    taken = httpx.post(url, json=body, headers=HINTS)
+    assert taken.status_code == 202
+    assert wait_for(gw, taken.json()["id"])["status"] == "completed"
