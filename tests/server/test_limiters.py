@@ -160,3 +160,21 @@ def test_auto_picks_redis_then_the_server_database_then_memory() -> None:
     assert isinstance(limiter_for(_config()), MemoryLimiter)
     with pytest.raises(ConfigError, match="redis_url"):
         limiter_for(_config(limiter="redis"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["keys", "limiter"])
+def test_replicas_starting_together_on_an_empty_database_all_open(pg_url: str, store: str) -> None:
+    """Two concurrent CREATE TABLE IF NOT EXISTS of one table can collide in PostgreSQL
+    (a unique violation in pg_type): one of two replicas started together used to exit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from switchtower.server import KeyStore
+
+    def one(_: int) -> None:
+        opened = KeyStore.open(pg_url) if store == "keys" else SqlLimiter.open(pg_url)
+        if isinstance(opened, KeyStore):
+            opened.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(one, range(6)))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from switchtower.errors import ConfigError
+from switchtower.store.migrate import create_tables
 
 __all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "hash_key"]
 
@@ -95,7 +96,7 @@ class KeyStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        _metadata.create_all(engine, checkfirst=True)
+        create_tables(engine, _metadata)  # safe when replicas start together
 
     @classmethod
     def open(cls, url: str) -> KeyStore:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from switchtower.errors import ConfigError
 from switchtower.server.budgets import WINDOW_S, day_key, retry_after
+from switchtower.store.migrate import create_tables
 
 __all__ = ["SqlLimiter"]
 
@@ -81,7 +82,7 @@ class SqlLimiter:
         self._clock = clock
         self._pruned_window: int | None = None
         self._pruned_day: str | None = None
-        _metadata.create_all(engine, checkfirst=True)
+        create_tables(engine, _metadata)  # safe when replicas start together
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], float] = time.time) -> SqlLimiter:

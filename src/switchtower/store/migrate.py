@@ -29,6 +29,7 @@ __all__ = [
     "VERSION_TABLE",
     "alembic_config",
     "create_engine",
+    "create_tables",
     "current_revision",
     "head_revision",
     "normalize_url",
@@ -147,6 +148,19 @@ def alembic_config() -> AlembicConfig:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def create_tables(engine: Engine, metadata: sa.MetaData) -> None:
+    """``metadata.create_all`` that replicas starting together on one database can all
+    run: on PostgreSQL under the migrations' advisory lock (two concurrent ``CREATE TABLE
+    IF NOT EXISTS`` of one table can still collide there), on SQLite in one write
+    transaction."""
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            metadata.create_all(conn, checkfirst=True)
 
 
 def current_revision(connection: Connection) -> str | None:
