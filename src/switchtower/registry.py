@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
 
 from switchtower.errors import ConfigError, RegistryError
@@ -18,6 +18,8 @@ from switchtower.errors import ConfigError, RegistryError
 __all__ = ["Registry", "config_key"]
 
 T = TypeVar("T")
+#: keywords every factory is given beside its options (not shown in errors)
+_CONTEXT = frozenset({"config", "history"})
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -27,6 +29,9 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
+        #: installed packages' entry points, by name: loaded only when asked for, so
+        #: one broken plugin does not break the others
+        self._entry_points: dict[str, EntryPoint] = {}
         self._entry_points_loaded = False
 
     def register(self, name: str) -> Callable[[F], F]:
@@ -43,33 +48,43 @@ class Registry(Generic[T]):
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         self._factories[name] = factory
 
-    def _load_entry_points(self) -> None:
+    def _find_entry_points(self) -> None:
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
         for ep in entry_points(group=f"switchtower.{self.kind}"):
-            if ep.name not in self._factories:
-                self._factories[ep.name] = ep.load()
+            self._entry_points.setdefault(ep.name, ep)
 
     def get(self, name: str) -> Callable[..., T]:
-        if name not in self._factories:
-            self._load_entry_points()
-        try:
+        if name in self._factories:
             return self._factories[name]
-        except KeyError:
-            known = ", ".join(sorted(self._factories)) or "none"
-            raise RegistryError(f"unknown {self.kind} {name!r} (known: {known})") from None
+        self._find_entry_points()
+        ep = self._entry_points.get(name)
+        if ep is None:
+            known = ", ".join(self.names()) or "none"
+            raise RegistryError(f"unknown {self.kind} {name!r} (known: {known})")
+        try:
+            factory: Callable[..., T] = ep.load()
+        except Exception as exc:  # a plugin's import error is its own, named
+            raise RegistryError(
+                f"{self.kind} {name!r}: its entry point {ep.value!r} failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._factories[name] = factory
+        return factory
 
     def create(self, name: str, **options: Any) -> T:
         factory = self.get(name)
         try:
             return factory(**options)
         except TypeError as exc:
-            raise RegistryError(f"{self.kind} {name!r}: bad options {options!r}: {exc}") from exc
+            # the options from config, not the whole Config and stores passed beside them
+            given = {k: v for k, v in options.items() if k not in _CONTEXT}
+            raise RegistryError(f"{self.kind} {name!r}: bad options {given!r}: {exc}") from exc
 
     def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._factories)
+        self._find_entry_points()
+        return sorted({*self._factories, *self._entry_points})
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._factories

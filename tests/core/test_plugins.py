@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from switchtower import registries
+from switchtower.errors import RegistryError
 from switchtower.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,32 @@ def test_every_registry_loads_a_component_from_its_entry_point_group(
     for reg in REGISTRIES:
         # a fresh view of each registry, so the real ones stay as the other tests see them
         monkeypatch.setattr(reg, "_entry_points_loaded", False)
+        monkeypatch.setattr(reg, "_entry_points", {})
         monkeypatch.setattr(reg, "_factories", dict(reg._factories))
         made = reg.create("third", colour="red")
         assert type(made).__module__ == module, reg.kind
         assert made.options == {"colour": "red"}  # type: ignore[attr-defined]
+    monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+def test_a_broken_plugin_is_named_and_does_not_break_its_neighbours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = "switchtower_test_plugin_ok"
+    _install_plugin(tmp_path, module, ["switchtower.classifiers"])
+    info = tmp_path / "broken_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[switchtower.classifiers]\nbroken = not_installed:X\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = registries.classifiers
+    monkeypatch.setattr(reg, "_entry_points_loaded", False)
+    monkeypatch.setattr(reg, "_entry_points", {})
+    monkeypatch.setattr(reg, "_factories", dict(reg._factories))
+    assert {"broken", "third"} <= set(reg.names())  # listed without importing them
+    assert type(reg.create("third")).__module__ == module
+    with pytest.raises(RegistryError, match=r"'broken': its entry point 'not_installed:X' failed"):
+        reg.get("broken")
     monkeypatch.delitem(sys.modules, module, raising=False)
 
 
