@@ -5,6 +5,7 @@ rolls back; the router's policy source picks a published version up."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from dataclasses import replace
@@ -198,9 +199,15 @@ def test_cli_learn_list_and_rollback(tmp_path: Path, store: SqlTraceStore) -> No
     assert listed.exit_code == 0, listed.output
     assert f"* {report['new_version']}" in listed.output
     assert "held-out log-loss" in listed.output
+    active = Path(cfg.router.policy or "")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert active.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file written
     back = runner.invoke(cli, ["policy", "rollback", "--config", str(path)])
     assert back.exit_code == 0, back.output
     assert "active policy: builtin" in back.output
+    listed = runner.invoke(cli, ["policy", "list", "--config", str(path)])
+    assert listed.output.startswith("* builtin  (the built-in priors)\n"), listed.output
 
 
 def test_cli_learn_works_on_the_defaults_and_needs_a_policy_path(

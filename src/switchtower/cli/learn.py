@@ -101,8 +101,11 @@ def list_versions(as_json: bool, config_path: str | None) -> None:
             ]
         )
         return
+    active = history.current().version
     if not versions:
-        click.echo(f"no published versions yet (active: {history.current().version})")
+        click.echo(f"no published versions yet (active: {active})")
+    elif not any(v.active for v in versions):  # rolled back to the built-in priors
+        click.echo(f"* {active}  (the built-in priors)")
     for v in versions:
         gate = v.meta.get("nightly", {})
         losses = (

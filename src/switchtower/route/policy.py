@@ -210,6 +210,11 @@ class Policy:
         fd, tmp = tempfile.mkstemp(prefix=p.name, suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(self.to_json(), f, indent=1, sort_keys=True)
+        # mkstemp makes it 0600; a gateway running as another user must read it: the
+        # mode a plain open() would give (0666 less the umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
 
     @classmethod
