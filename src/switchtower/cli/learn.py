@@ -66,6 +66,10 @@ def learn(
         f"{report.traces} traces in the window, {report.scored} judged "
         f"({report.train} to fit, {report.holdout} held out)"
     )
+    if report.already_learned:
+        click.echo(
+            f"  {report.already_learned} more the active policy already learned from (skipped)"
+        )
     if report.by_source:
         click.echo("  judged by " + ", ".join(f"{k} {n}" for k, n in report.by_source.items()))
     for model, (n, q) in report.by_model.items():

@@ -58,6 +58,8 @@ class NightlyReport:
     by_model: dict[str, tuple[int, float]] = field(default_factory=dict)
     #: judged traces per outcome source (``feedback``, ``contract``, ...)
     by_source: dict[str, int] = field(default_factory=dict)
+    #: traces of the window that the active policy already learned from (skipped)
+    already_learned: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class NightlyReport:
             "reason": self.reason,
             "active_version": self.active_version,
             "new_version": self.new_version,
+            "already_learned": self.already_learned,
             "by_model": {m: {"n": n, "mean_quality": q} for m, (n, q) in self.by_model.items()},
             "by_source": dict(self.by_source),
         }
@@ -114,6 +117,14 @@ def _by_model(items: Iterable[ScoredTrace]) -> dict[str, tuple[int, float]]:
     return {m: (n, round(q / n, 4)) for m, (n, q) in sorted(sums.items())}
 
 
+def _learned_through(policy: Policy) -> float | None:
+    """When the newest trace the policy's last pass learned from was created (None: the
+    priors, or a policy the loop did not publish): its evidence holds every trace up to
+    then, so a later pass takes only newer ones."""
+    through = dict(policy.meta).get("nightly", {}).get("learned_through")
+    return float(through) if isinstance(through, int | float) else None
+
+
 def run_nightly(
     config: Config,
     traces: Iterable[Trace],
@@ -130,14 +141,20 @@ def run_nightly(
 
     load_builtins()
     models: dict[str, Tier] = {m.name: tier for tier, t in config.tiers.items() for m in t.models}
-    seen = 0
+    active = history.current()
+    learned_through = _learned_through(active)
+    seen = already = 0
+    newest: float | None = None
     scored: list[ScoredTrace] = []
     for trace in traces:
+        if learned_through is not None and trace.created_at <= learned_through:
+            already += 1  # counted once: a re-run or an overlapping window adds nothing
+            continue
         seen += 1
+        newest = trace.created_at if newest is None else max(newest, trace.created_at)
         for item in (score_trace(trace, models), score_checked(trace, models)):
             if item is not None:
                 scored.append(item)
-    active = history.current()
     hold = [s for s in scored if _held_out(s.trace_id)]
     train = [s for s in scored if not _held_out(s.trace_id)]
     base = NightlyReport(
@@ -153,6 +170,7 @@ def run_nightly(
         active_version=active.version,
         by_model=_by_model(scored),
         by_source=dict(Counter(s.source for s in scored).most_common()),
+        already_learned=already,
     )
     if len(hold) < min_holdout or not train:
         why = (
@@ -179,6 +197,7 @@ def run_nightly(
             **dict(final.meta),
             "nightly": {
                 "window": list(window),
+                "learned_through": newest,
                 "scored": len(scored),
                 "holdout": len(hold),
                 "loss_parent": round(old, 6),
