@@ -83,3 +83,20 @@ def test_schemathesis_finds_no_server_errors(openai_only: LiveGateway) -> None:
             case.call_and_validate(base_url=gateway.url, checks=CHECKS, timeout=10)
 
         fuzz()
+
+
+def test_every_parameter_the_openai_sdk_sends_is_taken_and_documented(
+    gateway: LiveGateway,
+) -> None:
+    """An agent built on the official SDK may send any argument of create(): none is an
+    'unrecognized argument' here, and the OpenAPI document lists each."""
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+
+    from switchtower.server.openai_wire import PARAM_CHECKS
+
+    sdk = set(CompletionCreateParamsBase.__annotations__)
+    own = {"model", "messages", "stream", "stream_options", "metadata"}
+    assert sdk - own <= set(PARAM_CHECKS)
+    doc = httpx.get(gateway.url + "/openapi.json").json()
+    props = doc["components"]["schemas"]["ChatCompletionRequest"]["properties"]
+    assert set(props) == set(PARAM_CHECKS) | own

@@ -110,6 +110,23 @@ PARAM_CHECKS: Mapping[str, Callable[[Any], str | None]] = {
     "logprobs": _typed(bool, what="a boolean"),
     "top_logprobs": _integer(0),
     "reasoning_effort": _typed(str, what="a string"),
+    # the rest of what the official SDK's create() sends (a test keeps this list equal
+    # to the installed SDK's): passed on as given, the upstream checks the values
+    "audio": _typed(dict, what="an object"),
+    "function_call": _typed(str, dict, what="a string or an object"),
+    "functions": _typed(list, what="an array"),
+    "modalities": _typed(list, what="an array"),
+    "moderation": _typed(dict, what="an object"),
+    "prediction": _typed(dict, what="an object"),
+    "prompt_cache_key": _typed(str, what="a string"),
+    "prompt_cache_options": _typed(dict, what="an object"),
+    "prompt_cache_retention": _typed(str, what="a string"),
+    "safety_identifier": _typed(str, what="a string"),
+    "service_tier": _typed(str, what="a string"),
+    "store": _typed(bool, what="a boolean"),
+    "verbosity": _typed(str, what="a string"),
+    "web_search_options": _typed(dict, what="an object"),
+    # not OpenAI's: vLLM's and llama.cpp's sampling extension
     "top_k": _integer(0),
 }
 
