@@ -4,6 +4,7 @@ OpenAI <-> Anthropic translation both ways."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,12 @@ from switchtower.errors import (
     UpstreamUnavailableError,
 )
 from switchtower.providers import AnthropicProvider
-from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
+from switchtower.providers.anthropic_format import (
+    JSON_TOOL,
+    StreamTranslator,
+    to_anthropic,
+    to_openai,
+)
 from switchtower.types import Request
 
 TOOL = {
@@ -249,3 +255,78 @@ def test_unavailable_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
     assert provider.unavailable_reason(spec) is None
     # a batch entry needs the same key; the job queue sends it (see tests/queue)
     assert provider.unavailable_reason(spec.model_copy(update={"batch": True})) is None
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
+
+
+async def test_a_json_answer_is_asked_as_a_forced_tool_and_comes_back_as_text(
+    provider: AnthropicProvider, fake_anthropic: FakeAnthropic
+) -> None:
+    """response_format has no Anthropic counterpart: dropping it answered JSON-mode
+    clients with prose. Anthropic is made to call one tool whose input is the answer."""
+    model = info(anthropic_spec(fake_anthropic))
+    request = Request.from_text("Ada, 36", params={"response_format": JSON_SCHEMA})
+    completion = await provider.complete(model, request)
+    sent = fake_anthropic.requests[-1]
+    assert sent["tools"] == [
+        {"name": JSON_TOOL, "description": "Give the answer as JSON.", "input_schema": SCHEMA}
+    ]
+    assert sent["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+    assert json.loads(completion.text) == {"name": "x", "age": "x"}  # the fake fills required
+    assert completion.finish_reason == "stop"
+    assert "tool_calls" not in completion.raw["choices"][0]["message"]
+
+    chunks = [c async for c in provider.stream(model, request)]
+    text = "".join(ch["delta"].get("content") or "" for c in chunks for ch in c["choices"])
+    assert json.loads(text) == {"name": "x", "age": "x"}
+    assert not any(ch["delta"].get("tool_calls") for c in chunks for ch in c["choices"])
+    finishes = [ch["finish_reason"] for c in chunks for ch in c["choices"] if ch["finish_reason"]]
+    assert finishes == ["stop"]
+
+    plain = to_anthropic(
+        "m", [{"role": "user", "content": "x"}], {"response_format": {"type": "json_object"}}
+    )
+    assert plain["tools"][0]["input_schema"] == {"type": "object"}
+    assert "tools" not in to_anthropic(
+        "m", [{"role": "user", "content": "x"}], {"response_format": {"type": "text"}}
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"n": 2}, "one choice"),
+        ({"logprobs": True}, "no log probabilities"),
+        ({"modalities": ["text", "audio"]}, "no audio"),
+        ({"functions": [{"name": "f"}]}, "send tools"),
+        ({"response_format": JSON_SCHEMA, "tools": [TOOL]}, "together with tools"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"schema": {"type": "array"}},
+                }
+            },
+            "schema type object",
+        ),
+    ],
+)
+def test_what_anthropic_cannot_answer_is_refused_as_a_400(params: dict[str, Any], why: str) -> None:
+    with pytest.raises(UpstreamRejectedError, match=why) as err:
+        to_anthropic("claude-x", [{"role": "user", "content": "hi"}], params)
+    assert err.value.status == 400  # every model refusing it: the client's 400
+
+
+def test_bookkeeping_parameters_are_mapped_or_dropped() -> None:
+    params = {"user": "u-42", "seed": 7, "store": True, "service_tier": "flex", "verbosity": "low"}
+    sent = to_anthropic("m", [{"role": "user", "content": "hi"}], params)
+    assert sent["metadata"] == {"user_id": "u-42"}
+    assert not {"seed", "store", "service_tier", "verbosity"} & set(sent)
+    auto = to_anthropic("m", [{"role": "user", "content": "hi"}], {"service_tier": "auto"})
+    assert auto["service_tier"] == "auto"

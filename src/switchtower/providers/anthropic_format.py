@@ -3,7 +3,7 @@
 Requests: system/developer messages -> ``system``; ``tool`` messages -> ``tool_result``
 blocks in a user turn; assistant ``tool_calls`` -> ``tool_use`` blocks; OpenAI function
 tools -> ``input_schema`` tools; ``tool_choice``, ``stop`` and ``max_tokens`` (required by
-Anthropic) mapped. Responses: text + ``tool_use`` -> ``content`` + ``tool_calls``,
+Anthropic) mapped; ``response_format`` as a forced tool (:data:`JSON_TOOL`). Responses: text + ``tool_use`` -> ``content`` + ``tool_calls``,
 ``stop_reason`` -> ``finish_reason``, usage -> ``prompt_tokens``/``completion_tokens``.
 Streams: Anthropic's event stream -> OpenAI ``chat.completion.chunk`` dicts.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from switchtower.errors import (
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "FINISH_REASONS",
+    "JSON_TOOL",
     "StreamTranslator",
     "to_anthropic",
     "to_openai",
@@ -52,7 +53,20 @@ _STREAM_ERRORS: Mapping[str, type[UpstreamError]] = {
 }
 
 #: OpenAI params copied under the same name
-_SAME_NAME = ("temperature", "top_p", "top_k", "metadata", "service_tier")
+_SAME_NAME = ("temperature", "top_p", "top_k")
+#: OpenAI params whose answer Anthropic cannot give: refused (a 400, so the executor tries
+#: the next model) rather than dropped, which would hand the client another kind of answer
+_REFUSED: Mapping[str, str] = {
+    "logprobs": "Anthropic returns no log probabilities",
+    "top_logprobs": "Anthropic returns no log probabilities",
+    "audio": "Anthropic returns no audio",
+    "functions": "legacy functions: send tools",
+    "function_call": "legacy functions: send tools and tool_choice",
+    "web_search_options": "OpenAI's web search has no Anthropic counterpart here",
+}
+#: the tool that carries a JSON answer (``response_format``): Anthropic is made to call
+#: it, and its input comes back as the answer's text
+JSON_TOOL = "switchtower_json_answer"
 
 
 def _text_of(content: object) -> str:
@@ -172,11 +186,24 @@ def to_anthropic(
 ) -> dict[str, Any]:
     """Keyword arguments for ``messages.create`` from an OpenAI-format request.
 
-    Parameters with no Anthropic counterpart (``seed``, ``response_format``,
-    ``frequency_penalty``, ``n``, ...) are dropped; ``n`` > 1 is refused.
+    ``response_format`` (``json_object``, ``json_schema``) becomes a tool Anthropic must
+    call, whose input is the JSON answer (:data:`JSON_TOOL`); ``user`` becomes
+    ``metadata.user_id``. What changes the kind of answer and has no counterpart
+    (:data:`_REFUSED`, ``n`` > 1, audio output) is refused as a 400; sampling and
+    bookkeeping parameters with none (``seed``, penalties, ``logit_bias``,
+    ``reasoning_effort``, ``store``, ``prompt_cache_key``, ...) are dropped.
     """
+
+    def refuse(why: str) -> UpstreamRejectedError:
+        return UpstreamRejectedError(f"{model_id}: {why}", model=model_id, status=400)
+
     if int(params.get("n") or 1) > 1:
-        raise UpstreamRejectedError(f"{model_id}: Anthropic returns one choice (n > 1 given)")
+        raise refuse("Anthropic returns one choice (n > 1 given)")
+    for name, why in _REFUSED.items():
+        if params.get(name):
+            raise refuse(f"{why} ({name} given)")
+    if "audio" in (params.get("modalities") or ()):
+        raise refuse("Anthropic returns no audio (modalities has audio)")
     system, msgs = _messages(messages)
     kwargs: dict[str, Any] = {
         "model": model_id,
@@ -193,8 +220,20 @@ def to_anthropic(
     stop = params.get("stop")
     if stop:
         kwargs["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if params.get("service_tier") == "auto":  # OpenAI's other tiers are not Anthropic's
+        kwargs["service_tier"] = "auto"
+    if isinstance(params.get("user"), str):
+        kwargs["metadata"] = {"user_id": params["user"]}
     tools = _tools(params.get("tools"))
-    if tools:
+    schema = _json_schema(params.get("response_format"), refuse)
+    if schema is not None:
+        if tools:
+            raise refuse("response_format together with tools is not supported for Anthropic")
+        kwargs["tools"] = [
+            {"name": JSON_TOOL, "description": "Give the answer as JSON.", "input_schema": schema}
+        ]
+        kwargs["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    elif tools:
         kwargs["tools"] = tools
         choice = _tool_choice(params.get("tool_choice"))
         if choice is not None:
@@ -202,6 +241,23 @@ def to_anthropic(
                 choice["disable_parallel_tool_use"] = True
             kwargs["tool_choice"] = choice
     return kwargs
+
+
+def _json_schema(
+    fmt: object, refuse: Callable[[str], UpstreamRejectedError]
+) -> dict[str, Any] | None:
+    """The JSON schema a ``response_format`` asks for (None: plain text)."""
+    if not isinstance(fmt, Mapping) or fmt.get("type") in (None, "text"):
+        return None
+    if fmt.get("type") == "json_object":
+        return {"type": "object"}
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        if not isinstance(schema, Mapping) or schema.get("type") != "object":
+            raise refuse("a json_schema answer must be a JSON object (schema type object)")
+        return dict(schema)
+    raise refuse(f"response_format type {fmt.get('type')!r} has no Anthropic counterpart")
 
 
 def _usage(usage: Mapping[str, Any]) -> dict[str, int]:
@@ -233,13 +289,17 @@ def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
     blocks = [b for b in message.get("content") or () if isinstance(b, Mapping)]
     texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
     calls = [_tool_call(b) for b in blocks if b.get("type") == "tool_use"]
+    stop = message.get("stop_reason")
+    answers = [c for c in calls if c["function"]["name"] == JSON_TOOL]
+    if answers:  # a JSON answer (response_format): its input is the text
+        texts, calls = [answers[0]["function"]["arguments"]], []
+        stop = "end_turn" if stop == "tool_use" else stop
     out_message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
     }
     if calls:
         out_message["tool_calls"] = calls
-    stop = message.get("stop_reason")
     return {
         "id": message.get("id"),
         "object": "chat.completion",
@@ -261,10 +321,14 @@ class StreamTranslator:
     """Anthropic stream events (as dicts) -> OpenAI ``chat.completion.chunk`` dicts."""
 
     model_id: str
+    #: the request asked for a JSON answer (:data:`JSON_TOOL`): only that is the text
+    json_answer: bool = False
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
     usage: dict[str, int] = field(default_factory=dict)
     _tool_index: dict[int, int] = field(default_factory=dict)
+    #: the block carrying a JSON answer (:data:`JSON_TOOL`), streamed as text
+    _json_block: int | None = None
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -285,6 +349,9 @@ class StreamTranslator:
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
+            if block.get("type") == "tool_use" and block.get("name") == JSON_TOOL:
+                self._json_block = int(event.get("index", 0))
+                return []
             if block.get("type") == "tool_use":
                 index = self._tool_index.setdefault(
                     int(event.get("index", 0)), len(self._tool_index)
@@ -296,13 +363,17 @@ class StreamTranslator:
                     "function": {"name": block.get("name"), "arguments": ""},
                 }
                 return [self._chunk({"tool_calls": [call]})]
-            if block.get("type") == "text" and block.get("text"):
+            if block.get("type") == "text" and block.get("text") and not self.json_answer:
                 return [self._chunk({"content": block["text"]})]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta":
+            if delta.get("type") == "text_delta" and not self.json_answer:
                 return [self._chunk({"content": delta.get("text", "")})]
+            if delta.get("type") == "input_json_delta" and self._json_block == int(
+                event.get("index", 0)
+            ):
+                return [self._chunk({"content": delta.get("partial_json", "")})]
             if delta.get("type") == "input_json_delta":
                 index = self._tool_index.get(int(event.get("index", 0)), 0)
                 call = {"index": index, "function": {"arguments": delta.get("partial_json", "")}}
@@ -313,6 +384,8 @@ class StreamTranslator:
                 {k: v for k, v in (event.get("usage") or {}).items() if v is not None}
             )
             stop = (event.get("delta") or {}).get("stop_reason")
+            if stop == "tool_use" and self._json_block is not None and not self._tool_index:
+                stop = "end_turn"  # the JSON answer is the whole answer
             if stop:
                 return [self._chunk({}, FINISH_REASONS.get(str(stop), "stop"))]
             return []

@@ -18,7 +18,12 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
-from switchtower.providers.anthropic_format import StreamTranslator, to_anthropic, to_openai
+from switchtower.providers.anthropic_format import (
+    JSON_TOOL,
+    StreamTranslator,
+    to_anthropic,
+    to_openai,
+)
 from switchtower.providers.batches import (
     anthropic_params,
     poll_anthropic_batch,
@@ -176,7 +181,8 @@ class AnthropicProvider:
             upstream = await client.messages.create(**kwargs, stream=True, timeout=spec.timeout_s)
         except anthropic.AnthropicError as exc:
             raise self._error(exc, model, spec) from exc
-        translator = StreamTranslator(model_id=spec.model_id)
+        json_answer = (kwargs.get("tool_choice") or {}).get("name") == JSON_TOOL
+        translator = StreamTranslator(model_id=spec.model_id, json_answer=json_answer)
         try:
             async for event in upstream:
                 for chunk in translator.feed(event.model_dump(mode="json", exclude_unset=True)):
