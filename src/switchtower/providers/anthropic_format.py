@@ -3,8 +3,9 @@
 Requests: system/developer messages -> ``system``; ``tool`` messages -> ``tool_result``
 blocks in a user turn; assistant ``tool_calls`` -> ``tool_use`` blocks; OpenAI function
 tools -> ``input_schema`` tools; ``tool_choice``, ``stop`` and ``max_tokens`` (required by
-Anthropic) mapped; ``response_format`` as a forced tool (:data:`JSON_TOOL`). Responses: text + ``tool_use`` -> ``content`` + ``tool_calls``,
-``stop_reason`` -> ``finish_reason``, usage -> ``prompt_tokens``/``completion_tokens``.
+Anthropic) mapped; ``response_format`` as a forced tool (:data:`JSON_TOOL`). Responses:
+text + ``tool_use`` -> ``content`` + ``tool_calls``, ``stop_reason`` -> ``finish_reason``,
+usage -> ``prompt_tokens``/``completion_tokens``.
 Streams: Anthropic's event stream -> OpenAI ``chat.completion.chunk`` dicts.
 """
 
