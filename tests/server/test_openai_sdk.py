@@ -228,6 +228,7 @@ def test_upstream_failure_is_502_naming_models(
         "fake-frontier-0: upstream_server: "
     )
     assert "fake-frontier-0: fake-frontier-0" not in message
+    assert "127.0.0.1" not in err.response.text  # upstream addresses stay in the traces
     gateway.app.gateway.writer.flush()
     (trace,) = store.recent(1)
     assert trace.status == "error"
