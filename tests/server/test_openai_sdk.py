@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -239,6 +240,14 @@ def test_models_endpoint(gateway: LiveGateway) -> None:
     ids = [m.id for m in client(gateway).models.list()]
     assert ids[:3] == ["auto", "auto:code-edit", "auto:summarize"]
     assert {"fake-local", "fake-frontier-0", "fake-claude"} <= set(ids)
+    one = client(gateway).models.retrieve("fake-claude")
+    assert (one.id, one.owned_by) == ("fake-claude", "anthropic")
+    assert client(gateway).models.retrieve("auto:summarize").owned_by == "switchtower"
+    with pytest.raises(openai.NotFoundError) as missing:
+        client(gateway).models.retrieve("gpt-9")
+    assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
+    a = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
+    assert a.models.retrieve("fake-local").id == "fake-local"
 
 
 def test_no_eligible_model_is_400_when_the_client_pinned_it(gateway: LiveGateway) -> None:

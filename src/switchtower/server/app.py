@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchtower.errors import InvalidRequestError, SwitchtowerError
+from switchtower.errors import InvalidRequestError, SwitchtowerError, UnknownModelError
 from switchtower.pipeline import Pipeline
 from switchtower.providers.common import json_bytes, json_loads
 from switchtower.queue import JobStore
@@ -165,18 +165,28 @@ class _App:
             return JSONResponse(body, status_code=404)
         return JSONResponse(self.gw.job_reply(job))
 
-    async def models(self, request: HttpRequest) -> Response:
-        await self.gw.authenticate(request, spends=False)
+    def _model_entries(self, anthropic: bool) -> list[dict[str, Any]]:
+        """``auto``, ``auto:<operation>`` and every configured model, in the shape of the
+        SDK asking (Anthropic's when the request has ``anthropic-version``)."""
         entries: list[tuple[str, str, dict[str, Any]]] = [("auto", "switchtower", {})]
         entries += [(f"auto:{op}", "switchtower", {}) for op in sorted(self.gw.operations)]
         for tier, info in self.gw.pipeline.tiers.items():
             for m in info.models:
                 entries.append((m.name, m.provider, {"tier": tier, "available": m.available}))
-        if "anthropic-version" in request.headers:
-            data = [
+        if anthropic:
+            return [
                 {"id": i, "type": "model", "display_name": i, "created_at": "1970-01-01T00:00:00Z"}
                 for i, _, _ in entries
             ]
+        return [
+            {"id": i, "object": "model", "created": 0, "owned_by": owner, **extra}
+            for i, owner, extra in entries
+        ]
+
+    async def models(self, request: HttpRequest) -> Response:
+        await self.gw.authenticate(request, spends=False)
+        if "anthropic-version" in request.headers:
+            data = self._model_entries(anthropic=True)
             return JSONResponse(
                 {
                     "data": data,
@@ -185,15 +195,17 @@ class _App:
                     "last_id": data[-1]["id"],
                 }
             )
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {"id": i, "object": "model", "created": 0, "owned_by": owner, **extra}
-                    for i, owner, extra in entries
-                ],
-            }
-        )
+        return JSONResponse({"object": "list", "data": self._model_entries(anthropic=False)})
+
+    async def model(self, request: HttpRequest) -> Response:
+        """One model (``client.models.retrieve(id)`` in both SDKs)."""
+        await self.gw.authenticate(request, spends=False)
+        wanted = request.path_params["model_id"]
+        anthropic = "anthropic-version" in request.headers
+        for entry in self._model_entries(anthropic):
+            if entry["id"] == wanted:
+                return JSONResponse(entry)
+        raise UnknownModelError(f"the model {wanted!r} does not exist")
 
     async def route(self, request: HttpRequest) -> Response:
         caller = await self.gw.authenticate(request, spends=False)
@@ -401,6 +413,7 @@ def create_app(
         Route("/v1/chat/completions", app.guard(app.chat_completions), methods=["POST"]),
         Route("/v1/messages", app.guard(app.messages, "anthropic"), methods=["POST"]),
         Route("/v1/models", app.guard(app.models), methods=["GET"]),
+        Route("/v1/models/{model_id:path}", app.guard(app.model), methods=["GET"]),
         Route("/v1/route", app.guard(app.route), methods=["POST"]),
         Route("/v1/jobs/{job_id}", app.guard(app.job), methods=["GET"]),
         Route("/v1/feedback", app.guard(app.feedback), methods=["POST"]),

@@ -456,6 +456,29 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/models/{model_id}": {
+            "get": {
+                "summary": "One model of the list (the SDKs' `models.retrieve`).",
+                "operationId": "getModel",
+                "security": security,
+                "parameters": [
+                    {
+                        "name": "model_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The model (Anthropic shape when `anthropic-version` "
+                        "is sent).",
+                        "content": {_JSON: {"schema": {"type": "object"}}},
+                    },
+                    **_errors((401, 403, 404)),
+                },
+            }
+        },
         "/v1/route": {
             "post": {
                 "summary": "Dry run: the decision `switchtower route --json` prints.",
