@@ -92,7 +92,11 @@ class FakeAnthropic(AnthropicBatches):
     def message(self, body: dict[str, Any], action: Action) -> dict[str, Any]:
         """The (non-streaming) Message answering a valid request ``body``."""
         words = reply_words(body["messages"], action.text)
-        stop_reason = "end_turn"
+        stop_reason, stop_sequence = "end_turn", None
+        for n, word in enumerate(words):  # Anthropic stops before a stop sequence
+            if word in (body.get("stop_sequences") or ()):
+                words, stop_reason, stop_sequence = words[:n], "stop_sequence", word
+                break
         if len(words) > int(body["max_tokens"]):
             words, stop_reason = words[: int(body["max_tokens"])], "max_tokens"
         content: list[dict[str, Any]] = [{"type": "text", "text": " ".join(words)}] if words else []
@@ -125,7 +129,7 @@ class FakeAnthropic(AnthropicBatches):
             "model": str(body["model"]),
             "content": content,
             "stop_reason": stop_reason,
-            "stop_sequence": None,
+            "stop_sequence": stop_sequence,
             "usage": usage,
         }
 
@@ -203,7 +207,10 @@ class FakeAnthropic(AnthropicBatches):
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                    "delta": {
+                        "stop_reason": message["stop_reason"],
+                        "stop_sequence": message["stop_sequence"],
+                    },
                     "usage": {"output_tokens": message["usage"]["output_tokens"]},
                 },
             )

@@ -134,3 +134,23 @@ def test_models_in_anthropic_shape(gateway: LiveGateway) -> None:
     ids = [m.id for m in client(gateway).models.list()]
     assert "auto" in ids
     assert "fake-claude" in ids
+
+
+def test_which_stop_sequence_ended_the_answer_comes_back(gateway: LiveGateway) -> None:
+    """Through an Anthropic upstream the wire says which stop sequence ended the answer
+    (it used to come back as end_turn, sequence null), plain and streamed."""
+    c = client(gateway)
+    ask = {
+        "model": "fake-claude",
+        "max_tokens": 50,
+        "stop_sequences": ["END"],
+        "messages": [{"role": "user", "content": "one two END three"}],
+    }
+    message = c.messages.create(**ask)  # type: ignore[call-overload]
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
+    assert message.content[0].text == "echo: one two"
+    with c.messages.stream(**ask) as stream:  # type: ignore[call-overload]
+        final = stream.get_final_message()
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "END")
+    plain = c.messages.create(**{**ask, "stop_sequences": ["NOPE"]})  # type: ignore[call-overload]
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)

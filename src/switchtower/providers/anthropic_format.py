@@ -311,10 +311,19 @@ def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
                 "index": 0,
                 "message": out_message,
                 "finish_reason": FINISH_REASONS.get(str(stop), "stop") if stop else None,
+                **_stop_sequence(stop, message.get("stop_sequence")),
             }
         ],
         "usage": _usage(message.get("usage") or {}),
     }
+
+
+def _stop_sequence(stop: object, sequence: object) -> dict[str, str]:
+    """Which of the request's stop sequences ended the answer, kept beside OpenAI's
+    ``finish_reason: stop`` (which cannot say) for the Anthropic wire to give back."""
+    return (
+        {"stop_sequence": sequence} if stop == "stop_sequence" and isinstance(sequence, str) else {}
+    )
 
 
 @dataclass
@@ -384,11 +393,14 @@ class StreamTranslator:
             self.usage.update(
                 {k: v for k, v in (event.get("usage") or {}).items() if v is not None}
             )
-            stop = (event.get("delta") or {}).get("stop_reason")
+            delta = event.get("delta") or {}
+            stop = delta.get("stop_reason")
             if stop == "tool_use" and self._json_block is not None and not self._tool_index:
                 stop = "end_turn"  # the JSON answer is the whole answer
             if stop:
-                return [self._chunk({}, FINISH_REASONS.get(str(stop), "stop"))]
+                chunk = self._chunk({}, FINISH_REASONS.get(str(stop), "stop"))
+                chunk["choices"][0].update(_stop_sequence(stop, delta.get("stop_sequence")))
+                return [chunk]
             return []
         if kind == "message_stop":
             final = self._chunk({})

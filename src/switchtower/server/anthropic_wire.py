@@ -284,16 +284,26 @@ def message_body(completion: Completion, trace_id: str) -> dict[str, Any]:
     first = choices[0] if choices and isinstance(choices[0], Mapping) else {}
     message = first.get("message") or {"content": completion.text}
     finish = first.get("finish_reason") or completion.finish_reason
+    reason, sequence = _stop(finish, first)
     return {
         "id": f"msg_{trace_id}",
         "type": "message",
         "role": "assistant",
         "model": completion.model,
         "content": _content_blocks(message),
-        "stop_reason": STOP_REASONS.get(finish or "stop", "end_turn"),
-        "stop_sequence": None,
+        "stop_reason": reason,
+        "stop_sequence": sequence,
         "usage": _usage(completion.usage),
     }
+
+
+def _stop(finish: str | None, choice: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Anthropic's ``stop_reason`` and ``stop_sequence``: a stop sequence is known when
+    an Anthropic upstream said which (OpenAI's ``finish_reason: stop`` cannot)."""
+    sequence = choice.get("stop_sequence")
+    if (finish or "stop") == "stop" and isinstance(sequence, str) and sequence:
+        return "stop_sequence", sequence
+    return STOP_REASONS.get(finish or "stop", "end_turn"), None
 
 
 def sse_event(event: str, data: Mapping[str, Any]) -> bytes:
@@ -308,6 +318,8 @@ class AnthropicStream:
         self.model = model
         self.usage = Usage(input_tokens, 0)
         self.finish_reason: str | None = None
+        #: the choice that carried the finish reason (and maybe the stop sequence)
+        self._choice: Mapping[str, Any] = {}
         self._index = -1
         self._open: str | None = None  # "text" or "tool:<openai index>"
 
@@ -380,6 +392,7 @@ class AnthropicStream:
                     out.append(self._delta({"type": "input_json_delta", "partial_json": args}))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+                self._choice = choice
         return out
 
     def finish(self) -> list[bytes]:
@@ -392,10 +405,13 @@ class AnthropicStream:
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {
-                        "stop_reason": STOP_REASONS.get(self.finish_reason or "stop", "end_turn"),
-                        "stop_sequence": None,
-                    },
+                    "delta": dict(
+                        zip(
+                            ("stop_reason", "stop_sequence"),
+                            _stop(self.finish_reason, self._choice),
+                            strict=True,
+                        )
+                    ),
                     "usage": _usage(self.usage),
                 },
             )
