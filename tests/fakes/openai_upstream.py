@@ -234,6 +234,10 @@ class FakeOpenAI(OpenAIBatches):
         for n, delta in enumerate(deltas):
             if action.drop_after is not None and n >= action.drop_after:
                 raise ConnectionAbortedError("fake upstream dropped the stream")
+            if action.error_after is not None and n >= action.error_after:
+                error = {"message": "server overloaded", "type": "server_error"}
+                yield f"data: {json.dumps({'error': error})}\n\n".encode()
+                return
             yield chunk(delta)
             if action.chunk_delay:
                 await asyncio.sleep(action.chunk_delay)

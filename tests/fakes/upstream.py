@@ -31,7 +31,8 @@ class Action:
     ``chunk_delay``: (streams) sleep this long after each chunk;
     ``text``: answer with exactly this text;
     ``empty``: (streams) answer 200 and end the stream before its first chunk (what
-    llama-cpp-python's server does when the request fails inside the stream).
+    llama-cpp-python's server does when the request fails inside the stream);
+    ``error_after``: (streams) send an ``{"error": ...}`` event after this many chunks.
     """
 
     status: int | None = None
@@ -42,6 +43,7 @@ class Action:
     chunk_delay: float = 0.0
     text: str | None = None
     empty: bool = False
+    error_after: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 

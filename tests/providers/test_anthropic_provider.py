@@ -18,6 +18,7 @@ from switchtower.errors import (
     UpstreamUnavailableError,
 )
 from switchtower.providers import AnthropicProvider
+from switchtower.providers.common import stream_event_error
 from switchtower.providers.anthropic_format import (
     JSON_TOOL,
     StreamTranslator,
@@ -330,3 +331,25 @@ def test_bookkeeping_parameters_are_mapped_or_dropped() -> None:
     assert not {"seed", "store", "service_tier", "verbosity"} & set(sent)
     auto = to_anthropic("m", [{"role": "user", "content": "hi"}], {"service_tier": "auto"})
     assert auto["service_tier"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
+            UpstreamServerError,
+        ),
+        ({"type": "error", "error": {"type": "rate_limit_error"}}, UpstreamRateLimitError),
+        ({"type": "error", "error": {"type": "invalid_request_error"}}, UpstreamRejectedError),
+        (None, UpstreamServerError),
+    ],
+)
+def test_an_error_event_in_a_stream_is_typed_by_its_own_type(
+    body: object, error: type[Exception]
+) -> None:
+    """The Anthropic SDK raises a status error with status 200 for an error event inside
+    a stream: typed by the event, never as a connection failure."""
+    found = stream_event_error(body, model="m", message="busy")
+    assert type(found) is error
+    assert "error event in the stream" in str(found)

@@ -8,6 +8,7 @@ import pytest
 
 from fakes.models import info, openai_spec
 from fakes.openai_upstream import FakeOpenAI
+from fakes.upstream import Action
 from switchtower.config.schema import ModelConfig
 from switchtower.errors import (
     UpstreamRateLimitError,
@@ -91,6 +92,23 @@ async def test_stream_round_trip(provider: OpenAIProvider, fake_openai: FakeOpen
     assert chunks[-1]["usage"]["completion_tokens"] == 4
     assert chunks[-1]["choices"] == []
     assert fake_openai.requests[-1]["stream_options"] == {"include_usage": True}
+
+
+async def test_an_error_event_inside_a_stream_is_the_upstreams_failure(
+    provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    """Not "cannot connect to ...": the connection was fine, the server failed."""
+    fake_openai.script(Action(error_after=2))
+    model = info(openai_spec(fake_openai))
+    chunks: list[object] = []
+
+    async def read() -> None:
+        async for chunk in provider.stream(model, Request.from_text("one two three")):
+            chunks.append(chunk)
+
+    with pytest.raises(UpstreamServerError, match=r"error event in the stream \(server_error\)"):
+        await read()
+    assert len(chunks) == 2
 
 
 async def test_stream_without_upstream_usage_gets_estimate(fake_openai: FakeOpenAI) -> None:

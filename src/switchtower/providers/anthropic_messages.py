@@ -114,7 +114,13 @@ class AnthropicProvider:
     ) -> UpstreamError:
         import anthropic
 
-        return sdk_error(exc, anthropic.APIStatusError, model=model.name, where=self._where(spec))
+        return sdk_error(
+            exc,
+            anthropic.APIStatusError,
+            model=model.name,
+            where=self._where(spec),
+            connection_error_type=anthropic.APIConnectionError,
+        )
 
     def _kwargs(self, model: ModelInfo, spec: ModelConfig, request: Request) -> dict[str, Any]:
         try:

@@ -123,13 +123,22 @@ def unreachable_error(*, model: str, where: str, exc: BaseException) -> Upstream
 
 
 def sdk_error(
-    exc: BaseException, status_error_type: type[BaseException], *, model: str, where: str
+    exc: BaseException,
+    status_error_type: type[BaseException],
+    *,
+    model: str,
+    where: str,
+    connection_error_type: type[BaseException] | None = None,
 ) -> UpstreamError:
     """The typed error for an official SDK's exception: its ``APIStatusError`` (passed
-    as ``status_error_type``; both SDKs shape it alike) maps by status, anything else is
-    a connection failure or timeout."""
+    as ``status_error_type``; both SDKs shape it alike) maps by status, its connection
+    error (``connection_error_type``) is a connection failure or timeout, and anything
+    else it raises (an error event inside a stream that began, a malformed event) is the
+    upstream's own failure."""
     if isinstance(exc, status_error_type):
         err: Any = exc
+        if err.status_code < 300:  # an error event inside a 200 stream (Anthropic's SDK)
+            return stream_event_error(err.body, model=model, message=err.message)
         return status_error(
             model=model,
             where=where,
@@ -138,7 +147,30 @@ def sdk_error(
             body=err.body,
             fallback_message=err.message,
         )
+    if connection_error_type is not None and not isinstance(exc, connection_error_type):
+        return stream_event_error(getattr(exc, "body", None), model=model, message=str(exc))
     return unreachable_error(model=model, where=where, exc=exc)
+
+
+#: error types an upstream sends inside a stream -> the error it is
+_EVENT_ERRORS: Mapping[str, type[UpstreamError]] = {
+    "rate_limit_error": UpstreamRateLimitError,
+    "invalid_request_error": UpstreamRejectedError,
+}
+
+
+def stream_event_error(body: object, *, model: str, message: str) -> UpstreamError:
+    """An error event inside a stream: its ``type`` when it has one (Anthropic's
+    ``{"type": "error", "error": {"type": ...}}``, OpenAI's ``{"type": ...}``); an
+    overloaded or failing server otherwise."""
+    kind = ""
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        kind = str((inner if isinstance(inner, Mapping) else body).get("type") or "")
+    error = _EVENT_ERRORS.get(kind, UpstreamServerError)
+    return error(
+        f"{model}: error event in the stream ({kind or 'untyped'}): {message}", model=model
+    )
 
 
 def usage_from_openai(usage: object) -> Usage:

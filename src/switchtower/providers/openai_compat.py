@@ -203,7 +203,13 @@ class OpenAIProvider:
     def _error(self, exc: openai.OpenAIError, model: ModelInfo, spec: ModelConfig) -> UpstreamError:
         import openai
 
-        return sdk_error(exc, openai.APIStatusError, model=model.name, where=self._where(spec))
+        return sdk_error(
+            exc,
+            openai.APIStatusError,
+            model=model.name,
+            where=self._where(spec),
+            connection_error_type=openai.APIConnectionError,
+        )
 
     @staticmethod
     def _body_dict(request: Request, model_id: str, **extra: Any) -> dict[str, Any]:
