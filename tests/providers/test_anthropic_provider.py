@@ -18,13 +18,13 @@ from switchtower.errors import (
     UpstreamUnavailableError,
 )
 from switchtower.providers import AnthropicProvider
-from switchtower.providers.common import stream_event_error
 from switchtower.providers.anthropic_format import (
     JSON_TOOL,
     StreamTranslator,
     to_anthropic,
     to_openai,
 )
+from switchtower.providers.common import stream_event_error
 from switchtower.types import Request
 
 TOOL = {
