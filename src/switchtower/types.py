@@ -367,6 +367,9 @@ class Outcome:
     score: float | None = None
     comment: str | None = None
     source: str = "feedback"
+    #: when the store recorded it (epoch seconds; None until stored). Not part of the
+    #: verdict: two outcomes that say the same are equal whenever they were recorded
+    at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,9 +118,10 @@ def _by_model(items: Iterable[ScoredTrace]) -> dict[str, tuple[int, float]]:
 
 
 def _learned_through(policy: Policy) -> float | None:
-    """When the newest trace the policy's last pass learned from was created (None: the
-    priors, or a policy the loop did not publish): its evidence holds every trace up to
-    then, so a later pass takes only newer ones."""
+    """When the store recorded the newest verdict the policy's last pass learned from
+    (None: the priors, or a policy the loop did not publish): its evidence holds every
+    verdict recorded up to then, so a later pass takes only those recorded after (late
+    feedback, a job answered after the pass, a trace replayed from the spool)."""
     through = dict(policy.meta).get("nightly", {}).get("learned_through")
     return float(through) if isinstance(through, int | float) else None
 
@@ -147,11 +148,13 @@ def run_nightly(
     newest: float | None = None
     scored: list[ScoredTrace] = []
     for trace in traces:
-        if learned_through is not None and trace.created_at <= learned_through:
+        at = trace.outcome.at if trace.outcome is not None else None
+        if learned_through is not None and at is not None and at <= learned_through:
             already += 1  # counted once: a re-run or an overlapping window adds nothing
             continue
         seen += 1
-        newest = trace.created_at if newest is None else max(newest, trace.created_at)
+        if at is not None:
+            newest = at if newest is None else max(newest, at)
         for item in (score_trace(trace, models), score_checked(trace, models)):
             if item is not None:
                 scored.append(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -100,7 +101,9 @@ def trace_row(trace: Trace) -> dict[str, Any]:
         "outcome_score": out.score if out else None,
         "outcome_comment": out.comment if out else None,
         "outcome_source": out.source if out else None,
-        "outcome_at": trace.created_at if out else None,
+        # when the verdict reached the store (not when the request came: a job's trace
+        # or a replayed one arrives later): what the nightly loop has already learned
+        "outcome_at": (out.at if out.at is not None else time.time()) if out else None,
     }
 
 
@@ -154,6 +157,7 @@ def trace_from_row(
             score=row.outcome_score,
             comment=row.outcome_comment,
             source=row.outcome_source or "feedback",
+            at=row.outcome_at,
         )
     rows = row.attempts if attempts is None else attempts
     return Trace(
