@@ -26,6 +26,7 @@ exit codes in the CLI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ __all__ = [
     "UpstreamRejectedError",
     "UpstreamServerError",
     "UpstreamUnavailableError",
+    "hide_urls",
 ]
 
 
@@ -192,3 +194,13 @@ class TraceStoreError(SwitchtowerError):
 
 class DataFormatError(SwitchtowerError):
     kind = "data_format"
+
+
+#: an http(s) URL in an upstream's error text (an internal address)
+_URL = re.compile(r"https?://[^\s'\"<>]*[^\s'\"<>:;,.)\]]")  # not the punctuation after it
+
+
+def hide_urls(text: str) -> str:
+    """``text`` for a client: upstream addresses (which stay in the logs and traces)
+    replaced by ``<upstream>``; the model names say which failed."""
+    return _URL.sub("<upstream>", text)

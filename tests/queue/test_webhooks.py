@@ -4,6 +4,7 @@ checks the signatures; deliveries are durable, retried with backoff, then given 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -82,13 +83,20 @@ def test_a_url_under_an_allowed_prefix_is_taken(url: str) -> None:
         "http://127.0.0.1:8124/in",
         "file:///etc/passwd",
         "not a url",
+        "https://hooks.example.com/switchtower/a\tb",  # urlsplit drops it; the client refuses
+        "https://hooks.example.com/switchtower/a b",
+        "https://hooks.example.com/switchtower/..;/admin",  # a path parameter on a dot segment
+        "https://hooks.example.com/switchtower/a\\..\\..\\admin",
+        "https://hooks.example.com/switchtower/%5c..%5cadmin",
+        "https://hooks.example.com/switchtower/%252e%252e/admin",  # double encoding
     ],
 )
 def test_any_other_url_is_a_400_naming_the_hint_and_not_the_allowed_list(url: str) -> None:
     with pytest.raises(InvalidRequestError) as err:
         check_webhook(url, ALLOW, "metadata.webhook")
     assert err.value.field == "metadata.webhook"
-    assert "hooks.example.com/switchtower" not in str(err.value).replace(url, "")
+    shown = str(err.value).replace(repr(url), "").replace(url, "")  # the URL it names
+    assert "hooks.example.com/switchtower" not in shown
 
 
 def test_with_no_allowed_prefix_webhooks_are_off() -> None:
@@ -294,6 +302,73 @@ async def test_an_unreachable_webhook_is_tried_again_and_a_url_no_longer_allowed
     assert "no longer allowed" in str(dropped.notify_error)
     await sender.aclose()
     await pipe.aclose()
+
+
+async def test_a_receiver_that_trickles_or_a_refused_url_never_holds_the_worker(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    """A delivery is bounded as a whole (not per read); one that cannot be sent is given
+    up, and the other events of the same pass are still recorded."""
+
+    async def trickle(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(40):  # one byte every 0.25 s: each read is quick, the whole is not
+            await send({"type": "http.response.body", "body": b".", "more_body": True})
+            await asyncio.sleep(0.25)
+        await send({"type": "http.response.body", "body": b""})
+
+    slow = ThreadedServer(trickle, name="trickling receiver")
+    slow.start()
+    try:
+        prefix = f"http://127.0.0.1:{slow.port}/hooks/"
+        receiver = Receiver()
+        receiver.server.start()
+        clock = Clock()
+        jobs = JobStore(JobStore.open(url).engine, clock=clock)
+        queue = {"linger_s": 0.0, "poll_s": 0.01, "rescue_margin_s": 0.0}
+        queue["webhooks"] = {"allow": [prefix, receiver.prefix], "timeout_s": 1.0}
+        config = gateway_config(fake_openai, None, batch=True, queue=queue)
+        pipe = build_pipeline(config, traces, jobs)
+        sender = WebhookSender(pipe.config.queue.webhooks, environ={ENV: SECRET})
+        worker = QueueWorker(pipe, jobs, clock=clock, webhooks=sender)
+        held = pipe.submit(on_queued(pipe, "summarize"), webhook_url=prefix + "a")
+        good = pipe.submit(on_queued(pipe, "summarize"), webhook_url=receiver.prefix + "b")
+        for job in (held, good):
+            assert jobs.finish(job.id, job.trace, error_kind="upstream", error_message="down")
+        started = time.monotonic()
+        report = await worker.tick()
+        assert time.monotonic() - started < 5.0  # not the 10 s the receiver would take
+        assert (report.notified, report.notify_failed) == (1, 1)
+        slowed = jobs.get(held.id)
+        assert slowed is not None
+        assert (slowed.notify_state, slowed.notify_error) == ("pending", "no answer within 1 s")
+        await sender.aclose()
+        await pipe.aclose()
+        receiver.server.stop()
+    finally:
+        slow.stop()
+
+
+def test_a_failed_jobs_error_names_no_internal_address(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    """A job's error goes to the client and to its webhook: upstream URLs stay in the
+    trace."""
+    jobs = JobStore.open(url)
+    receiver = Receiver()  # not started: only its URL matters here
+    pipe = hooked_pipeline(fake_openai, traces, jobs, receiver)
+    job = pipe.submit(on_queued(pipe, "summarize"), webhook_url=receiver.prefix)
+    why = "all models failed (tried m): m: cannot connect to http://10.0.0.5:8000/v1: refused"
+    assert jobs.finish(job.id, job.trace, error_kind="all_models_failed", error_message=why)
+    failed = jobs.get(job.id)
+    assert failed is not None
+    assert failed.error_message == why  # kept whole for the operator
+    shown = failed.to_json()["error"]["message"]
+    assert shown == "all models failed (tried m): m: cannot connect to <upstream>: refused"
+    assert b"10.0.0.5" not in event(failed)[1]
+    jobs.close()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from switchtower.errors import DataFormatError
+from switchtower.errors import DataFormatError, hide_urls
 from switchtower.store.codec import completion_from_json, completion_to_json
 from switchtower.types import DEADLINES, TIERS, Completion, Request, Trace
 
@@ -133,8 +133,8 @@ class Job:
             "batch_id": self.batch_id,
             "url": f"/v1/jobs/{self.id}",  # on the gateway
         }
-        if self.error_kind is not None:
-            out["error"] = {"kind": self.error_kind, "message": self.error_message or ""}
+        if self.error_kind is not None:  # shown to the client and its webhook
+            out["error"] = {"kind": self.error_kind, "message": hide_urls(self.error_message or "")}
         if self.webhook_url is not None:
             out["webhook"] = {
                 "url": self.webhook_url,

@@ -21,18 +21,21 @@ official ``openai`` SDK's ``client.webhooks.verify_signature(body, headers, secr
 ``data`` is the job as ``GET /v1/jobs/{id}`` shows it, without the answer: the receiver
 fetches that from ``data.url`` with its key, so no answer ever leaves for a URL. Which
 event is due is committed with the job's answer (``JobStore.finish``), so a crash cannot
-lose it; a delivery that fails (no 2xx within ``timeout_s``) is tried again after 5 s,
-20 s, 80 s, ... (at most 6 h apart) until ``max_attempts``. Redirects are not followed.
+lose it; a delivery that fails (no 2xx within ``timeout_s``, the whole delivery) is tried
+again after 5 s, 20 s, 80 s, ... (at most 6 h apart) until ``max_attempts``. Redirects are
+not followed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,15 +83,20 @@ def _parts(url: str) -> tuple[str, str, int, str] | None:
     return parts.scheme, parts.hostname.lower(), port or default, parts.path or "/"
 
 
+#: in a path, what a server might resolve to outside the prefix: dot segments (also as
+#: ``..;`` path parameters), backslashes, and encoded dots, slashes, backslashes or
+#: percent signs (double encoding)
+_TRAVERSAL = re.compile(r"(^|/)\.\.?(;[^/]*)?(/|$)|\\|%(2e|2f|5c|25)", re.IGNORECASE)
+
+
 def _under(url: str, prefix: str) -> bool:
     """Same scheme, host and port, and a path at or below the prefix's path."""
     mine, base = _parts(url), _parts(prefix)
     if mine is None or base is None or mine[:3] != base[:3]:
         return False
     path, root = mine[3], base[3]
-    segments = path.lower().split("/")
-    if any(s in (".", "..") or "%2e" in s or "%2f" in s for s in segments):
-        return False  # nothing that a server could resolve to outside the prefix
+    if _TRAVERSAL.search(path):
+        return False
     return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
@@ -100,6 +108,11 @@ def check_webhook(url: object, allow: Sequence[str], where: str) -> str:
     url = url.strip()
     if len(url) > MAX_URL_CHARS:
         raise InvalidRequestError(f"{where} is longer than {MAX_URL_CHARS} characters", field=where)
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        # urlsplit drops tabs and newlines that the HTTP client would then refuse
+        raise InvalidRequestError(
+            f"{where} must not hold spaces or control characters", field=where
+        )
     if not allow:
         raise InvalidRequestError(
             f"{where}: this gateway sends no webhooks (queue.webhooks.allow is empty)",
@@ -211,9 +224,17 @@ class WebhookSender:
                 timeout=self.config.timeout_s, follow_redirects=False, trust_env=False
             )
         try:
-            response = await self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            # the client's timeout bounds each read; this bounds the whole delivery (a
+            # receiver trickling bytes must not hold the worker)
+            response = await asyncio.wait_for(
+                self._client.post(url, content=body, headers=headers), self.config.timeout_s
+            )
+        except TimeoutError:
+            return Delivery(f"no answer within {self.config.timeout_s:g} s", retry=True)
+        except httpx.TransportError as exc:
             return Delivery(f"{type(exc).__name__}: {exc}"[:500], retry=True)
+        except Exception as exc:  # a URL the client refuses, ...: trying again cannot help
+            return Delivery(f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= response.status_code < 300:
             return Delivery()
         return Delivery(f"HTTP {response.status_code}", retry=True)

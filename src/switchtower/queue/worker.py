@@ -322,8 +322,17 @@ class QueueWorker:
         )
         if not due:
             return
-        deliveries = await asyncio.gather(*(self.webhooks.send(job) for job in due))
-        for job, delivery in zip(due, deliveries, strict=True):
+        sent = await asyncio.gather(
+            *(self.webhooks.send(job) for job in due), return_exceptions=True
+        )
+        for job, outcome in zip(due, sent, strict=True):
+            if isinstance(outcome, BaseException):  # a bug in sending: give this one up
+                log.error("webhook of job %s", job.id, exc_info=outcome)
+            delivery = (
+                Delivery(f"{type(outcome).__name__}: {outcome}"[:500])
+                if isinstance(outcome, BaseException)
+                else outcome
+            )
             await self._notified(job, delivery, report)
 
     async def _notified(self, job: Job, delivery: Delivery, report: TickReport) -> None:

@@ -16,7 +16,6 @@ No error body ever carries a stack trace: unexpected exceptions become a generic
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from switchtower.errors import (
     UnknownModelError,
     UnknownOperationError,
     UpstreamError,
+    hide_urls,
 )
 from switchtower.types import Request
 
@@ -44,9 +44,6 @@ __all__ = [
     "constraint_fields",
     "to_http",
 ]
-
-#: an http(s) URL in an upstream's error text (an internal address)
-_URL = re.compile(r"https?://[^\s'\"<>]+")
 
 
 class AccessError(SwitchtowerError):
@@ -193,22 +190,17 @@ def _all_failed(exc: BaseException, _req: Request | None) -> HttpError:
         return HttpError(
             400,
             "invalid_request_error",
-            _hide_urls(f"every upstream rejected the request ({', '.join(tried)}): {last}"),
+            hide_urls(f"every upstream rejected the request ({', '.join(tried)}): {last}"),
             "upstream_rejected",
             extra={"models_tried": tried},
         )
     return HttpError(
         502,
         "upstream_error",
-        _hide_urls(str(exc)),  # "all models failed (tried a, b): a: why | b: why"
+        hide_urls(str(exc)),  # "all models failed (tried a, b): a: why | b: why"
         "all_models_failed",
         extra={"models_tried": tried},
     )
-
-
-def _hide_urls(text: str) -> str:
-    """Upstream addresses stay in the logs and traces; a client sees the model names."""
-    return _URL.sub("<upstream>", text)
 
 
 def _upstream(exc: BaseException, _req: Request | None) -> HttpError:
@@ -217,7 +209,7 @@ def _upstream(exc: BaseException, _req: Request | None) -> HttpError:
     return HttpError(
         502,
         "upstream_error",
-        _hide_urls(f"upstream failed: {exc}"),
+        hide_urls(f"upstream failed: {exc}"),
         exc.kind,
         headers=_retry_headers(exc.retry_after),
         extra={"models_tried": tried},
