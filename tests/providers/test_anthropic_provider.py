@@ -352,4 +352,4 @@ def test_an_error_event_in_a_stream_is_typed_by_its_own_type(
     a stream: typed by the event, never as a connection failure."""
     found = stream_event_error(body, model="m", message="busy")
     assert type(found) is error
-    assert "error event in the stream" in str(found)
+    assert "upstream error (" in str(found)

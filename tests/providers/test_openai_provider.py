@@ -106,7 +106,7 @@ async def test_an_error_event_inside_a_stream_is_the_upstreams_failure(
         async for chunk in provider.stream(model, Request.from_text("one two three")):
             chunks.append(chunk)
 
-    with pytest.raises(UpstreamServerError, match=r"error event in the stream \(server_error\)"):
+    with pytest.raises(UpstreamServerError, match=r"upstream error \(server_error\)"):
         await read()
     assert len(chunks) == 2
 

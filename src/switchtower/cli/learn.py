@@ -108,8 +108,9 @@ def list_versions(as_json: bool, config_path: str | None) -> None:
     active = history.current().version
     if not versions:
         click.echo(f"no published versions yet (active: {active})")
-    elif not any(v.active for v in versions):  # rolled back to the built-in priors
-        click.echo(f"* {active}  (the built-in priors)")
+    elif not any(v.active for v in versions):
+        what = "the built-in priors" if active == "builtin" else "not in the history"
+        click.echo(f"* {active}  ({what})")
     for v in versions:
         gate = v.meta.get("nightly", {})
         losses = (

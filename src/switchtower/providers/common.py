@@ -160,17 +160,16 @@ _EVENT_ERRORS: Mapping[str, type[UpstreamError]] = {
 
 
 def stream_event_error(body: object, *, model: str, message: str) -> UpstreamError:
-    """An error event inside a stream: its ``type`` when it has one (Anthropic's
-    ``{"type": "error", "error": {"type": ...}}``, OpenAI's ``{"type": ...}``); an
-    overloaded or failing server otherwise."""
+    """An error the upstream reported inside a successful response (an error event in a
+    stream, mostly): typed by its ``type`` when it has one (Anthropic's ``{"type":
+    "error", "error": {"type": ...}}``, OpenAI's ``{"type": ...}``); a failing server
+    otherwise."""
     kind = ""
     if isinstance(body, Mapping):
         inner = body.get("error")
         kind = str((inner if isinstance(inner, Mapping) else body).get("type") or "")
     error = _EVENT_ERRORS.get(kind, UpstreamServerError)
-    return error(
-        f"{model}: error event in the stream ({kind or 'untyped'}): {message}", model=model
-    )
+    return error(f"{model}: upstream error ({kind or 'untyped'}): {message}", model=model)
 
 
 def usage_from_openai(usage: object) -> Usage:
