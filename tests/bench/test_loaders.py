@@ -16,7 +16,7 @@ from switchtower.bench.workload import (
 )
 from switchtower.errors import DataFormatError
 
-from .conftest import write_mt_bench, write_routellm_csv
+from .conftest import RB_MODELS, write_mt_bench, write_routellm_csv
 
 
 def test_routerbench_rows_parsed_and_empty_quality_dropped(rb_file: Path) -> None:
@@ -138,3 +138,21 @@ def test_gold_operation_rule() -> None:
     assert gold_operation("GSM8K") == "solve-math"
     assert gold_operation("mmlu_high_school_physics") == "answer-question"
     assert gold_operation("Some New Eval") == "some-new-eval"
+
+
+def test_a_model_with_a_cost_column_but_no_quality_column_is_rejected(
+    rb_file: Path, tmp_path: Path
+) -> None:
+    """Dropping the frontier's quality column once made another model 'always-frontier'
+    and the targets read as met: such a file is refused, naming the model."""
+    lines = rb_file.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    gone = header.index(RB_MODELS[0])
+    cut = tmp_path / "no_frontier_quality.csv"
+    cut.write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != gone) for line in lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataFormatError, match=f"{RB_MODELS[0]} have a \\|total_cost column"):
+        load_file(cut)

@@ -236,3 +236,25 @@ def test_cli_rejects_unknown_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", "--train", str(bad), "--test", str(bad)])
     assert result.exit_code != 0
     assert "notes.txt" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--local-cost", "-1"], "-1.0 is not in the range x>=0.0"),
+        (["--drift", "mbpp"], "--drift and --drift-day apply to --mode online"),
+        (["--json", "{tmp}/a-file/out.json"], "cannot write {tmp}/a-file/out.json"),
+        (["--data-dir", "{tmp}/nowhere"], "(the data folder: --data-dir or $SWITCHTOWER_DATA_DIR)"),
+    ],
+)
+def test_bench_refuses_bad_options_before_it_runs(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    given = [a.format(tmp=tmp_path) for a in args]
+    # no data anywhere: every check comes before the files are looked at
+    base = ["bench", "--dataset", "mixed", "--data-dir", str(tmp_path / "nowhere")]
+    result = CliRunner().invoke(cli, [*base, *given])
+    assert result.exit_code == 2
+    assert said.format(tmp=tmp_path) in result.output
+    assert "Traceback" not in result.output

@@ -84,3 +84,21 @@ def test_eval_reports_bad_files(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["classify", "eval", "--train", str(bad), "--test", str(bad)])
     assert result.exit_code != 0
     assert "text,label" in result.output
+
+
+def test_eval_refuses_one_label_zero_shots_and_an_unwritable_output_before_training(
+    tmp_path: Path,
+) -> None:
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\nhello there,greet\nhi,greet\nhey you,greet\n")
+    args = ["classify", "eval", "--train", str(one), "--test", str(one)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    assert "1 label(s) (greet): a classifier needs at least two" in result.output
+    assert "--shots" in CliRunner().invoke(cli, [*args, "--shots", "0"]).output
+    out = tmp_path / "a-file" / "x.json"
+    (tmp_path / "a-file").write_text("not a folder")
+    unwritable = CliRunner().invoke(cli, [*args, "--json", str(out)])
+    assert unwritable.exit_code == 2
+    assert f"cannot write {out}" in unwritable.output
+    assert "threshold" not in unwritable.output  # refused before any training

@@ -157,6 +157,14 @@ def _sniff_routerbench(path: Path) -> bool:
 def _load_routerbench(path: Path, mix: DeadlineMix) -> list[WorkloadItem]:
     header, _ = _csv_head(path)
     models = _rb_models(header)
+    cols = set(header)
+    orphans = [c[: -len(_RB_COST)] for c in header if c.endswith(_RB_COST)]
+    orphans = [m for m in orphans if m not in cols]
+    if orphans:  # its cost is there but not its quality: the baselines would be wrong
+        raise DataFormatError(
+            f"{path}: model(s) {', '.join(orphans)} have a {_RB_COST} column but no quality "
+            "column; RouterBench files hold both for every model"
+        )
     items: list[WorkloadItem] = []
     seen: set[str] = set()
     for n, row in enumerate(_csv_rows(path), start=2):

@@ -279,12 +279,15 @@ def build_result(
             "at_target_cost": at_target.to_json(),
             "at_router_cost": at_router.to_json(),
         },
+        # offline only: the online mode runs no sweep, so there is nothing to compare
         "consistency": {
             "sweep_matches_pipeline": same,
             "compared": len(real),
             "note": "items whose model at the default threshold in the sweep equals the "
             "model the real pipeline run used (exploration off)",
-        },
+        }
+        if sweep
+        else None,
         "tiers": {"local": list(plan.local), "api": list(plan.api)},
         **dict(extra or {}),
     }

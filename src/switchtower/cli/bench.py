@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from switchtower.cli.common import exits_on_error
+from switchtower.cli.common import exits_on_error, writable
 
 __all__ = ["DATASETS", "bench", "default_data_dir"]
 
@@ -97,7 +97,7 @@ def _resolve(data_dir: Path, rel: Sequence[str]) -> list[str]:
 )
 @click.option(
     "--local-cost",
-    type=float,
+    type=click.FloatRange(min=0.0),
     default=0.0,
     show_default=True,
     help="USD per million tokens for local (open-weight) models.",
@@ -153,6 +153,16 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
         test_paths += _resolve(root, te)
     if not train_paths or not test_paths:
         raise click.UsageError("give --train and --test files, or --dataset")
+    if (drift is not None or drift_day is not None) and mode != "online":
+        raise click.UsageError("--drift and --drift-day apply to --mode online")
+    for out in (json_out, plot_out):  # fail now, not after the whole run
+        if out:
+            writable(out)
+    missing = [p for p in (*train_paths, *test_paths) if not Path(p).exists()]
+    if missing:
+        raise click.UsageError(
+            f"no such file: {missing[0]} (the data folder: --data-dir or $SWITCHTOWER_DATA_DIR)"
+        )
     mix = DeadlineMix.parse(deadline_mix)
     train = select_split(load_files(train_paths, mix=mix), "train")
     test = select_split(load_files(test_paths, mix=mix), "test")
@@ -172,7 +182,6 @@ def bench(  # noqa: PLR0917 (one parameter per click option)
     data = result.to_json()
     data["files"] = {"train": train_paths, "test": test_paths}
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(data, indent=1) + "\n", "utf-8")
         click.echo(f"wrote {json_out}")
     if plot_out:

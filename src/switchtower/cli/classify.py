@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from switchtower.cli.common import writable
 from switchtower.errors import SwitchtowerError
 
 __all__ = ["classify"]
@@ -56,7 +57,9 @@ def _training_options(f: F) -> F:
         help="Assumed share of out-of-scope traffic when tuning the unknown threshold.",
     )(f)
     f = click.option("--seed", type=int, default=0, show_default=True)(f)
-    f = click.option("--shots", type=int, default=None, help="Sample N examples per label.")(f)
+    f = click.option(
+        "--shots", type=click.IntRange(min=1), default=None, help="Sample N examples per label."
+    )(f)
     return click.option(
         "--backend", type=click.Choice(_BACKENDS), default="tfidf", show_default=True
     )(f)
@@ -196,6 +199,8 @@ def eval_cmd(  # noqa: PLR0917
 
     if not dataset and not test_file:
         raise click.UsageError("give --train FILE --test FILE, or --dataset NAME")
+    if json_out:
+        writable(json_out)  # before training, not after
     if sum(map(bool, (train_file, dataset, taxonomy, train_config))) > 1:
         raise click.UsageError("give one of --train, --dataset, --taxonomy, --train-config")
     try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -75,3 +77,15 @@ def run_async(coro: Coroutine[Any, Any, R] | Awaitable[R]) -> R:
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def writable(path: str) -> None:
+    """Create ``path``'s folder and check a file can be written there, before a long run
+    whose result would go to it (a click usage error otherwise)."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if target.is_dir() or not os.access(target if target.exists() else target.parent, os.W_OK):
+        raise click.UsageError(f"cannot write {path}")

@@ -156,7 +156,7 @@ def run(
 
 @click.command()
 @click.argument("trace_id", required=False)
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 @exits_on_error
@@ -184,11 +184,17 @@ def traces(trace_id: str | None, limit: int, as_json: bool, config_path: str | N
 
 
 @click.command()
-@click.option("--days", default=30, show_default=True, help="Look back this many days.")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=30,
+    show_default=True,
+    help="Look back this many days.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 @exits_on_error
-def report(days: int, as_json: bool, config_path: str | None) -> None:
+def report(days: float, as_json: bool, config_path: str | None) -> None:
     """Spend by tier, operation and day, and what routing saved."""
     from switchtower.store import open_store
     from switchtower.store.report import build_report, format_report
