@@ -54,6 +54,20 @@ def test_prod_migration_with_force_push_goes_realtime_through_the_guard() -> Non
     assert "below the guard floor" in d.explanation
 
 
+def test_a_guard_floor_of_async_is_not_met_by_the_local_model_queued() -> None:
+    """The default guard keeps security-sensitive work 'never below async': the queued
+    local entry runs the same local model, so it must not count as async for the guard
+    (a security prompt was answered by the 135M local model through it)."""
+    sig = signals("batch", complexity=0.1, modes={"security_sensitive": 0.9})
+    d = _route(PolicyRouter(config()), "translate-text", sig)
+    assert d.rule is not None
+    assert "security_sensitive" in d.rule
+    assert "small-local-queued" not in d.candidates.get("async", ())
+    assert "big-batch" in d.candidates["async"]
+    unguarded = _route(PolicyRouter(config()), "translate-text", signals("batch", complexity=0.1))
+    assert "small-local-queued" in unguarded.candidates.get("async", ())
+
+
 def test_without_guards_the_same_request_may_go_cheaper() -> None:
     """The guard, not the prediction, is what forces real-time above."""
     cfg = config(router={"guards": []})

@@ -339,9 +339,9 @@ def format_table(data: Mapping[str, Any]) -> str:
             if ds in b["datasets"]:
                 lines.append(_row(f"  {name}", b["datasets"][ds]))
     for ds, r in data["routellm"].items():
-        pub = {k: v for k, v in r["published"].items() if v is not None}
+        pub = r["published"]
         names = {"apgr": "APGR", "cpt50": "CPT(50%)", "cpt80": "CPT(80%)"}
-        published = ", ".join(f"{names.get(k, k)} {v}" for k, v in pub.items())
+        published = ", ".join(f"{n} {pub[k]}" for k, n in names.items() if pub.get(k) is not None)
         lines.append(
             f"RouteLLM-style {ds}: APGR {r['apgr']}  CPT(50%) {r['cpt50']}  "
             f"CPT(80%) {r['cpt80']}  (published: {published or 'none for this set'}; "

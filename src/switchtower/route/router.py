@@ -108,6 +108,17 @@ def _output_tokens(request: Request, default: int) -> int:
     return min(int(mt), default) if isinstance(mt, int) and mt > 0 else default
 
 
+def _queued_on_local(model: ModelInfo, guard: GuardHit) -> bool:
+    """A queued entry (an ``async`` model that answers inline, not a batch API) runs on
+    the team's own hardware: a guard that keeps work off the local tier keeps it off
+    these too, or a floor of ``async`` would be met by the same local model, queued."""
+    return (
+        model.tier == "async"
+        and not model.batch
+        and tier_rank(guard.min_tier) >= tier_rank("async")
+    )
+
+
 class PolicyRouter:
     """Registered as ``policy`` in the routers registry."""
 
@@ -166,6 +177,8 @@ class PolicyRouter:
                     max_cost_usd=request.max_cost_usd,
                     deferred_ok=request.accept_deferred,
                 )
+                if r is None and guard is not None and _queued_on_local(m, guard):
+                    r = f"queued local work, below the guard floor ({guard.detail})"
                 if r is None:
                     ok.append(m)
                 else:
