@@ -330,7 +330,8 @@ def format_table(data: Mapping[str, Any]) -> str:
         + f" {'misses':>6}"
     )
     lines = [f"switchtower bench ({data['mode']}, seed {data['seed']})", head]
-    lines.append(_row("switchtower (mixed)", data["summary"]))
+    everything = "mixed" if len(data["datasets"]) > 1 else "all items"
+    lines.append(_row(f"switchtower ({everything})", data["summary"]))
     for name, b in data["baselines"].items():
         lines.append(_row(f"  {name}", b["summary"]))
     for ds, s in data["datasets"].items():

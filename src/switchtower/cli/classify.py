@@ -134,6 +134,7 @@ def train_cmd(  # noqa: PLR0917
     """Train a classifier and write its artifact (classifier.json + arrays.npz)."""
     from switchtower.classify.builtin import config_examples
     from switchtower.classify.evaluate import sample_shots
+    from switchtower.classify.model import REJECT_LABEL
     from switchtower.classify.train import train_classifier
     from switchtower.config.load import load_config
 
@@ -155,7 +156,11 @@ def train_cmd(  # noqa: PLR0917
         path = model.save(out_dir)
     except SwitchtowerError as exc:
         raise _fail(exc) from exc
-    click.echo(f"wrote {path} ({len(model.labels)} labels, threshold {model.threshold:.3f})")
+    operations = [label for label in model.labels if label != REJECT_LABEL]
+    rejects = " plus an out-of-scope class" if len(operations) < len(model.labels) else ""
+    click.echo(
+        f"wrote {path} ({len(operations)} operations{rejects}, threshold {model.threshold:.3f})"
+    )
 
 
 @classify.command("eval")
