@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from switchtower.types import Attempt
+    from switchtower.types import Attempt, Decision
 
 __all__ = [
     "AllModelsFailedError",
@@ -118,6 +118,9 @@ class RoutingError(SwitchtowerError):
 
 class NoEligibleModelError(RoutingError):
     kind = "no_eligible_model"
+    #: the plan up to the refusal (operation, signals, why), set by ``Pipeline.plan`` so
+    #: a caller that serves requests can trace it (``Pipeline.record_refusal``)
+    refused: Decision | None = None
 
 
 class UpstreamError(SwitchtowerError):

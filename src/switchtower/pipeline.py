@@ -66,6 +66,7 @@ from switchtower.types import (
     RouteDecision,
     RunResult,
     Selection,
+    Signals,
     Tier,
 )
 from switchtower.verify.run import execute_checked
@@ -273,7 +274,11 @@ class Pipeline:
             route, selection = self._pinned_model(request, assume_available)
         else:
             tiers = self._all_tiers if assume_available else self._tiers
-            route = self.router.route(classification, signals, tiers, request)
+            try:
+                route = self.router.route(classification, signals, tiers, request)
+            except NoEligibleModelError as exc:
+                exc.refused = _refused(request, classification, signals, exc, start)
+                raise
             selection = self.selector.select(classification, signals, route, tiers)
             if selection.second_opinions and not _checkable(request):
                 selection = replace(selection, second_opinions=(), escalation=())
@@ -489,7 +494,34 @@ class Pipeline:
             log.warning("response cache write failed: %s", exc)
 
     async def run(self, request: Request, *, api_key_id: str | None = None) -> RunResult:
-        return await self.execute(self.plan(request), api_key_id=api_key_id)
+        decision = self.plan_to_serve(request, api_key_id=api_key_id)
+        return await self.execute(decision, api_key_id=api_key_id)
+
+    def plan_to_serve(self, request: Request, *, api_key_id: str | None = None) -> Decision:
+        """:meth:`plan` for a request that is to be answered (not a dry run): a request
+        refused while routing is traced (:meth:`record_refusal`) before the error goes up."""
+        try:
+            return self.plan(request)
+        except NoEligibleModelError as exc:
+            self.record_refusal(exc, api_key_id=api_key_id)
+            raise
+
+    def record_refusal(
+        self, exc: NoEligibleModelError, *, api_key_id: str | None = None
+    ) -> str | None:
+        """Trace a request refused while routing (no tier could serve it): its operation,
+        signals and the reasons, as an ``error`` trace with no model. None when the
+        refusal came before routing (nothing to trace). Not for dry runs."""
+        if exc.refused is None:
+            return None
+        return self.recorder.record(
+            exc.refused,
+            None,
+            exc.refused.overhead_ms,
+            error=exc,
+            status="error",
+            api_key_id=api_key_id,
+        )
 
     async def stream(
         self, decision: Decision, *, api_key_id: str | None = None
@@ -586,3 +618,21 @@ def _classifier_options(config: Config) -> dict[str, Any]:
     if config.classifier.artifact is not None:
         opts.setdefault("artifact", config.classifier.artifact)
     return opts
+
+
+def _refused(
+    request: Request,
+    classification: Classification,
+    signals: Signals,
+    exc: NoEligibleModelError,
+    started: float,
+) -> Decision:
+    """The plan of a refused request: the top tier stands in for "none" (traces need one)
+    and no model; the explanation is the refusal's."""
+    why = str(exc)
+    route = RouteDecision(
+        tier="realtime", predicted_success={}, eligible=(), explanation=why, request_id=request.id
+    )
+    selection = Selection(model="", tier="realtime", estimate=0.0, explanation="refused: " + why)
+    overhead = (time.perf_counter() - started) * 1000.0
+    return Decision(request, classification, signals, route, selection, overhead)

@@ -45,6 +45,8 @@ def build_trace(
     # the counterfactual: the same tokens at the most expensive real-time model
     in_tok = usage.input_tokens or decision.signals.context_tokens
     counterfactual = frontier.cost(in_tok, usage.output_tokens) if frontier is not None else 0.0
+    if not s.model:  # refused before any model was chosen: no spend to compare with
+        counterfactual = 0.0
     if status is None:
         status = "ok" if completion is not None and error is None else "error"
     answered_by = completion.model if completion is not None else s.model

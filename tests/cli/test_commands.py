@@ -144,6 +144,25 @@ def test_bad_request_leaves_nothing_in_the_store(
     assert json.loads(listed.output) == []
 
 
+def test_a_refused_run_is_traced_and_counted_in_the_report(
+    runner: CliRunner, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    cfg = str(write_config(tmp_path, fake_openai))
+    res = runner.invoke(cli, ["run", "Summarize the notes", "--tier", "async", "--config", cfg])
+    assert res.exit_code == 1
+    assert "no_eligible_model" in res.output
+    listed = runner.invoke(cli, ["traces", "--config", cfg, "--json"])
+    (trace,) = json.loads(listed.output)
+    assert (trace["status"], trace["error_kind"], trace["model"]) == (
+        "error",
+        "no_eligible_model",
+        "",
+    )
+    report = json.loads(runner.invoke(cli, ["report", "--config", cfg, "--json"]).output)
+    assert report["total"]["errors"] == 1
+    assert report["total"]["counterfactual_cost_usd"] == 0.0  # no spend to compare with
+
+
 def test_invalid_config_names_file_and_key(runner: CliRunner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("selector:\n  confidence_threshold: high\n")

@@ -261,3 +261,27 @@ def test_no_eligible_model_is_400_when_the_client_pinned_it(gateway: LiveGateway
         )
     assert bad.value.body["code"] == "no_eligible_model"  # type: ignore[index]
     assert bad.value.body["param"] == "metadata.tier"  # type: ignore[index]
+
+
+def test_a_refused_request_is_traced_but_a_dry_run_is_not(
+    gateway: LiveGateway, store: SqlTraceStore
+) -> None:
+    """A refusal is a routing decision too: traced with its operation and reasons (no
+    model, no spend), so `traces` and `report` show it. `/v1/route` traces nothing."""
+    before = len(store.recent(100))
+    body = {"model": "auto", "messages": [{"role": "user", "content": "summarize"}]}
+    pinned = {"x-switchtower-tier": "async"}
+    dry = httpx.post(gateway.url + "/v1/route", json=body, headers=pinned)
+    assert dry.status_code == 400
+    refused = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=pinned)
+    assert refused.status_code == 400
+    gateway.app.gateway.writer.flush()
+    traces = store.recent(100)
+    assert len(traces) == before + 1
+    trace = traces[0]
+    assert (trace.status, trace.error_kind, trace.model) == ("error", "no_eligible_model", "")
+    assert trace.operation == "summarize"
+    why = trace.decision["explanation"]["tier"]
+    assert why
+    assert refused.json()["error"]["message"].startswith(why)  # the reason the client got
+    assert trace.cost_usd == trace.counterfactual_cost_usd == 0.0

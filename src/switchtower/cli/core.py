@@ -119,7 +119,7 @@ def run(
     async def go() -> Any:
         pipeline = Pipeline.from_config(load(config_path))
         try:
-            decision = pipeline.plan(request)
+            decision = pipeline.plan_to_serve(request)
             if pipeline.defers(decision):
                 job = pipeline.submit(decision)
                 batch = pipeline.model(job.model).batch

@@ -67,7 +67,7 @@ async def _demo(config: Any, max_tokens: int, no_execute: bool) -> None:
             request = Request.from_text(text, deadline=deadline, params={"max_tokens": max_tokens})
             click.secho(f"\n[{i}/{len(SAMPLE_REQUESTS)}] {text}", bold=True)
             try:
-                decision = pipeline.plan(request)
+                decision = pipeline.plan(request) if no_execute else pipeline.plan_to_serve(request)
             except SwitchtowerError as exc:
                 click.echo(f"not routed: {exc.kind}: {exc}")
                 continue

@@ -106,7 +106,17 @@ class Gateway:
                 ) from exc
             fields = constraint_fields(request)
             if fields:
-                raise ConstraintsExcludeAllError(str(exc), fields=fields) from exc
+                narrowed = ConstraintsExcludeAllError(str(exc), fields=fields)
+                narrowed.refused = exc.refused
+                raise narrowed from exc
+            raise
+
+    def plan_to_serve(self, request: Request, caller: Caller) -> Decision:
+        """:meth:`plan` for a request to answer (not a dry run): a refusal is traced."""
+        try:
+            return self.plan(request, caller)
+        except NoEligibleModelError as exc:
+            self.pipeline.record_refusal(exc, api_key_id=caller.key_id)
             raise
 
     # -- non-streaming ------------------------------------------------------------------------
@@ -116,7 +126,7 @@ class Gateway:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """``(status, body, headers)``: 200 and the answer, or 202 and a job handle when
         the plan is a batch API (the client accepted a deferred answer)."""
-        decision = self.plan(call.request, caller)
+        decision = self.plan_to_serve(call.request, caller)
         if self.pipeline.defers(decision):
             return await self._defer(decision, caller, fmt, call.webhook)
         trace_id = decision.request.id
@@ -197,7 +207,7 @@ class Gateway:
         return planned if planned in matches or not matches else matches[0]
 
     async def stream(self, call: ChatCall, caller: Caller, fmt: str) -> SSEResponse:
-        decision = self.plan(call.request, caller)
+        decision = self.plan_to_serve(call.request, caller)
         trace_id = decision.request.id
         self._waiting[trace_id] = None
         chunks = self.pipeline.stream(decision, api_key_id=caller.key_id)
