@@ -52,6 +52,7 @@ from switchtower.registries import (
     providers as provider_registry,
 )
 from switchtower.registry import config_key
+from switchtower.route.pinned import pinned_route, refused_decision
 from switchtower.store.codec import completion_from_json, completion_to_json
 from switchtower.tokens import estimate_message_tokens
 from switchtower.tracing import TraceRecorder, build_trace
@@ -63,10 +64,7 @@ from switchtower.types import (
     Decision,
     Outcome,
     Request,
-    RouteDecision,
     RunResult,
-    Selection,
-    Signals,
     Tier,
 )
 from switchtower.verify.run import execute_checked
@@ -271,53 +269,21 @@ class Pipeline:
         classification = self._classify(request)
         signals = self.signals.extract(request, classification)
         if request.model is not None and request.model != "auto":
-            route, selection = self._pinned_model(request, assume_available)
+            info = self.model(str(request.model))
+            route, selection = pinned_route(info, request, assume_available=assume_available)
         else:
             tiers = self._all_tiers if assume_available else self._tiers
             try:
                 route = self.router.route(classification, signals, tiers, request)
             except NoEligibleModelError as exc:
-                exc.refused = _refused(request, classification, signals, exc, start)
+                overhead = (time.perf_counter() - start) * 1000.0
+                exc.refused = refused_decision(request, classification, signals, exc, overhead)
                 raise
             selection = self.selector.select(classification, signals, route, tiers)
             if selection.second_opinions and not _checkable(request):
                 selection = replace(selection, second_opinions=(), escalation=())
         overhead = (time.perf_counter() - start) * 1000.0
         return Decision(request, classification, signals, route, selection, overhead)
-
-    def _pinned_model(
-        self, request: Request, assume_available: bool
-    ) -> tuple[RouteDecision, Selection]:
-        name = str(request.model)
-        info = self.model(name)
-        if not info.available and not assume_available:
-            raise NoEligibleModelError(
-                f"the model {name!r} cannot be called here: "
-                f"{info.unavailable_reason or 'unavailable'}"
-            )
-        if info.batch and not request.accept_deferred:
-            raise InvalidRequestError(
-                f"the model {name!r} is a batch API: it answers later, as a job; send the "
-                "async hint (x-switchtower-async: true, or run --async) or name a model "
-                "that answers now",
-                field="model",
-            )
-        if info.batch and DEADLINE_SECONDS[request.deadline] < info.max_delay_s:
-            raise InvalidRequestError(
-                f"the model {name!r} is a batch API that may take {info.max_delay_s:g} s, "
-                f"longer than the {request.deadline!r} deadline allows: send deadline batch",
-                field="model",
-            )
-        why = f"model {name!r} named by the client: routing bypassed"
-        route = RouteDecision(
-            tier=info.tier,
-            predicted_success={},
-            eligible=(info.tier,),
-            rule="pinned-model",
-            explanation=why,
-        )
-        selection = Selection(model=name, tier=info.tier, estimate=0.0, explanation=why)
-        return route, selection
 
     def unavailable(self, decision: Decision) -> dict[str, str]:
         """Models of the plan (choice and fallbacks) that cannot be called here, and why."""
@@ -618,21 +584,3 @@ def _classifier_options(config: Config) -> dict[str, Any]:
     if config.classifier.artifact is not None:
         opts.setdefault("artifact", config.classifier.artifact)
     return opts
-
-
-def _refused(
-    request: Request,
-    classification: Classification,
-    signals: Signals,
-    exc: NoEligibleModelError,
-    started: float,
-) -> Decision:
-    """The plan of a refused request: the top tier stands in for "none" (traces need one)
-    and no model; the explanation is the refusal's."""
-    why = str(exc)
-    route = RouteDecision(
-        tier="realtime", predicted_success={}, eligible=(), explanation=why, request_id=request.id
-    )
-    selection = Selection(model="", tier="realtime", estimate=0.0, explanation="refused: " + why)
-    overhead = (time.perf_counter() - started) * 1000.0
-    return Decision(request, classification, signals, route, selection, overhead)
