@@ -156,3 +156,14 @@ def test_a_model_with_a_cost_column_but_no_quality_column_is_rejected(
     )
     with pytest.raises(DataFormatError, match=f"{RB_MODELS[0]} have a \\|total_cost column"):
         load_file(cut)
+
+
+def test_a_file_that_is_not_utf8_or_is_a_folder_says_so(rb_file: Path, tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(rb_file.read_bytes().replace(b"mammal", b"mamm\xe4l"))
+    with pytest.raises(DataFormatError, match="not UTF-8 text"):
+        load_file(latin)
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    with pytest.raises(DataFormatError, match="a folder holding no benchmark file"):
+        load_file(empty)

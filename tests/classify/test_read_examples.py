@@ -93,3 +93,13 @@ def test_eval_cli_takes_a_clinc150_file_for_both_sides(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
     assert (metrics["n_test"], metrics["n_oos"]) == (3, 1)
+
+
+def test_rows_without_a_text_or_a_label_are_no_examples(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text("text,label\nhello,greet\n,greet\nbye,\n  ,leave\nsee you,leave\n")
+    assert read_examples(path) == (["hello", "see you"], ["greet", "leave"])
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("text,label\n")
+    with pytest.raises(DataFormatError, match="no examples"):
+        read_examples(header_only)

@@ -402,10 +402,21 @@ def detect_format(path: str | Path) -> FileFormat:
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"{p}: no such file")
+    if p.is_file():
+        try:
+            with p.open("rb") as fh:
+                fh.read(1 << 16).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < (1 << 16) - 4:  # not a multi-byte character cut by the read
+                raise DataFormatError(
+                    f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+                ) from exc
     for fmt in FORMATS:
         if fmt.sniff(p):
             return fmt
     known = ", ".join(f.name for f in FORMATS if not f.name.endswith("questions"))
+    if p.is_dir():
+        raise DataFormatError(f"{p}: a folder holding no benchmark file (known: {known})")
     raise DataFormatError(f"{p}: unrecognized benchmark file format (known: {known})")
 
 

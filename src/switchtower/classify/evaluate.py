@@ -69,10 +69,16 @@ def read_examples(path: str | os.PathLike[str], split: Split = "train") -> Examp
     try:
         with p.open(encoding="utf-8-sig", newline="") as fh:
             if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-                return _read_json(p, fh.read(), split)
-            return _read_csv(p, fh)
+                texts, labels = _read_json(p, fh.read(), split)
+            else:
+                texts, labels = _read_csv(p, fh)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataFormatError(f"{p}: cannot read examples: {exc}") from exc
+    # a row without its text or its label is no example, in training or in a test
+    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if t.strip() and lab.strip()]
+    if not kept:
+        raise DataFormatError(f"{p}: no examples (rows with both a text and a label)")
+    return [t for t, _ in kept], [lab for _, lab in kept]
 
 
 def _read_csv(p: Path, fh: Iterable[str]) -> Examples:
