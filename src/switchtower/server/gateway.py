@@ -88,8 +88,9 @@ class Gateway:
 
     # -- planning -----------------------------------------------------------------------------
 
-    def plan(self, request: Request, caller: Caller) -> Decision:
-        """Plan under the caller's remaining budget (a cap on ``max_cost_usd``)."""
+    def plan(self, request: Request, caller: Caller, *, serve: bool = False) -> Decision:
+        """Plan under the caller's remaining budget (a cap on ``max_cost_usd``). With
+        ``serve`` (a request to answer, not a dry run) a routing refusal is traced."""
         budget = caller.remaining_usd
         capped = budget is not None and (
             request.max_cost_usd is None or budget < request.max_cost_usd
@@ -99,24 +100,16 @@ class Gateway:
         try:
             return self.pipeline.plan(request)
         except NoEligibleModelError as exc:
-            if capped:
+            if capped:  # the key's budget refused it: counted, not traced
                 raise BudgetExceededError(
                     f"the key's remaining daily budget (${budget:.6f}) is too small for any "
                     f"eligible model: {exc}"
                 ) from exc
+            if serve:
+                self.pipeline.record_refusal(exc, api_key_id=caller.key_id)
             fields = constraint_fields(request)
             if fields:
-                narrowed = ConstraintsExcludeAllError(str(exc), fields=fields)
-                narrowed.refused = exc.refused
-                raise narrowed from exc
-            raise
-
-    def plan_to_serve(self, request: Request, caller: Caller) -> Decision:
-        """:meth:`plan` for a request to answer (not a dry run): a refusal is traced."""
-        try:
-            return self.plan(request, caller)
-        except NoEligibleModelError as exc:
-            self.pipeline.record_refusal(exc, api_key_id=caller.key_id)
+                raise ConstraintsExcludeAllError(str(exc), fields=fields) from exc
             raise
 
     # -- non-streaming ------------------------------------------------------------------------
@@ -126,7 +119,7 @@ class Gateway:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """``(status, body, headers)``: 200 and the answer, or 202 and a job handle when
         the plan is a batch API (the client accepted a deferred answer)."""
-        decision = self.plan_to_serve(call.request, caller)
+        decision = self.plan(call.request, caller, serve=True)
         if self.pipeline.defers(decision):
             return await self._defer(decision, caller, fmt, call.webhook)
         trace_id = decision.request.id
@@ -207,7 +200,7 @@ class Gateway:
         return planned if planned in matches or not matches else matches[0]
 
     async def stream(self, call: ChatCall, caller: Caller, fmt: str) -> SSEResponse:
-        decision = self.plan_to_serve(call.request, caller)
+        decision = self.plan(call.request, caller, serve=True)
         trace_id = decision.request.id
         self._waiting[trace_id] = None
         chunks = self.pipeline.stream(decision, api_key_id=caller.key_id)
