@@ -55,6 +55,19 @@ def test_user_operations_replace_the_taxonomy() -> None:
     assert set(clf.labels) == {"greet", "farewell"}  # type: ignore[attr-defined]
 
 
+def test_one_operation_is_a_working_config() -> None:
+    """A team that defines a single operation gets a gateway (everything in scope is that
+    operation; empty text is unknown), not a start-up failure."""
+    load_builtins()
+    ops = [{"name": "extract-data", "description": "pull out fields"}]
+    config = load_config(environ={}, overrides={"operations": ops})
+    clf = classifiers.create("tfidf", config=config, cache=False)
+    assert clf.classify(Request.from_text("pull the fields out of this invoice")).operation == (
+        "extract-data"
+    )
+    assert clf.classify(Request.from_text("   ")).operation == "unknown"
+
+
 def test_bad_options_are_reported() -> None:
     load_builtins()
     config = load_config(environ={})

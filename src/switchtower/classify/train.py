@@ -212,12 +212,8 @@ def train_classifier(
     say = log or (lambda _msg: None)
     data, enc = _prepare(texts, labels, kinds, encoder, opts, label_names=label_names)
     n_classes = len(data.labels)
-    real = [label for label in data.labels if label != REJECT_LABEL]
-    if len(real) < 2:
-        raise DataFormatError(
-            f"the training data has {len(real)} label(s) ({', '.join(real) or 'none'}): a "
-            "classifier needs at least two"
-        )
+    if not any(label != REJECT_LABEL for label in data.labels):
+        raise DataFormatError("the training data has no label: nothing to classify into")
     k = folds or (3 if len(data.y) > 5000 else 4)
 
     known = data.y >= 0

@@ -47,6 +47,21 @@ def _dataset_options(f: F) -> F:
     return click.option("--dataset", type=click.Choice(["banking77", "clinc150"]), default=None)(f)
 
 
+def _two_labels(labels: list[str]) -> None:
+    """A classifier to train or evaluate from a file needs two labels (a gateway's config
+    with one operation is fine: everything in scope is that operation)."""
+    from switchtower.classify.model import REJECT_LABEL
+    from switchtower.classify.train import OOS_LABELS
+    from switchtower.errors import DataFormatError
+
+    real = sorted({y for y in labels if y != REJECT_LABEL and y not in OOS_LABELS})
+    if len(real) < 2:
+        raise DataFormatError(
+            f"the training data has {len(real)} label(s) ({', '.join(real) or 'none'}): a "
+            "classifier needs at least two"
+        )
+
+
 def _training_options(f: F) -> F:
     """How to train: backend, shots per label, seed, assumed out-of-scope share."""
     f = click.option(
@@ -145,6 +160,7 @@ def train_cmd(  # noqa: PLR0917
             texts, labels = config_examples(load_config(config_path))
         if shots:
             texts, labels = sample_shots(texts, labels, shots, seed)
+        _two_labels(labels)
         model = train_classifier(
             texts,
             labels,
@@ -217,6 +233,7 @@ def eval_cmd(  # noqa: PLR0917
         assert test is not None
         if shots:
             texts, labels = sample_shots(texts, labels, shots, seed)
+        _two_labels(labels)
         started = time.perf_counter()
         model = train_classifier(
             texts,
