@@ -148,7 +148,7 @@ class Executor:
             error_message=str(error) if error is not None else None,
             status=error.status if isinstance(error, UpstreamError) else None,
             usage=usage,
-            cost_usd=model.cost(usage.input_tokens, usage.output_tokens),
+            cost_usd=model.usage_cost(usage),
         )
 
     @staticmethod
@@ -244,7 +244,7 @@ class ExecutorStream:
             model=self.model.name,
             tier=self.model.tier,
             usage=self.usage,
-            cost_usd=self.model.cost(self.usage.input_tokens, self.usage.output_tokens),
+            cost_usd=self.model.usage_cost(self.usage),
             finish_reason=self.finish_reason,
             attempts=tuple(self.attempts),
         )

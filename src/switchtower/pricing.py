@@ -21,7 +21,9 @@ __all__ = [
     "PRICE_PROVIDER_IDS",
     "build_model_infos",
     "cost_usd",
+    "library_cache_price",
     "library_price",
+    "resolve_cache_price",
     "resolve_price",
 ]
 
@@ -49,6 +51,47 @@ def library_price(spec: ModelConfig) -> tuple[float, float] | None:
         return None
     scale = Decimal(1_000_000) / _PROBE_TOKENS
     return float(calc.input_price * scale), float(calc.output_price * scale)
+
+
+def library_cache_price(spec: ModelConfig) -> tuple[float | None, float | None]:
+    """(cache read, cache write) USD per million prompt tokens from genai-prices; ``None``
+    where the library has no separate price."""
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+
+    provider_id = spec.options.get("price_provider") or PRICE_PROVIDER_IDS.get(spec.provider)
+    scale = Decimal(1_000_000) / _PROBE_TOKENS
+    found: list[float | None] = []
+    for kind in ("cache_read_tokens", "cache_write_tokens"):
+        # the whole prompt from (or into) the cache: genai-prices counts cached tokens
+        # inside input_tokens and prices them at the cache rate where it has one
+        usage = PriceUsage(input_tokens=_PROBE_TOKENS, **{kind: _PROBE_TOKENS})
+        try:
+            calc = calc_price(usage, model_ref=spec.model_id, provider_id=provider_id)
+        except LookupError:
+            return None, None
+        found.append(float(calc.input_price * scale))
+    return found[0], found[1]
+
+
+def resolve_cache_price(
+    spec: ModelConfig, batch_discount: float = 1.0
+) -> tuple[float | None, float | None]:
+    """USD per million prompt tokens (read from, written to) the provider's prompt cache.
+
+    Config values win; otherwise genai-prices; ``None`` where neither knows (the input
+    price is then charged: an estimate that never understates). Batch entries are
+    discounted like their other prices."""
+    read, write = spec.cache_read_per_mtok, spec.cache_write_per_mtok
+    if (read is None or write is None) and not _is_local(spec):
+        found = library_cache_price(spec)
+        read = found[0] if read is None else read
+        write = found[1] if write is None else write
+    factor = batch_discount if spec.batch else 1.0
+    return (
+        None if read is None else read * factor,
+        None if write is None else write * factor,
+    )
 
 
 def _is_local(spec: ModelConfig) -> bool:
@@ -81,8 +124,9 @@ def resolve_price(spec: ModelConfig, batch_discount: float = 1.0) -> tuple[float
 
 
 def cost_usd(model: ModelInfo, usage: Usage) -> float:
-    """What one call with ``usage`` costs on ``model``, in USD."""
-    return model.cost(usage.input_tokens, usage.output_tokens)
+    """What one call with ``usage`` costs on ``model``, in USD (prompt-cache tokens at
+    their own prices)."""
+    return model.usage_cost(usage)
 
 
 def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict[Tier, TierInfo]:
@@ -101,6 +145,7 @@ def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict
         for spec in specs:
             try:
                 price_in, price_out = resolve_price(spec, discount)
+                cache_read, cache_write = resolve_cache_price(spec, discount)
             except ConfigError as exc:
                 raise ConfigError(exc.reason, key=f"tiers.{tier}.models[{spec.name}]") from exc
             provider = providers.get(spec.provider)
@@ -117,6 +162,8 @@ def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict
                     context_window=spec.context_window,
                     input_per_mtok=price_in,
                     output_per_mtok=price_out,
+                    cache_read_per_mtok=cache_read,
+                    cache_write_per_mtok=cache_write,
                     available=reason is None,
                     unavailable_reason=reason,
                     max_delay_s=spec.max_delay_s,

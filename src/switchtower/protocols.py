@@ -21,6 +21,7 @@ from switchtower.types import (
     Signals,
     Tier,
     Trace,
+    Usage,
 )
 
 __all__ = [
@@ -59,9 +60,24 @@ class ModelInfo:
     batch: bool = False
     #: the model's full configuration (endpoint, key variable, timeout, options)
     spec: ModelConfig | None = None
+    #: USD per million prompt tokens read from / written to the provider's prompt cache
+    #: (``None``: the input price)
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """An estimate: every prompt token at the input price."""
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+    def usage_cost(self, usage: Usage) -> float:
+        """What an answer with ``usage`` cost: prompt-cache reads and writes at their
+        own prices, the rest of the prompt at the input price."""
+        return usage.priced(
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cache_read_per_mtok,
+            self.cache_write_per_mtok,
+        )
 
     @property
     def endpoint(self) -> tuple[str, str | None, str]:

@@ -42,9 +42,14 @@ def build_trace(
     cost = sum(a.cost_usd for a in all_attempts) if all_attempts else 0.0
     if completion is not None:
         cost = max(cost, completion.cost_usd)
-    # the counterfactual: the same tokens at the most expensive real-time model
-    in_tok = usage.input_tokens or decision.signals.context_tokens
-    counterfactual = frontier.cost(in_tok, usage.output_tokens) if frontier is not None else 0.0
+    # the counterfactual: the same tokens (and prompt-cache hits) at the most expensive
+    # real-time model; before an answer, the request's estimated size
+    sized = (
+        usage
+        if usage.input_tokens
+        else replace(usage, input_tokens=decision.signals.context_tokens)
+    )
+    counterfactual = frontier.usage_cost(sized) if frontier is not None else 0.0
     if not s.model:  # refused before any model was chosen: no spend to compare with
         counterfactual = 0.0
     if status is None:
@@ -99,7 +104,7 @@ def settle_trace(
         cost = max(cost, completion.cost_usd)
     counterfactual = planned.counterfactual_cost_usd
     if frontier is not None and completion is not None:
-        counterfactual = frontier.cost(usage.input_tokens, usage.output_tokens)
+        counterfactual = frontier.usage_cost(usage)
     return replace(
         planned,
         tier=completion.tier if completion is not None else planned.tier,

@@ -291,8 +291,36 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens of one answer. ``input_tokens`` counts the whole prompt; of it,
+    ``cache_read_tokens`` came from the provider's prompt cache and
+    ``cache_write_tokens`` were written to it (each priced at its own rate)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """The prompt tokens neither read from nor written to a prompt cache."""
+        return max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
+
+    def priced(
+        self,
+        input_per_mtok: float,
+        output_per_mtok: float,
+        cache_read_per_mtok: float | None = None,
+        cache_write_per_mtok: float | None = None,
+    ) -> float:
+        """USD at these per-million prices; a cache price of ``None`` is the input price."""
+        read = input_per_mtok if cache_read_per_mtok is None else cache_read_per_mtok
+        write = input_per_mtok if cache_write_per_mtok is None else cache_write_per_mtok
+        return (
+            self.uncached_input_tokens * input_per_mtok
+            + self.cache_read_tokens * read
+            + self.cache_write_tokens * write
+            + self.output_tokens * output_per_mtok
+        ) / 1e6
 
 
 @dataclass(frozen=True, slots=True)

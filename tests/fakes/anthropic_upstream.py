@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fakes.anthropic_batches import AnthropicBatches
+from fakes.prompt_cache import AnthropicCache, CacheError
 from fakes.upstream import Action, prompt_words, reply_words
 
 __all__ = ["FakeAnthropic"]
@@ -38,8 +39,19 @@ class FakeAnthropic(AnthropicBatches):
 
     base_path = ""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompt_cache = AnthropicCache()
+
+    def reset(self) -> None:
+        super().reset()
+        self.prompt_cache = AnthropicCache()
+
     def routes(self) -> list[Any]:
-        return [Route("/v1/messages", self.messages, methods=["POST"]), *self.batch_routes()]
+        return [
+            Route("/v1/messages", self.messages, methods=["POST"]),
+            *self.batch_routes(),
+        ]
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         body = {
@@ -84,7 +96,10 @@ class FakeAnthropic(AnthropicBatches):
             )
         if action.drop:
             return self.dropped()
-        message = self.message(body, action)
+        try:
+            message = self.message(body, action)
+        except CacheError as exc:
+            return self._error(400, str(exc))
         if body.get("stream"):
             return self.sse(self._events(message, action))
         return self.json(message)
@@ -117,9 +132,14 @@ class FakeAnthropic(AnthropicBatches):
             )
             stop_reason = "tool_use"
         system = body.get("system")
-        system_words = len(system.split()) if isinstance(system, str) else 0
+        system_words = (
+            len(system.split())
+            if isinstance(system, str)
+            else len(prompt_words([{"content": system or []}]))
+        )
+        prompt = len(prompt_words(body["messages"])) + system_words
         usage = {
-            "input_tokens": len(prompt_words(body["messages"])) + system_words,
+            **self.prompt_cache.usage(body, prompt),  # raises CacheError: a 400
             "output_tokens": max(1, len(words)),
         }
         return {
@@ -143,8 +163,12 @@ class FakeAnthropic(AnthropicBatches):
         if problem is None:
             action = self.next_action(str(params["model"]))
             if not action.status:
-                return {"type": "succeeded", "message": self.message(params, action)}
-            status, problem = action.status, f"fake upstream error {action.status}"
+                try:
+                    return {"type": "succeeded", "message": self.message(params, action)}
+                except CacheError as exc:
+                    problem = str(exc)
+            else:
+                status, problem = action.status, f"fake upstream error {action.status}"
         error = {"type": _ERROR_TYPES.get(status, "api_error"), "message": problem}
         return {"type": "errored", "error": {"type": "error", "error": error}}
 
@@ -154,7 +178,7 @@ class FakeAnthropic(AnthropicBatches):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1},
+            "usage": {**message["usage"], "output_tokens": 1},
         }
         events = [
             _event("message_start", {"type": "message_start", "message": start}),

@@ -17,12 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fakes.openai_batches import OpenAIBatches
+from fakes.prompt_cache import OpenAICache
 from fakes.upstream import Action, prompt_words, reply_words
 
 __all__ = ["FakeOpenAI"]
 
 #: words, tool calls, finish reason, usage
-_Reply = tuple[list[str], list[dict[str, Any]] | None, str, dict[str, int]]
+_Reply = tuple[list[str], list[dict[str, Any]] | None, str, dict[str, Any]]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -57,6 +58,11 @@ class FakeOpenAI(OpenAIBatches):
     def __init__(self, models: tuple[str, ...] = ("fake-model",)) -> None:
         super().__init__()
         self.models = models
+        self.prompt_cache = OpenAICache()
+
+    def reset(self) -> None:
+        super().reset()
+        self.prompt_cache = OpenAICache()
 
     def routes(self) -> list[Any]:
         return [
@@ -145,12 +151,16 @@ class FakeOpenAI(OpenAIBatches):
         calls = self._tool_calls(body)
         if calls:
             words, finish = [], "tool_calls"
+        prompt = len(prompt_words(body["messages"]))
+        completion = len(words) + (len(calls[0]["function"]["arguments"]) // 4 if calls else 0)
         usage = {
-            "prompt_tokens": len(prompt_words(body["messages"])),
-            "completion_tokens": len(words)
-            + (len(calls[0]["function"]["arguments"]) // 4 if calls else 0),
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {
+                "cached_tokens": self.prompt_cache.cached_tokens(body["messages"], prompt)
+            },
         }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return words, calls, finish, usage
 
     def completion(self, body: dict[str, Any], action: Action) -> dict[str, Any]:
@@ -190,7 +200,7 @@ class FakeOpenAI(OpenAIBatches):
         words: list[str],
         calls: list[dict[str, Any]] | None,
         finish: str,
-        usage: dict[str, int],
+        usage: dict[str, Any],
         include_usage: bool,
         action: Action,
     ) -> AsyncIterator[bytes]:

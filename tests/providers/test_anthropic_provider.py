@@ -24,8 +24,8 @@ from switchtower.providers.anthropic_format import (
     to_anthropic,
     to_openai,
 )
-from switchtower.providers.common import stream_event_error
-from switchtower.types import Request
+from switchtower.providers.common import stream_event_error, usage_from_openai
+from switchtower.types import Request, Usage
 
 TOOL = {
     "type": "function",
@@ -128,7 +128,47 @@ def test_response_translation() -> None:
     call = choice["message"]["tool_calls"][0]
     assert call["id"] == "toolu_1"
     assert json.loads(call["function"]["arguments"]) == {"path": "a"}
-    assert raw["usage"] == {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+    assert raw["usage"] == {
+        "prompt_tokens": 12,
+        "completion_tokens": 5,
+        "total_tokens": 17,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "cache_creation_input_tokens": 0,
+    }
+    assert usage_from_openai(raw["usage"]) == Usage(12, 5, cache_read_tokens=2)
+
+
+def test_cache_marks_are_carried() -> None:
+    """``cache_control`` on OpenAI-format parts, tool calls, tool results and tools
+    lands on the Anthropic blocks made from them; a marked system part makes ``system``
+    a list of blocks (a string cannot carry it)."""
+    mark = {"type": "ephemeral"}
+    messages = (
+        {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": mark}]},
+        {"role": "system", "content": "more rules"},
+        {"role": "user", "content": [{"type": "text", "text": "read it", "cache_control": mark}]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{}"},
+             "cache_control": mark}]},
+        {"role": "tool", "tool_call_id": "c1",
+         "content": [{"type": "text", "text": "# doc", "cache_control": mark}]},
+    )  # fmt: skip
+    kwargs = to_anthropic("m", messages, {"tools": [{**TOOL, "cache_control": mark}]})
+    assert kwargs["system"] == [
+        {"type": "text", "text": "rules", "cache_control": mark},
+        {"type": "text", "text": "more rules"},
+    ]
+    assert kwargs["messages"][0]["content"][0]["cache_control"] == mark
+    assert kwargs["messages"][1]["content"][0]["cache_control"] == mark
+    result = kwargs["messages"][2]["content"][0]
+    assert result == {"type": "tool_result", "tool_use_id": "c1", "content": "# doc",
+                      "cache_control": mark}  # fmt: skip
+    assert kwargs["tools"][0]["cache_control"] == mark
+    # without marks, nothing changes shape
+    plain = to_anthropic("m", ({"role": "system", "content": [{"type": "text", "text": "a"}]},
+                               {"role": "user", "content": "b"}), {})  # fmt: skip
+    assert plain["system"] == "a"
+    assert "cache_control" not in json.dumps(plain)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from switchtower.config.load import load_config
 from switchtower.config.schema import ModelConfig
 from switchtower.errors import ConfigError
 from switchtower.execute import build_providers
-from switchtower.pricing import build_model_infos, cost_usd, resolve_price
+from switchtower.pricing import build_model_infos, cost_usd, resolve_cache_price, resolve_price
 from switchtower.types import TIERS, Usage
 
 
@@ -110,3 +110,49 @@ def test_build_model_infos_names_the_unpriced_model() -> None:
     )  # fmt: skip
     with pytest.raises(ConfigError, match=r"tiers\.realtime\.models\[mystery\]"):
         build_model_infos(config, build_providers(config))
+
+
+def test_prompt_cache_prices_from_the_library() -> None:
+    """Claude: reads at a tenth of the input price, writes at 1.25x; OpenAI: reads
+    discounted, no separate write price (the library prices writes as input)."""
+    claude = ModelConfig(name="claude-sonnet-4-5", provider="anthropic")
+    price_in, _ = resolve_price(claude)
+    read, write = resolve_cache_price(claude)
+    assert read == pytest.approx(price_in * 0.1)
+    assert write == pytest.approx(price_in * 1.25)
+    gpt = ModelConfig(name="gpt-4.1-mini", provider="openai")
+    gpt_in, _ = resolve_price(gpt)
+    gpt_read, _ = resolve_cache_price(gpt)
+    assert gpt_read is not None
+    assert 0 < gpt_read < gpt_in
+
+
+def test_prompt_cache_prices_config_batch_and_unknown() -> None:
+    spec = ModelConfig(
+        name="c", provider="anthropic", model="claude-sonnet-4-5", cache_read_per_mtok=0.5
+    )
+    read, write = resolve_cache_price(spec)
+    assert read == 0.5
+    assert write == pytest.approx(resolve_price(spec)[0] * 1.25)
+    batch = spec.model_copy(update={"batch": True})
+    assert resolve_cache_price(batch, 0.5)[0] == 0.25
+    local = ModelConfig(name="smol", provider="llamacpp")
+    assert resolve_cache_price(local) == (None, None)
+    mystery = ModelConfig(name="m", provider="openai", model="no-such-model-xyz",
+                          input_per_mtok=1.0, output_per_mtok=2.0,
+                          base_url="https://llm.example.com/v1")  # fmt: skip
+    assert resolve_cache_price(mystery) == (None, None)
+
+
+def test_usage_cost_prices_each_part_of_the_prompt() -> None:
+    usage = Usage(
+        input_tokens=1000, output_tokens=100, cache_read_tokens=600, cache_write_tokens=300
+    )
+    assert usage.uncached_input_tokens == 100
+    assert usage.priced(3.0, 15.0, 0.3, 3.75) == pytest.approx(
+        (100 * 3.0 + 600 * 0.3 + 300 * 3.75 + 100 * 15.0) / 1e6
+    )
+    # no cache price known: the input price, never less
+    assert usage.priced(3.0, 15.0) == pytest.approx((1000 * 3.0 + 100 * 15.0) / 1e6)
+    # more cache tokens than prompt tokens (a provider's rounding): never negative
+    assert Usage(10, 0, cache_read_tokens=20).uncached_input_tokens == 0

@@ -151,7 +151,8 @@ def gateway_config(
         realtime.append(
             {"name": "fake-claude", "provider": "anthropic", "base_url": anthropic.base_url,
              "api_key_env": "FAKE_ANTHROPIC_KEY", "input_per_mtok": 3.0,
-             "output_per_mtok": 15.0, "timeout_s": 5.0}
+             "output_per_mtok": 15.0, "cache_read_per_mtok": 0.3,
+             "cache_write_per_mtok": 3.75, "timeout_s": 5.0}
         )  # fmt: skip
     tiers: dict[str, Any] = {}
     if batch:

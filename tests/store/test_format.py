@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from switchtower.store import format_trace, format_trace_table, trace_from_dict, trace_to_json
-from switchtower.types import Outcome
+from switchtower.types import Outcome, Usage
 
 from .factories import trace
 
@@ -49,3 +49,9 @@ def test_trace_table_says_who_judged_an_outcome_unless_feedback() -> None:
     assert rows[0].rstrip().endswith("failure (contract)")
     assert rows[1].rstrip().endswith("success")
     assert rows[2].rstrip().endswith("score 0.50 (second-opinion)")
+
+
+def test_format_trace_shows_prompt_cache_tokens() -> None:
+    cached = format_trace(trace(usage=Usage(1200, 30, cache_read_tokens=1000)))
+    assert "tokens     1200 in, 30 out (prompt cache: 1000 read, 0 written)" in cached
+    assert "prompt cache" not in format_trace(trace())

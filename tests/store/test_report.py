@@ -286,3 +286,23 @@ def test_outcomes_are_counted_per_source_and_model() -> None:
     text = format_report(rep)
     assert "outcomes            4 answers judged (contract 2, feedback 1, second-opinion 1)" in text
     assert "outcomes" not in format_report(summarize(ts[4:5]))
+
+
+def test_prompt_cache_tokens_are_totalled_and_priced_at_cache_rates() -> None:
+    ts = [
+        trace(usage=Usage(1000, 100, cache_read_tokens=800), cost_usd=0.001),
+        trace(usage=Usage(1000, 100, cache_write_tokens=900), cost_usd=0.002),
+        trace(usage=Usage(500, 50), cost_usd=0.003),
+    ]
+    price = ModelPrice("big", 15.0, 75.0, cache_read_per_mtok=1.5, cache_write_per_mtok=18.75)
+    rep = summarize(ts, prices=price)
+    assert (rep.total.cache_read_tokens, rep.total.cache_write_tokens) == (800, 900)
+    assert rep.total.to_json()["cache_read_tokens"] == 800
+    # the all-realtime counterfactual gets the same cache hits at its own cache prices
+    expected = (200 * 15 + 800 * 1.5 + 100 * 75) + (100 * 15 + 900 * 18.75 + 100 * 75)
+    expected += 500 * 15 + 50 * 75
+    assert rep.total.counterfactual_cost_usd == pytest.approx(expected / 1e6)
+    text = format_report(rep)
+    assert "prompt cache        800 of 2,500 prompt tokens read" in text
+    assert "(32.0%), 900 written" in text
+    assert "prompt cache" not in format_report(summarize(ts[-1:], prices=price))

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from switchtower.errors import TraceStoreError
 from switchtower.protocols import HistorySource, TraceStore
-from switchtower.store import SqlTraceStore
+from switchtower.store import SqlTraceStore, migrate, open_store
+from switchtower.store.codec import trace_from_dict, trace_row, trace_to_dict
 from switchtower.store.models import AttemptRow, TraceRow
 from switchtower.types import Outcome, Usage
 
@@ -229,3 +231,37 @@ def test_two_stores_share_one_database(db_url: str, spool_dir: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_prompt_cache_tokens_round_trip(store: SqlTraceStore) -> None:
+    usage = Usage(1200, 40, cache_read_tokens=1000, cache_write_tokens=150)
+    t = trace(usage=usage)
+    store.write(t)
+    got = store.get(t.id)
+    assert got is not None
+    assert got.usage == usage
+    # the spool's JSON form too (a trace written while the database was down)
+    assert trace_from_dict(trace_to_dict(t)).usage == usage
+    plain = trace()
+    assert "cache_read_tokens" not in trace_to_dict(plain)["usage"]
+
+
+def test_a_database_from_before_cache_tokens_keeps_its_traces(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = migrate.create_engine(db)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    old = trace(usage=Usage(500, 20))
+    row = {k: v for k, v in trace_row(old).items() if not k.startswith("cache_")}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(TraceRow.__table__), [row])  # only the columns given
+    engine.dispose()
+    store = open_store(db, spool_dir=tmp_path)
+    try:
+        got = store.get(old.id)
+        assert got is not None
+        assert got.usage == Usage(500, 20)
+    finally:
+        store.close()

@@ -80,12 +80,22 @@ def _text_of(content: object) -> str:
     return "" if content is None else str(content)
 
 
+def _mark(part: object) -> dict[str, Any]:
+    """A part's prompt-cache breakpoint (``cache_control``), as the Anthropic API takes
+    it on the block made from the part."""
+    if isinstance(part, Mapping) and isinstance(part.get("cache_control"), Mapping):
+        return {"cache_control": dict(part["cache_control"])}
+    return {}
+
+
 def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
     url = str((part.get("image_url") or {}).get("url", ""))
     if url.startswith("data:") and ";base64," in url:
         media, data = url[5:].split(";base64,", 1)
-        return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
-    return {"type": "image", "source": {"type": "url", "url": url}}
+        source = {"type": "base64", "media_type": media, "data": data}
+    else:
+        source = {"type": "url", "url": url}
+    return {"type": "image", "source": source, **_mark(part)}
 
 
 def _content_blocks(content: object) -> list[dict[str, Any]]:
@@ -100,7 +110,7 @@ def _content_blocks(content: object) -> list[dict[str, Any]]:
         elif isinstance(part, Mapping) and part.get("type") == "image_url":
             blocks.append(_image_block(part))
         elif isinstance(part, Mapping) and "text" in part:
-            blocks.append({"type": "text", "text": str(part["text"])})
+            blocks.append({"type": "text", "text": str(part["text"]), **_mark(part)})
     return blocks
 
 
@@ -114,15 +124,30 @@ def _tool_use_blocks(tool_calls: object) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             parsed = {"_raw": args}
         blocks.append(
-            {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": parsed}
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": parsed,
+                **_mark(call),
+            }
         )
     return blocks
 
 
+def _system(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]] | None:
+    """The ``system`` parameter: one string, or text blocks when one marks a prompt-cache
+    breakpoint (a string cannot carry it)."""
+    parts = [p for p in parts if p["text"]]
+    if any("cache_control" in p for p in parts):
+        return parts
+    return "\n\n".join(p["text"] for p in parts) or None
+
+
 def _messages(
     messages: Sequence[Mapping[str, Any]],
-) -> tuple[str | None, list[dict[str, Any]]]:
-    system: list[str] = []
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -136,12 +161,19 @@ def _messages(
     for m in messages:
         role = m.get("role")
         if role in ("system", "developer"):
-            system.append(_text_of(m.get("content")))
+            content = m.get("content")
+            if isinstance(content, list):
+                system.extend(b for b in _content_blocks(content) if b["type"] == "text")
+            else:
+                system.append({"type": "text", "text": _text_of(content)})
         elif role == "tool":
+            content = m.get("content")
+            marks = [_mark(p) for p in content] if isinstance(content, list) else []
             result = {
                 "type": "tool_result",
                 "tool_use_id": m.get("tool_call_id"),
-                "content": _text_of(m.get("content")),
+                "content": _text_of(content),
+                **next((mark for mark in marks if mark), {}),
             }
             add("user", [result])
         elif role == "assistant":
@@ -151,7 +183,7 @@ def _messages(
             )
         else:
             add("user", _content_blocks(m.get("content")))
-    return ("\n\n".join(s for s in system if s) or None), out
+    return _system(system), out
 
 
 def _tools(tools: object) -> list[dict[str, Any]]:
@@ -164,7 +196,7 @@ def _tools(tools: object) -> list[dict[str, Any]]:
         }
         if fn.get("description"):
             spec["description"] = fn["description"]
-        out.append(spec)
+        out.append({**spec, **_mark(tool)})
     return out
 
 
@@ -261,17 +293,23 @@ def _json_schema(
     raise refuse(f"response_format type {fmt.get('type')!r} has no Anthropic counterpart")
 
 
-def _usage(usage: Mapping[str, Any]) -> dict[str, int]:
-    prompt = sum(
-        int(usage.get(k) or 0)
-        for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-    )
+def _usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI usage from Anthropic's: the prompt counts every input token (Anthropic's
+    ``input_tokens`` leaves out cache reads and writes); cache reads go where OpenAI puts
+    its own (``prompt_tokens_details.cached_tokens``), cache writes beside them."""
+    read = int(usage.get("cache_read_input_tokens") or 0)
+    write = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + read + write
     completion = int(usage.get("output_tokens") or 0)
-    return {
+    out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if read or write:
+        out["prompt_tokens_details"] = {"cached_tokens": read}
+        out["cache_creation_input_tokens"] = write
+    return out
 
 
 def _tool_call(block: Mapping[str, Any]) -> dict[str, Any]:

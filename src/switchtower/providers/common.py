@@ -42,6 +42,7 @@ __all__ = [
     "unreachable_error",
     "usage_chunk",
     "usage_from_openai",
+    "without_cache_control",
 ]
 
 
@@ -173,11 +174,19 @@ def stream_event_error(body: object, *, model: str, message: str) -> UpstreamErr
 
 
 def usage_from_openai(usage: object) -> Usage:
+    """Tokens from an OpenAI ``usage`` object: prompt-cache reads from
+    ``prompt_tokens_details.cached_tokens``, cache writes (which OpenAI does not charge
+    apart; Anthropic answers translated by :mod:`anthropic_format` do) from
+    ``cache_creation_input_tokens``."""
     if not isinstance(usage, Mapping):
         return Usage()
+    details = usage.get("prompt_tokens_details")
+    read = details.get("cached_tokens") if isinstance(details, Mapping) else None
     return Usage(
         input_tokens=int(usage.get("prompt_tokens") or 0),
         output_tokens=int(usage.get("completion_tokens") or 0),
+        cache_read_tokens=int(read or 0),
+        cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
     )
 
 
@@ -193,7 +202,7 @@ def completion_from_openai(raw: Mapping[str, Any], model: ModelInfo) -> Completi
         model=model.name,
         tier=model.tier,
         usage=usage,
-        cost_usd=model.cost(usage.input_tokens, usage.output_tokens),
+        cost_usd=model.usage_cost(usage),
         finish_reason=first.get("finish_reason"),
         raw=dict(raw),
     )
@@ -232,6 +241,17 @@ def _plain(value: object) -> object:
     if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def without_cache_control(value: Any) -> Any:
+    """``value`` (a request body) with every ``cache_control`` key left out, at any
+    depth: Anthropic's prompt-cache breakpoints, for an upstream that does not take
+    them (text that merely mentions the word is untouched)."""
+    if isinstance(value, Mapping):
+        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list | tuple):
+        return [without_cache_control(v) for v in value]
+    return value
 
 
 def json_bytes(value: object) -> bytes:

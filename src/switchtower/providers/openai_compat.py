@@ -41,6 +41,7 @@ from switchtower.providers.common import (
     sdk_error,
     unreachable_error,
     usage_chunk,
+    without_cache_control,
 )
 from switchtower.providers.http_transport import sdk_http_client
 from switchtower.tokens import estimate_message_tokens
@@ -105,6 +106,11 @@ class OpenAIProvider:
     ``transport``: ``"auto"`` (the lean HTTP/1.1 transport; the SDK's default one when a
     ``*_PROXY`` variable is set), ``"aiohttp"`` (the SDK's
     ``DefaultAioHttpClient``), ``"httpx"`` (the SDK's default).
+    ``keep_cache_control`` (default false): Anthropic's prompt-cache breakpoints
+    (``cache_control`` on parts and tools, from ``/v1/messages`` or an OpenAI-format
+    client) are left out of the body, since OpenAI caches by itself and strict servers
+    refuse unknown fields; true sends them (an upstream that understands them, such as
+    a gateway in front of Anthropic models).
     """
 
     def __init__(
@@ -115,8 +121,10 @@ class OpenAIProvider:
         max_connections: int = 100,
         stream_usage: bool = True,
         transport: Transport = "auto",
+        keep_cache_control: bool = False,
     ) -> None:
         self.name = name
+        self.keep_cache_control = keep_cache_control
         self.config = config
         self.stream_usage = stream_usage
         self.transport = transport
@@ -222,9 +230,11 @@ class OpenAIProvider:
         body.update(extra)
         return body
 
-    @classmethod
-    def _body(cls, request: Request, model_id: str, **extra: Any) -> bytes:
-        return json_bytes(cls._body_dict(request, model_id, **extra))
+    def _body(self, request: Request, model_id: str, **extra: Any) -> bytes:
+        data = json_bytes(self._body_dict(request, model_id, **extra))
+        if not self.keep_cache_control and b'"cache_control"' in data:  # a key, not text
+            data = json_bytes(without_cache_control(self._body_dict(request, model_id, **extra)))
+        return data
 
     # -- batches (the job queue's batch entries) ------------------------------------------
 
@@ -233,6 +243,8 @@ class OpenAIProvider:
 
         spec = self._spec(model)
         bodies = [(cid, self._body_dict(r, spec.model_id)) for cid, r in items]
+        if not self.keep_cache_control:
+            bodies = [(cid, without_cache_control(body)) for cid, body in bodies]
         try:
             return await submit_openai_batch(self._client(spec), bodies, timeout=spec.timeout_s)
         except openai.OpenAIError as exc:

@@ -16,12 +16,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
-from switchtower.providers.common import json_bytes
+from switchtower.providers.common import json_bytes, usage_from_openai
 from switchtower.server.hints import Hints
 from switchtower.server.openai_wire import ChatCall, build_request, check_deferrable
 from switchtower.types import Completion, Usage
 
-__all__ = ["STOP_REASONS", "AnthropicStream", "message_body", "parse_messages", "sse_event"]
+__all__ = [
+    "STOP_REASONS",
+    "AnthropicStream",
+    "message_body",
+    "parse_messages",
+    "sse_event",
+]
 
 #: OpenAI finish_reason -> Anthropic stop_reason
 STOP_REASONS: Mapping[str, str] = {
@@ -69,6 +75,37 @@ def _text_of(content: Any, where: str) -> str:
     raise _bad(where, "must be a string or an array of text blocks")
 
 
+def _cache_mark(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A block's prompt-cache breakpoint (``cache_control``), checked, as a dict to put
+    on the internal part (empty when it has none): the Anthropic provider gives it back
+    to the API, OpenAI-compatible providers leave it out."""
+    mark = block.get("cache_control")
+    if mark is None:
+        return {}
+    if (
+        not isinstance(mark, Mapping)
+        or mark.get("type") != "ephemeral"
+        or not set(mark) <= {"type", "ttl"}
+        or mark.get("ttl", "5m") not in ("5m", "1h")
+    ):
+        raise _bad(f"{where}.cache_control", "must be {'type': 'ephemeral'} with ttl '5m' or '1h'")
+    return {"cache_control": dict(mark)}
+
+
+def _text_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
+    """System text: one string, or text parts when a block marks a cache breakpoint."""
+    text = _text_of(content, where)
+    if not isinstance(content, list):
+        return text
+    marks = [_cache_mark(block, f"{where}[{i}]") for i, block in enumerate(content)]
+    if not any(marks):
+        return text
+    return [
+        {"type": "text", "text": block["text"], **mark}
+        for block, mark in zip(content, marks, strict=True)
+    ]
+
+
 def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     source = block.get("source")
     if isinstance(source, Mapping) and source.get("type") == "base64":
@@ -77,7 +114,7 @@ def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
         url = str(source.get("url"))
     else:
         raise _bad(f"{where}.source", "must be a base64 or url image source")
-    return {"type": "image_url", "image_url": {"url": url}}
+    return {"type": "image_url", "image_url": {"url": url}, **_cache_mark(block, where)}
 
 
 def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
@@ -95,7 +132,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
         if not isinstance(kind, str):
             raise _bad(bw, "must be an object with a string 'type'")
         if kind == "text":
-            parts.append({"type": "text", "text": _text_of([block], bw)})
+            parts.append({"type": "text", "text": _text_of([block], bw), **_cache_mark(block, bw)})
         elif kind == "image" and role == "user":
             parts.append(_image_part(block, bw))
         elif kind == "tool_result" and role == "user":
@@ -108,8 +145,13 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
             )
             if block.get("is_error"):
                 text = f"[tool error] {text}"
+            mark = _cache_mark(block, bw)
             tool_messages.append(
-                {"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")), "content": text}
+                {
+                    "role": "tool",
+                    "tool_call_id": str(block.get("tool_use_id", "")),
+                    "content": [{"type": "text", "text": text, **mark}] if mark else text,
+                }
             )
         elif kind == "tool_use" and role == "assistant":
             if not isinstance(block.get("name"), str):
@@ -122,6 +164,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
                         "name": block["name"],
                         "arguments": json.dumps(block.get("input") or {}),
                     },
+                    **_cache_mark(block, bw),
                 }
             )
         elif kind in ("thinking", "redacted_thinking"):
@@ -131,7 +174,8 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
     out = list(tool_messages)
     if role == "assistant":
         text = "".join(p["text"] for p in parts if p["type"] == "text")
-        msg: dict[str, Any] = {"role": "assistant", "content": text or None}
+        marked = any("cache_control" in p for p in parts)
+        msg: dict[str, Any] = {"role": "assistant", "content": (parts if marked else text) or None}
         if tool_calls:
             msg["tool_calls"] = tool_calls
         if text or tool_calls:
@@ -145,7 +189,7 @@ def _messages(body: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     out: list[dict[str, Any]] = []
     system = body.get("system")
     if system is not None:
-        out.append({"role": "system", "content": _text_of(system, "system")})
+        out.append({"role": "system", "content": _text_parts(system, "system")})
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("messages", "must be a non-empty array")
@@ -173,7 +217,7 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         fn: dict[str, Any] = {"name": tool["name"], "parameters": dict(schema)}
         if isinstance(tool.get("description"), str):
             fn["description"] = tool["description"]
-        out.append({"type": "function", "function": fn})
+        out.append({"type": "function", "function": fn, **_cache_mark(tool, f"tools[{i}]")})
     return out
 
 
@@ -275,7 +319,14 @@ def _parse_arguments(arguments: Any) -> dict[str, Any]:
 
 
 def _usage(usage: Usage) -> dict[str, int]:
-    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    """Anthropic's usage: ``input_tokens`` leaves out the prompt-cache reads and writes,
+    which have their own counts."""
+    return {
+        "input_tokens": usage.uncached_input_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "output_tokens": usage.output_tokens,
+    }
 
 
 def message_body(completion: Completion, trace_id: str) -> dict[str, Any]:
@@ -366,9 +417,7 @@ class AnthropicStream:
         out: list[bytes] = []
         usage = chunk.get("usage")
         if isinstance(usage, Mapping):
-            self.usage = Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-            )
+            self.usage = usage_from_openai(usage)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             text = delta.get("content")

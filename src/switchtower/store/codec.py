@@ -87,6 +87,8 @@ def trace_row(trace: Trace) -> dict[str, Any]:
         "error_kind": trace.error_kind,
         "input_tokens": int(trace.usage.input_tokens),
         "output_tokens": int(trace.usage.output_tokens),
+        "cache_read_tokens": int(trace.usage.cache_read_tokens),
+        "cache_write_tokens": int(trace.usage.cache_write_tokens),
         "cost_usd": _num(trace.cost_usd, "cost_usd"),
         "counterfactual_cost_usd": _num(trace.counterfactual_cost_usd, "counterfactual"),
         "latency_ms": _num(trace.latency_ms, "latency_ms"),
@@ -174,7 +176,12 @@ def trace_from_row(
         attempts=tuple(_attempt_from_row(a) for a in rows),
         status=cast(Any, row.status),
         error_kind=row.error_kind,
-        usage=Usage(row.input_tokens, row.output_tokens),
+        usage=Usage(
+            row.input_tokens,
+            row.output_tokens,
+            row.cache_read_tokens or 0,
+            row.cache_write_tokens or 0,
+        ),
         cost_usd=row.cost_usd,
         counterfactual_cost_usd=row.counterfactual_cost_usd,
         latency_ms=row.latency_ms,
@@ -188,7 +195,11 @@ def trace_from_row(
 
 
 def _usage(u: Usage) -> dict[str, int]:
-    return {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+    out = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+    if u.cache_read_tokens or u.cache_write_tokens:
+        out["cache_read_tokens"] = u.cache_read_tokens
+        out["cache_write_tokens"] = u.cache_write_tokens
+    return out
 
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
@@ -258,7 +269,12 @@ def _raw_dict(trace: Trace) -> dict[str, Any]:
 
 def _usage_from(d: Mapping[str, Any] | None) -> Usage:
     d = d or {}
-    return Usage(int(d.get("input_tokens", 0)), int(d.get("output_tokens", 0)))
+    return Usage(
+        int(d.get("input_tokens", 0)),
+        int(d.get("output_tokens", 0)),
+        int(d.get("cache_read_tokens", 0)),
+        int(d.get("cache_write_tokens", 0)),
+    )
 
 
 def trace_from_dict(d: Mapping[str, Any]) -> Trace:

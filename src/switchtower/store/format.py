@@ -60,6 +60,13 @@ def format_table(
     return "\n".join(out)
 
 
+def _cached(t: Trace) -> str:
+    u = t.usage
+    if not (u.cache_read_tokens or u.cache_write_tokens):
+        return ""
+    return f" (prompt cache: {u.cache_read_tokens} read, {u.cache_write_tokens} written)"
+
+
 def format_trace_table(traces: Sequence[Trace]) -> str:
     """One line per trace: time, id, operation, tier, model, status, tokens, cost, latency."""
     if not traces:
@@ -110,7 +117,7 @@ def format_trace(trace: Trace) -> str:
         f"deadline   {t.deadline}",
         f"tier       {t.tier}",
         f"model      {t.model}",
-        f"tokens     {t.usage.input_tokens} in, {t.usage.output_tokens} out",
+        f"tokens     {t.usage.input_tokens} in, {t.usage.output_tokens} out{_cached(t)}",
         f"cost       {usd(t.cost_usd)} (all realtime: {usd(t.counterfactual_cost_usd)})",
         f"latency    {t.latency_ms:.1f} ms",
         f"policy     {t.policy_version or '-'}",

@@ -65,6 +65,9 @@ class TraceRow(Base):
     error_kind: Mapped[str | None] = mapped_column(sa.String(255))
     input_tokens: Mapped[int] = mapped_column(sa.BigInteger)
     output_tokens: Mapped[int] = mapped_column(sa.BigInteger)
+    #: of input_tokens, read from / written to the provider's prompt cache
+    cache_read_tokens: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     cost_usd: Mapped[float] = mapped_column(sa.Double)
     counterfactual_cost_usd: Mapped[float] = mapped_column(sa.Double)
     latency_ms: Mapped[float] = mapped_column(sa.Double)

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from switchtower.errors import TraceStoreError
 from switchtower.protocols import ModelInfo, TierInfo, TraceStore
 from switchtower.store.format import format_table, usd
-from switchtower.types import Trace
+from switchtower.types import Trace, Usage
 
 __all__ = [
     "ArmStats",
@@ -84,9 +84,16 @@ class ModelPrice:
     model: str
     input_per_mtok: float
     output_per_mtok: float
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+    def usage_cost(self, usage: Usage) -> float:
+        return usage.priced(
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cache_read_per_mtok,
+            self.cache_write_per_mtok,
+        )
 
 
 def counterfactual_price(
@@ -102,7 +109,13 @@ def counterfactual_price(
     if not candidates:
         return None
     best = max(candidates, key=lambda m: (m.input_per_mtok + m.output_per_mtok, m.name))
-    return ModelPrice(best.name, best.input_per_mtok, best.output_per_mtok)
+    return ModelPrice(
+        best.name,
+        best.input_per_mtok,
+        best.output_per_mtok,
+        best.cache_read_per_mtok,
+        best.cache_write_per_mtok,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,9 @@ class SpendRow:
     output_tokens: int = 0
     cost_usd: float = 0.0
     counterfactual_cost_usd: float = 0.0
+    #: of input_tokens, read from / written to a provider's prompt cache
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def savings_usd(self) -> float:
@@ -128,6 +144,8 @@ class SpendRow:
             "errors": self.errors,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "cost_usd": self.cost_usd,
             "counterfactual_cost_usd": self.counterfactual_cost_usd,
             "savings_usd": self.savings_usd,
@@ -286,10 +304,10 @@ class Report:
 
 
 class _Acc:
-    __slots__ = ("cf", "cost", "errors", "inp", "out", "requests")
+    __slots__ = ("cf", "cost", "errors", "inp", "out", "read", "requests", "write")
 
     def __init__(self) -> None:
-        self.requests = self.errors = self.inp = self.out = 0
+        self.requests = self.errors = self.inp = self.out = self.read = self.write = 0
         self.cost = self.cf = 0.0
 
     def add(self, t: Trace, cf: float) -> None:
@@ -297,11 +315,16 @@ class _Acc:
         self.errors += t.status == "error"
         self.inp += t.usage.input_tokens
         self.out += t.usage.output_tokens
+        self.read += t.usage.cache_read_tokens
+        self.write += t.usage.cache_write_tokens
         self.cost += t.cost_usd
         self.cf += cf
 
     def row(self, key: str) -> SpendRow:
-        return SpendRow(key, self.requests, self.errors, self.inp, self.out, self.cost, self.cf)
+        return SpendRow(
+            key, self.requests, self.errors, self.inp, self.out, self.cost, self.cf,
+            self.read, self.write,
+        )  # fmt: skip
 
 
 def _success(t: Trace) -> float | None:
@@ -358,11 +381,7 @@ def summarize(
         v = t.decision.get("verification")
         if isinstance(v, Mapping):
             verified.append((v, t.cost_usd))
-        cf = (
-            price.cost(t.usage.input_tokens, t.usage.output_tokens)
-            if price is not None
-            else t.counterfactual_cost_usd
-        )
+        cf = price.usage_cost(t.usage) if price is not None else t.counterfactual_cost_usd
         total.add(t, cf)
         if "cache" in t.decision:
             hits += 1
@@ -467,6 +486,12 @@ def format_report(report: Report) -> str:
     ]
     if t.requests == 0:
         return "\n".join([*out, "", "no traces in this period"])
+    if t.cache_read_tokens or t.cache_write_tokens:
+        out.append(
+            f"prompt cache        {t.cache_read_tokens:,} of {t.input_tokens:,} prompt tokens "
+            f"read from providers' caches ({_pct(t.cache_read_tokens / max(t.input_tokens, 1))}), "
+            f"{t.cache_write_tokens:,} written"
+        )
     for title, rows in (
         ("tier", report.by_tier),
         ("operation", report.by_operation),

@@ -1,0 +1,224 @@
+"""Prompt caching through the gateway: Anthropic's ``cache_control`` breakpoints reach
+an Anthropic upstream (from ``/v1/messages`` and from OpenAI-format parts), are left out
+for OpenAI-compatible upstreams, and the cache reads and writes the upstream reports come
+back in each wire's own usage shape, are stored on the trace and priced at their own
+rates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from fakes.anthropic_upstream import FakeAnthropic
+from fakes.openai_upstream import FakeOpenAI
+from fakes.prompt_cache import OPENAI_MIN_TOKENS
+from server.harness import LiveGateway
+from switchtower.store.sql import SqlTraceStore
+
+EPHEMERAL = {"type": "ephemeral"}
+#: fake-claude's prices in the harness (USD per million tokens)
+IN, OUT, READ, WRITE = 3.0, 15.0, 0.3, 3.75
+RULES = "you review pull requests for a payments team; " * 40  # 320 words
+TOOL = {
+    "name": "lookup",
+    "description": "find a symbol",
+    "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+}
+
+
+def claude(gw: LiveGateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+
+
+def oai(gw: LiveGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+
+
+def marked_request(model: str, question: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "max_tokens": 32,
+        "system": [{"type": "text", "text": RULES, "cache_control": EPHEMERAL}],
+        "tools": [{**TOOL, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "tool_choice": {"type": "none"},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": question}]}],
+    }
+
+
+def expected_cost(usage: Any) -> float:
+    return (
+        usage.input_tokens * IN
+        + usage.cache_read_input_tokens * READ
+        + usage.cache_creation_input_tokens * WRITE
+        + usage.output_tokens * OUT
+    ) / 1e6
+
+
+def stored(gw: LiveGateway, store: SqlTraceStore, message_id: str) -> Any:
+    gw.app.gateway.writer.flush()
+    trace = store.get(message_id.removeprefix("msg_"))
+    assert trace is not None
+    return trace
+
+
+def test_breakpoints_reach_anthropic_and_reads_are_priced_apart(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, store: SqlTraceStore
+) -> None:
+    c = claude(gateway)
+    first = c.messages.create(**marked_request("fake-claude", "check the refund flow"))
+    sent = fake_anthropic.requests[-1]
+    assert sent["system"] == [{"type": "text", "text": RULES, "cache_control": EPHEMERAL}]
+    assert sent["tools"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert first.usage.cache_creation_input_tokens == 320
+    assert first.usage.cache_read_input_tokens == 0
+
+    second = c.messages.create(**marked_request("fake-claude", "now the payout flow"))
+    usage = second.usage
+    assert usage.cache_read_input_tokens == 320
+    assert usage.cache_creation_input_tokens == 0
+    assert usage.input_tokens == 4  # only the new question is uncached
+
+    trace = stored(gateway, store, second.id)
+    assert trace.usage.cache_read_tokens == 320
+    assert trace.usage.input_tokens == 324  # the trace counts the whole prompt
+    assert trace.cost_usd == pytest.approx(expected_cost(usage))
+    # the same prompt with no cache hit costs about 10x as much on the input side
+    assert trace.cost_usd < (324 * IN + usage.output_tokens * OUT) / 1e6 / 3
+    first_trace = stored(gateway, store, first.id)
+    assert first_trace.usage.cache_write_tokens == 320
+    assert first_trace.cost_usd == pytest.approx(expected_cost(first.usage))
+
+
+def test_streamed_answer_reports_cache_reads(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, store: SqlTraceStore
+) -> None:
+    c = claude(gateway)
+    c.messages.create(**marked_request("fake-claude", "warm the cache"))
+    with c.messages.stream(**marked_request("fake-claude", "the second question")) as stream:
+        final = stream.get_final_message()
+    assert final.usage.cache_read_input_tokens == 320
+    assert final.usage.input_tokens == 3
+    trace = stored(gateway, store, final.id)
+    assert trace.usage.cache_read_tokens == 320
+    assert trace.cost_usd == pytest.approx(expected_cost(final.usage))
+
+
+def test_openai_upstreams_never_see_the_marks(
+    gateway: LiveGateway, fake_openai: FakeOpenAI
+) -> None:
+    message = claude(gateway).messages.create(**marked_request("fake-local", "a question"))
+    assert message.content[0].type == "text"
+    sent = fake_openai.requests[-1]
+    assert "cache_control" not in json.dumps(sent)
+    assert RULES.strip() in json.dumps(sent)  # the text itself is all there
+    assert sent["tools"][0]["function"]["name"] == "lookup"
+
+
+def test_text_that_mentions_cache_control_is_untouched(
+    gateway: LiveGateway, fake_openai: FakeOpenAI
+) -> None:
+    text = 'what does "cache_control" do?'
+    oai(gateway).chat.completions.create(
+        model="fake-local", messages=[{"role": "user", "content": text}]
+    )
+    assert fake_openai.requests[-1]["messages"][0]["content"] == text
+
+
+def test_openai_format_parts_carry_marks_to_anthropic(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    """The convention OpenAI-format gateways share: ``cache_control`` on a content part."""
+    messages: Any = [
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": RULES, "cache_control": EPHEMERAL}],
+        },
+        {"role": "user", "content": "is this refund safe?"},
+    ]
+    c = oai(gateway)
+    c.chat.completions.create(model="fake-claude", messages=messages)
+    assert fake_anthropic.requests[-1]["system"][0]["cache_control"] == EPHEMERAL
+    again = c.chat.completions.create(model="fake-claude", messages=messages)
+    assert again.usage is not None
+    assert again.usage.prompt_tokens_details is not None
+    assert again.usage.prompt_tokens_details.cached_tokens == 320
+    assert again.usage.prompt_tokens == 320 + 4
+
+
+def test_tool_result_and_image_marks_are_carried(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    claude(gateway).messages.create(
+        model="fake-claude",
+        max_tokens=16,
+        messages=[
+            {"role": "user", "content": "look it up"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": "found it",
+                        "cache_control": EPHEMERAL,
+                    },
+                    {"type": "image", "source": image, "cache_control": EPHEMERAL},
+                ],
+            },
+        ],
+    )
+    last = fake_anthropic.requests[-1]["messages"][-1]["content"]
+    assert [b["type"] for b in last] == ["tool_result", "image"]
+    assert all(b["cache_control"] == EPHEMERAL for b in last)
+
+
+@pytest.mark.parametrize(
+    ("mark", "field"),
+    [
+        ({"type": "persistent"}, "system[0].cache_control"),
+        ({"type": "ephemeral", "ttl": "2h"}, "system[0].cache_control"),
+        ("ephemeral", "system[0].cache_control"),
+    ],
+)
+def test_a_bad_mark_is_a_400_naming_it(gateway: LiveGateway, mark: Any, field: str) -> None:
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        claude(gateway).messages.create(
+            model="fake-claude",
+            max_tokens=16,
+            system=[{"type": "text", "text": "rules", "cache_control": mark}],
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert field in bad.value.message
+
+
+def test_openai_automatic_cache_reads_are_stored(
+    gateway: LiveGateway, store: SqlTraceStore
+) -> None:
+    """OpenAI caches long prompts by itself and says so in ``prompt_tokens_details``."""
+    long_context = "word " * OPENAI_MIN_TOKENS
+    messages: Any = [
+        {"role": "system", "content": long_context},
+        {"role": "user", "content": "first"},
+    ]
+    c = oai(gateway)
+    c.chat.completions.create(model="fake-frontier-0", messages=messages)
+    raw = c.chat.completions.with_raw_response.create(
+        model="fake-frontier-0", messages=[messages[0], {"role": "user", "content": "second"}]
+    )
+    answer = raw.parse()
+    assert answer.usage is not None
+    assert answer.usage.prompt_tokens_details is not None
+    assert answer.usage.prompt_tokens_details.cached_tokens == OPENAI_MIN_TOKENS
+    gateway.app.gateway.writer.flush()
+    trace = store.get(raw.headers["x-switchtower-trace-id"])
+    assert trace is not None
+    assert trace.usage.cache_read_tokens == OPENAI_MIN_TOKENS
