@@ -37,6 +37,7 @@ __all__ = [
     "Selector",
     "SignalExtractor",
     "TierInfo",
+    "TokenCounter",
     "TraceStore",
 ]
 
@@ -198,6 +199,14 @@ class ResponseCache(Protocol):
     async def put(self, key: str, value: Mapping[str, Any], ttl_s: float) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A provider that can count a prompt's tokens exactly, as its model bills them
+    (Anthropic's free ``count_tokens``), without running the model."""
+
+    async def count_tokens(self, model: ModelInfo, request: Request) -> int: ...
 
 
 @runtime_checkable

@@ -50,6 +50,7 @@ class FakeAnthropic(AnthropicBatches):
     def routes(self) -> list[Any]:
         return [
             Route("/v1/messages", self.messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
             *self.batch_routes(),
         ]
 
@@ -80,6 +81,23 @@ class FakeAnthropic(AnthropicBatches):
             if "input_schema" not in tool or "name" not in tool:
                 return "tools: each tool needs name and input_schema"
         return None
+
+    async def count_tokens(self, request: Request) -> Response:
+        """The prompt's words, plus each tool's JSON words (the real API counts its own
+        tokenizer's tokens, and the tools' definitions too). Scripted statuses apply."""
+        body = await self.record(request)
+        if "max_tokens" in body:
+            return self._error(400, "max_tokens: Extra inputs are not permitted")
+        problem = self._validate({**body, "max_tokens": 1})
+        if problem:
+            return self._error(400, problem)
+        action = self.next_action(str(body["model"]))
+        if action.status:
+            return self._error(action.status, f"fake upstream error {action.status}")
+        system = body.get("system")
+        words = len(prompt_words([*body["messages"], {"content": system or []}]))
+        words += sum(len(json.dumps(t).split()) for t in body.get("tools") or ())
+        return self.json({"input_tokens": words})
 
     async def messages(self, request: Request) -> Response:
         body = await self.record(request)

@@ -59,6 +59,8 @@ def _sdk_kwargs(body: Mapping[str, Any]) -> dict[str, Any]:
 __all__ = ["AnthropicProvider"]
 
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+#: the fields of a message request that ``count_tokens`` takes
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice")
 
 
 class AnthropicProvider:
@@ -142,6 +144,21 @@ class AnthropicProvider:
             raise self._error(exc, model, spec) from exc
         raw = to_openai(message.model_dump(mode="json", exclude_unset=True))
         return completion_from_openai(raw, model)
+
+    async def count_tokens(self, model: ModelInfo, request: Request) -> int:
+        """The prompt's input tokens by Anthropic's ``count_tokens`` (free; no answer)."""
+        import anthropic
+
+        spec = self._spec(model)
+        body = self._kwargs(model, spec, request)
+        kwargs = {k: body[k] for k in _COUNTED if k in body}
+        try:
+            counted = await self._client(spec).messages.count_tokens(
+                **kwargs, timeout=spec.timeout_s
+            )
+        except anthropic.AnthropicError as exc:
+            raise self._error(exc, model, spec) from exc
+        return int(counted.input_tokens)
 
     async def submit_batch(self, model: ModelInfo, items: Sequence[tuple[str, Request]]) -> str:
         import anthropic

@@ -19,12 +19,13 @@ from switchtower.errors import InvalidRequestError
 from switchtower.providers.common import json_bytes, usage_from_openai
 from switchtower.server.hints import Hints
 from switchtower.server.openai_wire import ChatCall, build_request, check_deferrable
-from switchtower.types import Completion, Usage
+from switchtower.types import Completion, Request, Usage
 
 __all__ = [
     "STOP_REASONS",
     "AnthropicStream",
     "message_body",
+    "parse_count_tokens",
     "parse_messages",
     "sse_event",
 ]
@@ -288,6 +289,27 @@ def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) ->
     hints = hints_of(body)
     check_deferrable(bool(stream), hints)
     return ChatCall(build_request(messages, hints, params), bool(stream), True, hints.webhook)
+
+
+_COUNT_KNOWN = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking"})
+
+
+def parse_count_tokens(body: Any) -> tuple[str, Request]:
+    """Validate a ``POST /v1/messages/count_tokens`` body (a message request without
+    ``max_tokens``): the model named, and the prompt as an internal request."""
+    if not isinstance(body, Mapping):
+        raise _bad("body", "must be a JSON object")
+    for name in body:
+        if name not in _COUNT_KNOWN:
+            raise _bad(name, "extra inputs are not permitted")
+    if not isinstance(body.get("model"), str):
+        raise _bad("model", "is required and must be a string")
+    params: dict[str, Any] = {}
+    if body.get("tools") is not None:
+        params["tools"] = _tools(body["tools"])
+    if body.get("tool_choice") is not None:
+        _tool_choice(body["tool_choice"], params)
+    return body["model"], Request(messages=_messages(body), params=params)
 
 
 def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:

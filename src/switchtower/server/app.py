@@ -30,6 +30,7 @@ from switchtower.queue import JobStore
 from switchtower.server.access import Gatekeeper
 from switchtower.server.anthropic_wire import parse_messages
 from switchtower.server.budgets import Limiter, MemoryLimiter
+from switchtower.server.count_tokens import count_tokens
 from switchtower.server.gateway import Gateway
 from switchtower.server.hints import Hints, parse_hints
 from switchtower.server.journal import TraceJournal
@@ -147,6 +148,11 @@ class _App:
             return await self.gw.stream(call, caller, "anthropic")
         status, body, headers = await self.gw.complete(call, caller, "anthropic")
         return JSONResponse(body, status_code=status, headers=headers)
+
+    async def count_tokens(self, request: HttpRequest) -> Response:
+        await self.gw.authenticate(request, spends=False)
+        body, headers = await count_tokens(self.gw.pipeline, await _json_body(request))
+        return JSONResponse(body, headers=headers)
 
     async def job(self, request: HttpRequest) -> Response:
         caller = await self.gw.authenticate(request, spends=False)
@@ -412,6 +418,11 @@ def create_app(
     routes = [
         Route("/v1/chat/completions", app.guard(app.chat_completions), methods=["POST"]),
         Route("/v1/messages", app.guard(app.messages, "anthropic"), methods=["POST"]),
+        Route(
+            "/v1/messages/count_tokens",
+            app.guard(app.count_tokens, "anthropic"),
+            methods=["POST"],
+        ),
         Route("/v1/models", app.guard(app.models), methods=["GET"]),
         Route("/v1/models/{model_id:path}", app.guard(app.model), methods=["GET"]),
         Route("/v1/route", app.guard(app.route), methods=["POST"]),

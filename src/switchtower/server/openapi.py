@@ -10,6 +10,7 @@ from typing import Any
 
 from switchtower.config.schema import Config
 from switchtower.server.openai_wire import MESSAGE_ROLES
+from switchtower.server.openapi_anthropic import anthropic_schemas, count_tokens_path
 from switchtower.server.openapi_jobs import (
     ASYNC_HINT,
     ASYNC_METADATA,
@@ -227,11 +228,6 @@ def _schemas(models: list[str]) -> dict[str, Any]:
         "web_search_options": {"type": "object"},
         "top_k": {"type": "integer", "minimum": 0},
     }
-    anthropic_block = {
-        "type": "object",
-        "required": ["type", "text"],
-        "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
-    }
     return {
         "ChatCompletionRequest": {
             "type": "object",
@@ -257,56 +253,6 @@ def _schemas(models: list[str]) -> dict[str, Any]:
                         "total_tokens": {"type": "integer"},
                     },
                 },
-            },
-        },
-        "MessagesRequest": {
-            "type": "object",
-            "required": ["model", "messages", "max_tokens"],
-            "additionalProperties": False,
-            "properties": {
-                "model": {"type": "string", "enum": models},
-                "max_tokens": {"type": "integer", "minimum": 1},
-                "messages": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["role", "content"],
-                        "properties": {
-                            "role": {"type": "string", "enum": ["user", "assistant"]},
-                            "content": {
-                                "anyOf": [
-                                    {"type": "string"},
-                                    {"type": "array", "items": anthropic_block},
-                                ]
-                            },
-                        },
-                    },
-                },
-                "system": {
-                    "anyOf": [{"type": "string"}, {"type": "array", "items": anthropic_block}]
-                },
-                "metadata": _METADATA,
-                "stop_sequences": {"type": "array", "items": {"type": "string"}},
-                "stream": {"type": "boolean"},
-                "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-                "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-                "top_k": {"type": "integer", "minimum": 0},
-                "tools": {"type": "array", "items": {"type": "object"}},
-                "tool_choice": {"type": "object"},
-            },
-        },
-        "Message": {
-            "type": "object",
-            "required": ["id", "type", "role", "model", "content", "stop_reason", "usage"],
-            "properties": {
-                "id": {"type": "string"},
-                "type": {"type": "string", "enum": ["message"]},
-                "role": {"type": "string", "enum": ["assistant"]},
-                "model": {"type": "string"},
-                "content": {"type": "array", "items": {"type": "object"}},
-                "stop_reason": {"type": ["string", "null"]},
-                "usage": {"type": "object"},
             },
         },
         "RouteRequest": {
@@ -380,18 +326,6 @@ def _schemas(models: list[str]) -> dict[str, Any]:
                 }
             },
         },
-        "AnthropicError": {
-            "type": "object",
-            "required": ["type", "error"],
-            "properties": {
-                "type": {"type": "string", "enum": ["error"]},
-                "error": {
-                    "type": "object",
-                    "required": ["type", "message"],
-                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
     }
 
 
@@ -442,6 +376,9 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/messages/count_tokens": count_tokens_path(
+            security, _errors((400, 401, 403, 429), "AnthropicError")
+        ),
         "/v1/models": {
             "get": {
                 "summary": "`auto`, `auto:<operation>` and the configured models.",
@@ -567,7 +504,7 @@ def openapi_document(config: Config) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(models),
+            "schemas": {**_schemas(models), **anthropic_schemas(models, _METADATA)},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
