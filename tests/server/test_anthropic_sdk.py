@@ -58,6 +58,7 @@ def test_stream_matches_the_sdk_event_model(gateway: LiveGateway, store: SqlTrac
     trace = store.get(final.id.removeprefix("msg_"))
     assert trace is not None
     assert trace.status == "ok"
+    assert stream.response.headers["request-id"] == trace.id  # the SDK's request id
 
 
 def test_tool_use_round_trip(gateway: LiveGateway, fake_openai: FakeOpenAI) -> None:

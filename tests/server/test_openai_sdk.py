@@ -45,6 +45,7 @@ def test_sync_completion_is_routed_and_traced(
     assert trace is not None
     assert trace.status == "ok"
     assert trace.model == "fake-local"
+    assert completion._request_id == trace.id  # what the SDK calls the request id
 
 
 def test_concrete_model_bypasses_routing_but_is_priced(

@@ -40,6 +40,10 @@ def routing_headers(
 ) -> dict[str, str]:
     return {
         "x-switchtower-trace-id": trace_id,
+        # where each SDK reads a request id (``response._request_id``): the trace id, so
+        # what a client logs is what feedback and ``switchtower traces show`` take
+        "x-request-id": trace_id,
+        "request-id": trace_id,
         "x-switchtower-operation": operation,
         "x-switchtower-tier": tier,
         "x-switchtower-model": model,

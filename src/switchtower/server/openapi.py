@@ -66,6 +66,8 @@ _ROUTING_HEADERS = {
     name: {"description": text, "schema": {"type": "string"}}
     for name, text in (
         ("x-switchtower-trace-id", "The trace of this request (use it for feedback)."),
+        ("x-request-id", "The trace id again, where the openai SDK reads a request id."),
+        ("request-id", "The trace id again, where the anthropic SDK reads a request id."),
         ("x-switchtower-operation", "The operation the request was classified as."),
         ("x-switchtower-tier", "The tier that served it: local, async or realtime."),
         ("x-switchtower-model", "The configured model that answered."),
