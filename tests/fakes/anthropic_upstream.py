@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from fakes.anthropic_batches import AnthropicBatches
 from fakes.prompt_cache import AnthropicCache, CacheError
+from fakes.thinking import sign, thinking_on, thinking_problem
 from fakes.upstream import Action, prompt_words, reply_words
 
 __all__ = ["FakeAnthropic"]
@@ -77,6 +79,9 @@ class FakeAnthropic(AnthropicBatches):
                 for block in m["content"]:
                     if block.get("type") == "tool_use" and not isinstance(block.get("input"), dict):
                         return "tool_use.input: must be an object"
+        problem = thinking_problem(body)
+        if problem:
+            return problem
         for tool in body.get("tools") or ():
             if "input_schema" not in tool or "name" not in tool:
                 return "tools: each tool needs name and input_schema"
@@ -149,6 +154,9 @@ class FakeAnthropic(AnthropicBatches):
                 }
             )
             stop_reason = "tool_use"
+        if thinking_on(body):
+            thought = f"the question has {len(prompt_words(body['messages']))} words"
+            content.insert(0, {"type": "thinking", "thinking": thought, "signature": sign(thought)})
         system = body.get("system")
         system_words = (
             len(system.split())
@@ -170,6 +178,24 @@ class FakeAnthropic(AnthropicBatches):
             "stop_sequence": stop_sequence,
             "usage": usage,
         }
+
+    @staticmethod
+    def _thinking_events(i: int, block: dict[str, Any]) -> list[bytes]:
+        empty = {"type": "thinking", "thinking": "", "signature": ""}
+        start = {"type": "content_block_start", "index": i, "content_block": empty}
+        deltas = [
+            {"type": "thinking_delta", "thinking": part}
+            for part in re.split(r"(?<= )", block["thinking"])
+        ]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        return [
+            _event("content_block_start", start),
+            *(
+                _event("content_block_delta", {"type": "content_block_delta", "index": i,
+                                               "delta": d})
+                for d in deltas
+            ),
+        ]  # fmt: skip
 
     def batch_result(self, params: dict[str, Any]) -> dict[str, Any]:
         """A batch request's ``result``: what ``/v1/messages`` would answer, as a
@@ -203,7 +229,9 @@ class FakeAnthropic(AnthropicBatches):
             _event("ping", {"type": "ping"}),
         ]
         for i, block in enumerate(message["content"]):
-            if block["type"] == "text":
+            if block["type"] == "thinking":
+                events += self._thinking_events(i, block)
+            elif block["type"] == "text":
                 events.append(
                     _event(
                         "content_block_start",

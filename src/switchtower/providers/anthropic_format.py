@@ -177,9 +177,12 @@ def _messages(
             }
             add("user", [result])
         elif role == "assistant":
+            thinking = [dict(b) for b in m.get("thinking_blocks") or () if isinstance(b, Mapping)]
             add(
                 "assistant",
-                _content_blocks(m.get("content")) + _tool_use_blocks(m.get("tool_calls")),
+                thinking
+                + _content_blocks(m.get("content"))
+                + _tool_use_blocks(m.get("tool_calls")),
             )
         else:
             add("user", _content_blocks(m.get("content")))
@@ -257,6 +260,8 @@ def to_anthropic(
         kwargs["service_tier"] = "auto"
     if isinstance(params.get("user"), str):
         kwargs["metadata"] = {"user_id": params["user"]}
+    if isinstance(params.get("thinking"), Mapping):  # from /v1/messages: Anthropic's own
+        kwargs["thinking"] = dict(params["thinking"])
     tools = _tools(params.get("tools"))
     schema = _json_schema(params.get("response_format"), refuse)
     if schema is not None:
@@ -327,6 +332,7 @@ def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
     """An OpenAI ``chat.completion`` dict from an Anthropic ``message`` dict."""
     blocks = [b for b in message.get("content") or () if isinstance(b, Mapping)]
     texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
+    thinking = [dict(b) for b in blocks if b.get("type") in ("thinking", "redacted_thinking")]
     calls = [_tool_call(b) for b in blocks if b.get("type") == "tool_use"]
     stop = message.get("stop_reason")
     answers = [c for c in calls if c["function"]["name"] == JSON_TOOL]
@@ -339,6 +345,10 @@ def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
     }
     if calls:
         out_message["tool_calls"] = calls
+    if thinking:  # the text where OpenAI-format servers put reasoning; the signed blocks
+        # for the Anthropic wire (a client gives them back with its next turn)
+        out_message["reasoning_content"] = "".join(str(b.get("thinking", "")) for b in thinking)
+        out_message["thinking_blocks"] = thinking
     return {
         "id": message.get("id"),
         "object": "chat.completion",
@@ -413,11 +423,24 @@ class StreamTranslator:
                 return [self._chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text") and not self.json_answer:
                 return [self._chunk({"content": block["text"]})]
+            if block.get("type") == "thinking":  # a thinking block opens (signed at its end)
+                start: dict[str, Any] = {"thinking_block": {"type": "thinking"}}
+                if block.get("thinking"):
+                    start["reasoning_content"] = block["thinking"]
+                return [self._chunk(start)]
+            if block.get("type") == "redacted_thinking":
+                redacted = {"type": "redacted_thinking", "data": block.get("data", "")}
+                return [self._chunk({"thinking_block": redacted})]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and not self.json_answer:
                 return [self._chunk({"content": delta.get("text", "")})]
+            if delta.get("type") == "thinking_delta":
+                return [self._chunk({"reasoning_content": delta.get("thinking", "")})]
+            if delta.get("type") == "signature_delta":
+                signed = {"signature": delta.get("signature", "")}
+                return [self._chunk({"thinking_block": signed})]
             if delta.get("type") == "input_json_delta" and self._json_block == int(
                 event.get("index", 0)
             ):

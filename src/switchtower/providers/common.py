@@ -32,6 +32,7 @@ from switchtower.tokens import estimate_tokens
 from switchtower.types import Completion, Usage
 
 __all__ = [
+    "ANTHROPIC_FIELDS",
     "completion_from_openai",
     "estimate_tokens",
     "json_bytes",
@@ -42,7 +43,7 @@ __all__ = [
     "unreachable_error",
     "usage_chunk",
     "usage_from_openai",
-    "without_cache_control",
+    "without_fields",
 ]
 
 
@@ -243,14 +244,18 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def without_cache_control(value: Any) -> Any:
-    """``value`` (a request body) with every ``cache_control`` key left out, at any
-    depth: Anthropic's prompt-cache breakpoints, for an upstream that does not take
-    them (text that merely mentions the word is untouched)."""
+#: what only an Anthropic model takes, inside a request's messages and tools: prompt-cache
+#: breakpoints, and earlier answers' signed thinking
+ANTHROPIC_FIELDS = frozenset({"cache_control", "thinking_blocks"})
+
+
+def without_fields(value: Any, names: frozenset[str] = ANTHROPIC_FIELDS) -> Any:
+    """``value`` (a request body) with every key in ``names`` left out, at any depth, for
+    an upstream that does not take them (text that merely mentions a name is untouched)."""
     if isinstance(value, Mapping):
-        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+        return {k: without_fields(v, names) for k, v in value.items() if k not in names}
     if isinstance(value, list | tuple):
-        return [without_cache_control(v) for v in value]
+        return [without_fields(v, names) for v in value]
     return value
 
 

@@ -34,6 +34,7 @@ from switchtower.errors import UpstreamError, UpstreamServerError
 from switchtower.protocols import ModelInfo
 from switchtower.providers.batches import poll_openai_batch, submit_openai_batch
 from switchtower.providers.common import (
+    ANTHROPIC_FIELDS,
     completion_from_openai,
     estimate_tokens,
     json_bytes,
@@ -41,7 +42,7 @@ from switchtower.providers.common import (
     sdk_error,
     unreachable_error,
     usage_chunk,
-    without_cache_control,
+    without_fields,
 )
 from switchtower.providers.http_transport import sdk_http_client
 from switchtower.tokens import estimate_message_tokens
@@ -56,6 +57,8 @@ NO_KEY = "not-needed"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 #: request fields the provider owns; everything else in ``request.params`` passes through
 _OWNED = frozenset({"model", "messages", "stream"})
+#: parameters only an Anthropic model takes (``thinking`` from ``/v1/messages``)
+_ANTHROPIC_PARAMS = frozenset({"thinking"})
 _PATH = "/chat/completions"
 Transport = Literal["auto", "aiohttp", "httpx"]
 #: ``stream`` for ``client.post``: typed ``bool`` so the overload returning ``cast_to``
@@ -225,16 +228,21 @@ class OpenAIProvider:
         format), then every pass-through parameter."""
         body: dict[str, Any] = {"model": model_id, "messages": request.messages}
         for k, v in request.params.items():
-            if k not in _OWNED:
+            if k not in _OWNED and k not in _ANTHROPIC_PARAMS:
                 body[k] = v
         body.update(extra)
         return body
 
     def _body(self, request: Request, model_id: str, **extra: Any) -> bytes:
         data = json_bytes(self._body_dict(request, model_id, **extra))
-        if not self.keep_cache_control and b'"cache_control"' in data:  # a key, not text
-            data = json_bytes(without_cache_control(self._body_dict(request, model_id, **extra)))
+        if b'"cache_control"' in data or b'"thinking_blocks"' in data:  # keys, not text
+            data = json_bytes(self._without_anthropic(self._body_dict(request, model_id, **extra)))
         return data
+
+    def _without_anthropic(self, body: dict[str, Any]) -> Any:
+        """The body without what only Anthropic models take (see ``keep_cache_control``)."""
+        keep = {"cache_control"} if self.keep_cache_control else set()
+        return without_fields(body, ANTHROPIC_FIELDS - keep)
 
     # -- batches (the job queue's batch entries) ------------------------------------------
 
@@ -243,8 +251,7 @@ class OpenAIProvider:
 
         spec = self._spec(model)
         bodies = [(cid, self._body_dict(r, spec.model_id)) for cid, r in items]
-        if not self.keep_cache_control:
-            bodies = [(cid, without_cache_control(body)) for cid, body in bodies]
+        bodies = [(cid, self._without_anthropic(body)) for cid, body in bodies]
         try:
             return await submit_openai_batch(self._client(spec), bodies, timeout=spec.timeout_s)
         except openai.OpenAIError as exc:

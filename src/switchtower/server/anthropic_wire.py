@@ -107,6 +107,16 @@ def _text_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
     ]
 
 
+def _thinking_block(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """An earlier answer's (signed) thinking, kept verbatim: Anthropic wants it back
+    before a tool result when thinking is on."""
+    need = ("thinking", "signature") if block.get("type") == "thinking" else ("data",)
+    for name in need:
+        if not isinstance(block.get(name), str):
+            raise _bad(f"{where}.{name}", "must be a string")
+    return {"type": block["type"], **{name: block[name] for name in need}}
+
+
 def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     source = block.get("source")
     if isinstance(source, Mapping) and source.get("type") == "base64":
@@ -127,6 +137,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
     tool_messages: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
     tool_calls: list[dict[str, Any]] = []
+    thinking: list[dict[str, Any]] = []
     for i, block in enumerate(content):
         bw = f"{where}.content[{i}]"
         kind = block.get("type") if isinstance(block, Mapping) else None
@@ -168,8 +179,8 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
                     **_cache_mark(block, bw),
                 }
             )
-        elif kind in ("thinking", "redacted_thinking"):
-            continue
+        elif kind in ("thinking", "redacted_thinking") and role == "assistant":
+            thinking.append(_thinking_block(block, bw))
         else:
             raise _bad(f"{bw}.type", f"content block {kind!r} is not supported in a {role} turn")
     out = list(tool_messages)
@@ -179,6 +190,8 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
         msg: dict[str, Any] = {"role": "assistant", "content": (parts if marked else text) or None}
         if tool_calls:
             msg["tool_calls"] = tool_calls
+        if thinking:  # given back verbatim to Anthropic (signed), left out for the rest
+            msg["thinking_blocks"] = thinking
         if text or tool_calls:
             out.append(msg)
     elif parts:
@@ -271,6 +284,11 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
         params["tools"] = _tools(body["tools"])
     if body.get("tool_choice") is not None:
         _tool_choice(body["tool_choice"], params)
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, Mapping) or not isinstance(thinking.get("type"), str):
+            raise _bad("thinking", "must be an object with a string 'type'")
+        params["thinking"] = dict(thinking)  # an Anthropic model's; others leave it out
     return params
 
 
@@ -313,7 +331,7 @@ def parse_count_tokens(body: Any) -> tuple[str, Request]:
 
 
 def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks = [dict(b) for b in message.get("thinking_blocks") or () if isinstance(b, Mapping)]
     text = message.get("content")
     if isinstance(text, str) and text:
         blocks.append({"type": "text", "text": text})
@@ -435,6 +453,24 @@ class AnthropicStream:
             {"type": "content_block_delta", "index": self._index, "delta": delta},
         )
 
+    def _thinking(self, delta: Mapping[str, Any]) -> list[bytes]:
+        """Thinking blocks (an Anthropic model's, from :class:`StreamTranslator`): a
+        ``thinking_block`` with a type opens one, ``reasoning_content`` is its text, one
+        with a ``signature`` signs it."""
+        out: list[bytes] = []
+        marker = delta.get("thinking_block")
+        if isinstance(marker, Mapping) and marker.get("type") == "redacted_thinking":
+            block = {"type": "redacted_thinking", "data": str(marker.get("data", ""))}
+            out += self._begin("redacted", block)
+        elif isinstance(marker, Mapping) and marker.get("type") == "thinking":
+            out += self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        reasoning = delta.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning and self._open == "thinking":
+            out.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
+        if isinstance(marker, Mapping) and isinstance(marker.get("signature"), str):
+            out.append(self._delta({"type": "signature_delta", "signature": marker["signature"]}))
+        return out
+
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
         out: list[bytes] = []
         usage = chunk.get("usage")
@@ -442,6 +478,7 @@ class AnthropicStream:
             self.usage = usage_from_openai(usage)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
+            out += self._thinking(delta)
             text = delta.get("content")
             if isinstance(text, str) and text:
                 if self._open != "text":

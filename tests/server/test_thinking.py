@@ -1,0 +1,125 @@
+"""Extended thinking through ``/v1/messages`` with the official ``anthropic`` SDK: the
+``thinking`` parameter reaches an Anthropic model, its signed thinking comes back (plain
+and streamed), and a client that gives it back with a tool result gets it to the model
+unchanged (the API refuses a tool turn without it, or with it altered). Other upstreams
+see neither."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import pytest
+
+from fakes.anthropic_upstream import FakeAnthropic
+from fakes.openai_upstream import FakeOpenAI
+from fakes.thinking import sign
+from server.harness import LiveGateway
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+TOOL = {
+    "name": "read_file",
+    "description": "read a file",
+    "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}},
+}
+
+
+def client(gw: LiveGateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+
+
+def ask(model: str = "fake-claude", **kw: Any) -> dict[str, Any]:
+    return {
+        "model": model,
+        "max_tokens": 2048,
+        "thinking": THINKING,
+        "tools": [TOOL],
+        "messages": [{"role": "user", "content": "what does setup.py install?"}],
+        **kw,
+    }
+
+
+def test_thinking_comes_back_signed_and_goes_back_with_the_tool_result(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    c = client(gateway)
+    first = c.messages.create(**ask())
+    assert fake_anthropic.requests[-1]["thinking"] == THINKING
+    kinds = [b.type for b in first.content]
+    assert kinds == ["thinking", "text", "tool_use"]
+    thought = first.content[0]
+    assert thought.type == "thinking"
+    assert thought.signature == sign(thought.thinking)
+    call = first.content[2]
+    assert call.type == "tool_use"
+    # the next turn, as Claude Code sends it: the whole assistant turn, then the result
+    history: Any = [
+        {"role": "user", "content": "what does setup.py install?"},
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": call.id, "content": "install_requires=[]"}]},
+    ]  # fmt: skip
+    second = c.messages.create(**ask(messages=history, tool_choice={"type": "none"}))
+    assert second.stop_reason == "end_turn"
+    sent = fake_anthropic.requests[-1]["messages"][1]["content"]
+    assert sent[0] == {"type": "thinking", "thinking": thought.thinking,
+                       "signature": thought.signature}  # fmt: skip
+
+
+def test_streamed_thinking_is_a_signed_block(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    with client(gateway).messages.stream(**ask(tools=[])) as stream:
+        events = [e.type for e in stream]
+        final = stream.get_final_message()
+    assert "thinking" in events  # the SDK's own thinking-delta event
+    assert "signature" in events
+    thought = final.content[0]
+    assert thought.type == "thinking"
+    assert thought.thinking.startswith("the question has")
+    assert thought.signature == sign(thought.thinking)
+    assert final.content[1].type == "text"
+
+
+def test_redacted_thinking_goes_back_verbatim(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}
+    history: Any = [
+        {"role": "user", "content": "read it"},
+        {"role": "assistant", "content": [
+            redacted, {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}]},
+    ]  # fmt: skip
+    client(gateway).messages.create(**ask(messages=history))
+    assert fake_anthropic.requests[-1]["messages"][1]["content"][0] == redacted
+
+
+def test_other_upstreams_never_see_thinking(gateway: LiveGateway, fake_openai: FakeOpenAI) -> None:
+    thought = "checking the file first"
+    history: Any = [
+        {"role": "user", "content": "read it"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": thought, "signature": sign(thought)},
+            {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}]},
+    ]  # fmt: skip
+    answer = client(gateway).messages.create(**ask(model="fake-local", messages=history))
+    assert answer.content[0].type != "thinking"
+    sent = json.dumps(fake_openai.requests[-1])
+    assert "thinking" not in sent
+    assert "tool_calls" in sent  # the rest of the turn is all there
+
+
+def test_a_thinking_block_without_its_signature_is_a_400(gateway: LiveGateway) -> None:
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm"}]},
+        {"role": "user", "content": "again"},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        client(gateway).messages.create(**ask(messages=history))
+    assert "messages[1].content[0].signature" in bad.value.message
