@@ -53,45 +53,61 @@ def library_price(spec: ModelConfig) -> tuple[float, float] | None:
     return float(calc.input_price * scale), float(calc.output_price * scale)
 
 
-def library_cache_price(spec: ModelConfig) -> tuple[float | None, float | None]:
-    """(cache read, cache write) USD per million prompt tokens from genai-prices; ``None``
-    where the library has no separate price."""
+def library_cache_price(spec: ModelConfig) -> tuple[float, float, float] | None:
+    """(input, cache read, cache write) USD per million prompt tokens from genai-prices
+    (a cache price equals the input price where the library has no separate one), or
+    ``None`` if it does not know the model."""
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
     provider_id = spec.options.get("price_provider") or PRICE_PROVIDER_IDS.get(spec.provider)
     scale = Decimal(1_000_000) / _PROBE_TOKENS
-    found: list[float | None] = []
-    for kind in ("cache_read_tokens", "cache_write_tokens"):
+    found: list[float] = []
+    for kind in (None, "cache_read_tokens", "cache_write_tokens"):
         # the whole prompt from (or into) the cache: genai-prices counts cached tokens
         # inside input_tokens and prices them at the cache rate where it has one
-        usage = PriceUsage(input_tokens=_PROBE_TOKENS, **{kind: _PROBE_TOKENS})
+        extra = {kind: _PROBE_TOKENS} if kind else {}
+        usage = PriceUsage(input_tokens=_PROBE_TOKENS, **extra)
         try:
             calc = calc_price(usage, model_ref=spec.model_id, provider_id=provider_id)
         except LookupError:
-            return None, None
+            return None
         found.append(float(calc.input_price * scale))
-    return found[0], found[1]
+    return found[0], found[1], found[2]
+
+
+#: Anthropic's published prompt-cache multipliers of the input price: a 5-minute write,
+#: a 1-hour write (used when neither config nor the library gives a price)
+ANTHROPIC_WRITE, ANTHROPIC_WRITE_1H = 1.25, 2.0
 
 
 def resolve_cache_price(
-    spec: ModelConfig, batch_discount: float = 1.0
-) -> tuple[float | None, float | None]:
-    """USD per million prompt tokens (read from, written to) the provider's prompt cache.
+    spec: ModelConfig, input_price: float, batch_discount: float = 1.0
+) -> tuple[float, float, float]:
+    """USD per million prompt tokens (read from the cache, written for 5 minutes, written
+    for 1 hour) for a model whose input costs ``input_price`` (resolved, batch discount
+    applied).
 
-    Config values win; otherwise genai-prices; ``None`` where neither knows (the input
-    price is then charged: an estimate that never understates). Batch entries are
-    discounted like their other prices."""
-    read, write = spec.cache_read_per_mtok, spec.cache_write_per_mtok
-    if (read is None or write is None) and not _is_local(spec):
+    Config values win (times ``batch_discount`` on batch entries, like the others);
+    otherwise the library's ratio to its own input price, applied to ``input_price`` (so
+    a configured input price carries over); otherwise reads at the input price (never
+    understated) and, for Anthropic models, writes at Anthropic's multiplier. A 1-hour
+    write is Anthropic's 2x input unless configured; elsewhere, the write price."""
+    anthropic = spec.provider == "anthropic"
+    ratios = (1.0, ANTHROPIC_WRITE if anthropic else 1.0)
+    if not _is_local(spec):
         found = library_cache_price(spec)
-        read = found[0] if read is None else read
-        write = found[1] if write is None else write
+        if found is not None and found[0] > 0:
+            ratios = (found[1] / found[0], found[2] / found[0])
+    read, write = input_price * ratios[0], input_price * ratios[1]
+    write_1h = input_price * ANTHROPIC_WRITE_1H if anthropic else write
     factor = batch_discount if spec.batch else 1.0
-    return (
-        None if read is None else read * factor,
-        None if write is None else write * factor,
+    given = (spec.cache_read_per_mtok, spec.cache_write_per_mtok, spec.cache_write_1h_per_mtok)
+    read, write, write_1h = (
+        derived if value is None else value * factor
+        for derived, value in zip((read, write, write_1h), given, strict=True)
     )
+    return read, write, write_1h
 
 
 def _is_local(spec: ModelConfig) -> bool:
@@ -145,7 +161,9 @@ def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict
         for spec in specs:
             try:
                 price_in, price_out = resolve_price(spec, discount)
-                cache_read, cache_write = resolve_cache_price(spec, discount)
+                cache_read, cache_write, cache_write_1h = resolve_cache_price(
+                    spec, price_in, discount
+                )
             except ConfigError as exc:
                 raise ConfigError(exc.reason, key=f"tiers.{tier}.models[{spec.name}]") from exc
             provider = providers.get(spec.provider)
@@ -164,6 +182,7 @@ def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict
                     output_per_mtok=price_out,
                     cache_read_per_mtok=cache_read,
                     cache_write_per_mtok=cache_write,
+                    cache_write_1h_per_mtok=cache_write_1h,
                     available=reason is None,
                     unavailable_reason=reason,
                     max_delay_s=spec.max_delay_s,

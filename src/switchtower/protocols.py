@@ -65,6 +65,7 @@ class ModelInfo:
     #: (``None``: the input price)
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
+    cache_write_1h_per_mtok: float | None = None
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         """An estimate: every prompt token at the input price."""
@@ -78,6 +79,7 @@ class ModelInfo:
             self.output_per_mtok,
             self.cache_read_per_mtok,
             self.cache_write_per_mtok,
+            self.cache_write_1h_per_mtok,
         )
 
     @property

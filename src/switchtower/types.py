@@ -293,12 +293,14 @@ class Decision:
 class Usage:
     """Tokens of one answer. ``input_tokens`` counts the whole prompt; of it,
     ``cache_read_tokens`` came from the provider's prompt cache and
-    ``cache_write_tokens`` were written to it (each priced at its own rate)."""
+    ``cache_write_tokens`` were written to it, ``cache_write_1h_tokens`` of those for an
+    hour (Anthropic's dearer writes); each is priced at its own rate."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def uncached_input_tokens(self) -> int:
@@ -311,14 +313,19 @@ class Usage:
         output_per_mtok: float,
         cache_read_per_mtok: float | None = None,
         cache_write_per_mtok: float | None = None,
+        cache_write_1h_per_mtok: float | None = None,
     ) -> float:
-        """USD at these per-million prices; a cache price of ``None`` is the input price."""
+        """USD at these per-million prices; a cache price of ``None`` is the input price
+        (a 1-hour write's: the write price)."""
         read = input_per_mtok if cache_read_per_mtok is None else cache_read_per_mtok
         write = input_per_mtok if cache_write_per_mtok is None else cache_write_per_mtok
+        write_1h = write if cache_write_1h_per_mtok is None else cache_write_1h_per_mtok
+        hour = min(self.cache_write_1h_tokens, self.cache_write_tokens)
         return (
             self.uncached_input_tokens * input_per_mtok
             + self.cache_read_tokens * read
-            + self.cache_write_tokens * write
+            + (self.cache_write_tokens - hour) * write
+            + hour * write_1h
             + self.output_tokens * output_per_mtok
         ) / 1e6
 

@@ -84,13 +84,17 @@ class AnthropicCache:
                 or mark.get("ttl", "5m") not in ("5m", "1h")
             ):
                 raise CacheError(f"cache_control: invalid value {mark!r}")
-        read = write = 0
+        read = write = hour = 0
         with self._lock:
             hit = next((i for i in reversed(marks) if _digest(blocks[: i + 1]) in self._seen), -1)
             if hit >= 0:
                 read = sum(_words(b) for b in blocks[: hit + 1])
-            if marks and marks[-1] > hit:
-                write = sum(_words(b) for b in blocks[: marks[-1] + 1]) - read
+            start = hit + 1
+            for i in (m for m in marks if m > hit):  # each new segment, at its mark's ttl
+                words = sum(_words(b) for b in blocks[start : i + 1])
+                write += words
+                hour += words if blocks[i]["cache_control"].get("ttl") == "1h" else 0
+                start = i + 1
             for i in marks:
                 self._seen.add(_digest(blocks[: i + 1]))
         read, write = min(read, prompt_tokens), min(write, prompt_tokens - min(read, prompt_tokens))
@@ -98,6 +102,10 @@ class AnthropicCache:
             "input_tokens": prompt_tokens - read - write,
             "cache_read_input_tokens": read,
             "cache_creation_input_tokens": write,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": write - min(hour, write),
+                "ephemeral_1h_input_tokens": min(hour, write),
+            },
         }
 
 

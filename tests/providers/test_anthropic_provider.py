@@ -150,8 +150,9 @@ def test_cache_marks_are_carried() -> None:
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{}"},
              "cache_control": mark}]},
-        {"role": "tool", "tool_call_id": "c1",
-         "content": [{"type": "text", "text": "# doc", "cache_control": mark}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "# doc", "cache_control": mark},
+        {"role": "tool", "tool_call_id": "c2",
+         "content": [{"type": "text", "text": "# two", "cache_control": mark}]},
     )  # fmt: skip
     kwargs = to_anthropic("m", messages, {"tools": [{**TOOL, "cache_control": mark}]})
     assert kwargs["system"] == [
@@ -160,9 +161,10 @@ def test_cache_marks_are_carried() -> None:
     ]
     assert kwargs["messages"][0]["content"][0]["cache_control"] == mark
     assert kwargs["messages"][1]["content"][0]["cache_control"] == mark
-    result = kwargs["messages"][2]["content"][0]
+    result, inner = kwargs["messages"][2]["content"]
     assert result == {"type": "tool_result", "tool_use_id": "c1", "content": "# doc",
                       "cache_control": mark}  # fmt: skip
+    assert inner["content"] == [{"type": "text", "text": "# two", "cache_control": mark}]
     assert kwargs["tools"][0]["cache_control"] == mark
     # without marks, nothing changes shape
     plain = to_anthropic("m", ({"role": "system", "content": [{"type": "text", "text": "a"}]},

@@ -113,35 +113,56 @@ def test_build_model_infos_names_the_unpriced_model() -> None:
 
 
 def test_prompt_cache_prices_from_the_library() -> None:
-    """Claude: reads at a tenth of the input price, writes at 1.25x; OpenAI: reads
-    discounted, no separate write price (the library prices writes as input)."""
+    """Claude: reads at a tenth of the input price, 5-minute writes at 1.25x, 1-hour
+    writes at 2x; OpenAI: reads discounted, writes at the input price."""
     claude = ModelConfig(name="claude-sonnet-4-5", provider="anthropic")
     price_in, _ = resolve_price(claude)
-    read, write = resolve_cache_price(claude)
+    read, write, hour = resolve_cache_price(claude, price_in)
     assert read == pytest.approx(price_in * 0.1)
     assert write == pytest.approx(price_in * 1.25)
+    assert hour == pytest.approx(price_in * 2.0)
     gpt = ModelConfig(name="gpt-4.1-mini", provider="openai")
     gpt_in, _ = resolve_price(gpt)
-    gpt_read, _ = resolve_cache_price(gpt)
-    assert gpt_read is not None
+    gpt_read, gpt_write, gpt_hour = resolve_cache_price(gpt, gpt_in)
     assert 0 < gpt_read < gpt_in
+    assert gpt_write == gpt_hour == pytest.approx(gpt_in)
+
+
+def test_a_configured_input_price_carries_the_library_ratios() -> None:
+    """A known model on a negotiated (or internal) price: its cache prices follow that
+    price, never the list price (cached tokens never dearer than uncached ones)."""
+    spec = ModelConfig(name="g", provider="openai", model="gpt-4.1-mini",
+                       base_url="https://llm.internal.example/v1",
+                       input_per_mtok=1.0, output_per_mtok=2.0)  # fmt: skip
+    list_in, _ = library("gpt-4.1-mini", "openai")
+    list_read = resolve_cache_price(ModelConfig(name="gpt-4.1-mini", provider="openai"), list_in)
+    read, write, _ = resolve_cache_price(spec, 1.0)
+    assert read == pytest.approx(list_read[0] / list_in)
+    assert write == pytest.approx(1.0)
+    free = spec.model_copy(update={"input_per_mtok": 0.0})
+    assert resolve_cache_price(free, 0.0) == (0.0, 0.0, 0.0)
 
 
 def test_prompt_cache_prices_config_batch_and_unknown() -> None:
     spec = ModelConfig(
         name="c", provider="anthropic", model="claude-sonnet-4-5", cache_read_per_mtok=0.5
     )
-    read, write = resolve_cache_price(spec)
+    price_in, _ = resolve_price(spec)
+    read, write, _ = resolve_cache_price(spec, price_in)
     assert read == 0.5
-    assert write == pytest.approx(resolve_price(spec)[0] * 1.25)
+    assert write == pytest.approx(price_in * 1.25)
     batch = spec.model_copy(update={"batch": True})
-    assert resolve_cache_price(batch, 0.5)[0] == 0.25
+    assert resolve_cache_price(batch, price_in / 2, 0.5)[0] == 0.25
     local = ModelConfig(name="smol", provider="llamacpp")
-    assert resolve_cache_price(local) == (None, None)
+    assert resolve_cache_price(local, 0.0) == (0.0, 0.0, 0.0)
+    # neither config nor the library knows it: reads at the input price (never
+    # understated), writes too, except Anthropic's published multipliers
     mystery = ModelConfig(name="m", provider="openai", model="no-such-model-xyz",
                           input_per_mtok=1.0, output_per_mtok=2.0,
                           base_url="https://llm.example.com/v1")  # fmt: skip
-    assert resolve_cache_price(mystery) == (None, None)
+    assert resolve_cache_price(mystery, 1.0) == (1.0, 1.0, 1.0)
+    claude_like = mystery.model_copy(update={"provider": "anthropic", "model": "claude-x"})
+    assert resolve_cache_price(claude_like, 1.0) == (1.0, 1.25, 2.0)
 
 
 def test_usage_cost_prices_each_part_of_the_prompt() -> None:
@@ -154,5 +175,12 @@ def test_usage_cost_prices_each_part_of_the_prompt() -> None:
     )
     # no cache price known: the input price, never less
     assert usage.priced(3.0, 15.0) == pytest.approx((1000 * 3.0 + 100 * 15.0) / 1e6)
+    # of the writes, the 1-hour ones at their own price
+    hour = Usage(
+        1000, 100, cache_read_tokens=600, cache_write_tokens=300, cache_write_1h_tokens=200
+    )
+    assert hour.priced(3.0, 15.0, 0.3, 3.75, 6.0) == pytest.approx(
+        (100 * 3.0 + 600 * 0.3 + 100 * 3.75 + 200 * 6.0 + 100 * 15.0) / 1e6
+    )
     # more cache tokens than prompt tokens (a provider's rounding): never negative
     assert Usage(10, 0, cache_read_tokens=20).uncached_input_tokens == 0

@@ -222,3 +222,137 @@ def test_openai_automatic_cache_reads_are_stored(
     trace = store.get(raw.headers["x-switchtower-trace-id"])
     assert trace is not None
     assert trace.usage.cache_read_tokens == OPENAI_MIN_TOKENS
+
+
+def test_one_hour_writes_are_priced_at_their_own_rate(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, store: SqlTraceStore
+) -> None:
+    hourly = {"type": "ephemeral", "ttl": "1h"}
+    body = marked_request("fake-claude", "check the refund flow")
+    body["system"] = [{"type": "text", "text": RULES, "cache_control": hourly}]
+    message = claude(gateway).messages.create(**body)
+    assert message.usage.cache_creation is not None
+    assert message.usage.cache_creation.ephemeral_1h_input_tokens == 320
+    trace = stored(gateway, store, message.id)
+    assert trace.usage.cache_write_1h_tokens == 320
+    # fake-claude has no 1-hour price configured: Anthropic's 2x the input price
+    expected = (4 * IN + 320 * 2 * IN + message.usage.output_tokens * OUT) / 1e6
+    assert trace.cost_usd == pytest.approx(expected)
+
+
+def test_inner_tool_result_marks_are_carried_and_checked(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    def turn(mark: Any) -> list[Any]:
+        return [
+            {"role": "user", "content": "look it up"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+             "content": [{"type": "text", "text": "found it", "cache_control": mark}]}]},
+        ]  # fmt: skip
+
+    c = claude(gateway)
+    c.messages.create(model="fake-claude", max_tokens=16, messages=turn(EPHEMERAL))
+    result = fake_anthropic.requests[-1]["messages"][-1]["content"][0]
+    assert result["content"] == [{"type": "text", "text": "found it", "cache_control": EPHEMERAL}]
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        c.messages.create(model="fake-claude", max_tokens=16, messages=turn({"type": "forever"}))
+    assert "messages[2].content[0].content[0].cache_control" in bad.value.message
+
+
+@pytest.mark.parametrize("inner", ["plain string", 1, {"type": "document"}])
+def test_a_tool_result_holding_other_things_is_a_400(gateway: LiveGateway, inner: Any) -> None:
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        claude(gateway).messages.create(
+            model="fake-claude",
+            max_tokens=16,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "t", "content": [inner]}],
+                },
+            ],
+        )
+    assert "messages[0].content[0].content[0].type" in bad.value.message
+
+
+def test_tool_result_images_reach_claude_and_move_to_a_user_turn_elsewhere(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    messages: Any = [
+        {"role": "user", "content": "take a screenshot"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+         "content": [{"type": "text", "text": "here"}, {"type": "image", "source": image}]}]},
+    ]  # fmt: skip
+    c = claude(gateway)
+    c.messages.create(model="fake-claude", max_tokens=16, messages=messages)
+    result = fake_anthropic.requests[-1]["messages"][-1]["content"][0]
+    assert [b["type"] for b in result["content"]] == ["text", "image"]
+    assert result["content"][1]["source"] == image
+    c.messages.create(model="fake-frontier-0", max_tokens=16, messages=messages)
+    sent = fake_openai.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
+    assert sent[2]["content"] == [{"type": "text", "text": "here"}]
+    assert sent[3]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_openai_upstreams_get_strings_and_keep_a_parameter_named_cache_control(
+    gateway: LiveGateway, fake_openai: FakeOpenAI
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"url": {"type": "string"}, "cache_control": {"type": "string"}},
+        "required": ["url", "cache_control"],
+    }
+    tool = {"type": "function", "function": {"name": "fetch", "parameters": schema},
+            "cache_control": EPHEMERAL}  # fmt: skip
+    messages: Any = [
+        {"role": "system", "content": [
+            {"type": "text", "text": "rule one"},
+            {"type": "text", "text": "rule two", "cache_control": EPHEMERAL}]},
+        {"role": "user", "content": [{"type": "text", "text": "go", "cache_control": EPHEMERAL}]},
+    ]  # fmt: skip
+    oai(gateway).chat.completions.create(model="fake-local", messages=messages, tools=[tool])
+    sent = fake_openai.requests[-1]
+    assert sent["tools"][0] == {
+        "type": "function",
+        "function": {"name": "fetch", "parameters": schema},
+    }
+    assert sent["messages"][0] == {"role": "system", "content": "rule one\nrule two"}
+    assert sent["messages"][1]["content"] == [{"type": "text", "text": "go"}]
+
+
+@pytest.mark.parametrize(
+    ("where", "mark"),
+    [("messages[0].content[0].cache_control", {"type": "ephemeral", "ttl": "2h"}),
+     ("messages[0].content[0].cache_control", "ephemeral"),
+     ("tools[0].cache_control", {"type": "persistent"})],
+)  # fmt: skip
+def test_bad_marks_on_the_openai_wire_are_400s(gateway: LiveGateway, where: str, mark: Any) -> None:
+    part: dict[str, Any] = {"type": "text", "text": "hi"}
+    tool: dict[str, Any] = {"type": "function", "function": {"name": "f"}}
+    (tool if where.startswith("tools") else part)["cache_control"] = mark
+    with pytest.raises(openai.BadRequestError) as bad:
+        oai(gateway).chat.completions.create(
+            model="fake-claude", messages=[{"role": "user", "content": [part]}], tools=[tool]
+        )
+    assert bad.value.body["param"] == where  # type: ignore[index]
+
+
+def test_a_model_option_keeps_the_marks_for_an_upstream_that_takes_them(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, store: SqlTraceStore, tmp_path: Any
+) -> None:
+    from server.harness import build_pipeline, gateway_config
+
+    config = gateway_config(fake_openai, fake_anthropic, db=tmp_path / "traces.db")
+    local = config.tiers["local"].models[0]
+    local.options["keep_cache_control"] = True
+    with LiveGateway(build_pipeline(config, store)) as gw:
+        claude(gw).messages.create(**marked_request("fake-local", "a question"))
+    sent = fake_openai.requests[-1]
+    assert sent["messages"][0]["content"][0]["cache_control"] == EPHEMERAL
+    assert sent["tools"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}

@@ -65,10 +65,12 @@ class ModelConfig(_Strict):
     #: USD per million tokens; ``None`` looks the model up in the price library
     input_per_mtok: float | None = Field(default=None, ge=0.0)
     output_per_mtok: float | None = Field(default=None, ge=0.0)
-    #: USD per million prompt tokens read from / written to the provider's prompt cache;
-    #: ``None`` looks them up in the price library, else the input price
+    #: USD per million prompt tokens read from / written to the provider's prompt cache
+    #: (a 5-minute write; Anthropic's 1-hour writes cost more); ``None``: the price
+    #: library's ratio to the input price, else see docs/gateway.md#prompt-caching
     cache_read_per_mtok: float | None = Field(default=None, ge=0.0)
     cache_write_per_mtok: float | None = Field(default=None, ge=0.0)
+    cache_write_1h_per_mtok: float | None = Field(default=None, ge=0.0)
     #: this entry is served through the provider's batch API (async tier)
     batch: bool = False
     #: expected seconds until a result (batch APIs: hours; queued local work: seconds)

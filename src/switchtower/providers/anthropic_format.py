@@ -135,19 +135,34 @@ def _tool_use_blocks(tool_calls: object) -> list[dict[str, Any]]:
     return blocks
 
 
-def _system(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]] | None:
-    """The ``system`` parameter: one string, or text blocks when one marks a prompt-cache
-    breakpoint (a string cannot carry it)."""
-    parts = [p for p in parts if p["text"]]
-    if any("cache_control" in p for p in parts):
-        return parts
-    return "\n\n".join(p["text"] for p in parts) or None
+def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``tool`` message -> a ``tool_result`` block: text, or text and image blocks with
+    their prompt-cache marks; the message's own mark marks the block."""
+    content = message.get("content")
+    blocks = _content_blocks(content) if isinstance(content, list) else []
+    plain = all(b["type"] == "text" and "cache_control" not in b for b in blocks)
+    return {
+        "type": "tool_result",
+        "tool_use_id": message.get("tool_call_id"),
+        "content": _text_of(content) if plain else blocks,
+        **_mark(message),
+    }
+
+
+def _system(groups: list[list[dict[str, Any]]]) -> str | list[dict[str, Any]] | None:
+    """The ``system`` parameter from the system messages' text parts: one string (parts
+    joined by a line, messages by a blank line), or text blocks when one marks a
+    prompt-cache breakpoint (a string cannot carry it)."""
+    if any("cache_control" in p for parts in groups for p in parts):
+        return [p for parts in groups for p in parts if p["text"]]
+    texts = ["\n".join(p["text"] for p in parts) for parts in groups]
+    return "\n\n".join(t for t in texts if t) or None
 
 
 def _messages(
     messages: Sequence[Mapping[str, Any]],
 ) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
-    system: list[dict[str, Any]] = []
+    system: list[list[dict[str, Any]]] = []
     out: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -163,19 +178,11 @@ def _messages(
         if role in ("system", "developer"):
             content = m.get("content")
             if isinstance(content, list):
-                system.extend(b for b in _content_blocks(content) if b["type"] == "text")
+                system.append([b for b in _content_blocks(content) if b["type"] == "text"])
             else:
-                system.append({"type": "text", "text": _text_of(content)})
+                system.append([{"type": "text", "text": _text_of(content)}])
         elif role == "tool":
-            content = m.get("content")
-            marks = [_mark(p) for p in content] if isinstance(content, list) else []
-            result = {
-                "type": "tool_result",
-                "tool_use_id": m.get("tool_call_id"),
-                "content": _text_of(content),
-                **next((mark for mark in marks if mark), {}),
-            }
-            add("user", [result])
+            add("user", [_tool_result(m)])
         elif role == "assistant":
             thinking = [dict(b) for b in m.get("thinking_blocks") or () if isinstance(b, Mapping)]
             add(
@@ -314,6 +321,10 @@ def _usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     if read or write:
         out["prompt_tokens_details"] = {"cached_tokens": read}
         out["cache_creation_input_tokens"] = write
+        split = usage.get("cache_creation")
+        hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, Mapping) else 0
+        if hour:  # dearer than 5-minute writes
+            out["cache_creation_1h_input_tokens"] = int(hour)
     return out
 
 

@@ -60,7 +60,7 @@ __all__ = ["AnthropicProvider"]
 
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
 #: the fields of a message request that ``count_tokens`` takes
-_COUNTED = ("model", "messages", "system", "tools", "tool_choice")
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 
 
 class AnthropicProvider:

@@ -32,7 +32,6 @@ from switchtower.tokens import estimate_tokens
 from switchtower.types import Completion, Usage
 
 __all__ = [
-    "ANTHROPIC_FIELDS",
     "completion_from_openai",
     "estimate_tokens",
     "json_bytes",
@@ -43,7 +42,6 @@ __all__ = [
     "unreachable_error",
     "usage_chunk",
     "usage_from_openai",
-    "without_fields",
 ]
 
 
@@ -188,6 +186,7 @@ def usage_from_openai(usage: object) -> Usage:
         output_tokens=int(usage.get("completion_tokens") or 0),
         cache_read_tokens=int(read or 0),
         cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+        cache_write_1h_tokens=int(usage.get("cache_creation_1h_input_tokens") or 0),
     )
 
 
@@ -242,21 +241,6 @@ def _plain(value: object) -> object:
     if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-#: what only an Anthropic model takes, inside a request's messages and tools: prompt-cache
-#: breakpoints, and earlier answers' signed thinking
-ANTHROPIC_FIELDS = frozenset({"cache_control", "thinking_blocks"})
-
-
-def without_fields(value: Any, names: frozenset[str] = ANTHROPIC_FIELDS) -> Any:
-    """``value`` (a request body) with every key in ``names`` left out, at any depth, for
-    an upstream that does not take them (text that merely mentions a name is untouched)."""
-    if isinstance(value, Mapping):
-        return {k: without_fields(v, names) for k, v in value.items() if k not in names}
-    if isinstance(value, list | tuple):
-        return [without_fields(v, names) for v in value]
-    return value
 
 
 def json_bytes(value: object) -> bytes:

@@ -32,9 +32,9 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError, UpstreamServerError
 from switchtower.protocols import ModelInfo
+from switchtower.providers.anthropic_fields import ANTHROPIC_PARAMS, for_openai, tool_images_out
 from switchtower.providers.batches import poll_openai_batch, submit_openai_batch
 from switchtower.providers.common import (
-    ANTHROPIC_FIELDS,
     completion_from_openai,
     estimate_tokens,
     json_bytes,
@@ -42,7 +42,6 @@ from switchtower.providers.common import (
     sdk_error,
     unreachable_error,
     usage_chunk,
-    without_fields,
 )
 from switchtower.providers.http_transport import sdk_http_client
 from switchtower.tokens import estimate_message_tokens
@@ -57,8 +56,6 @@ NO_KEY = "not-needed"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 #: request fields the provider owns; everything else in ``request.params`` passes through
 _OWNED = frozenset({"model", "messages", "stream"})
-#: parameters only an Anthropic model takes (``thinking`` from ``/v1/messages``)
-_ANTHROPIC_PARAMS = frozenset({"thinking"})
 _PATH = "/chat/completions"
 Transport = Literal["auto", "aiohttp", "httpx"]
 #: ``stream`` for ``client.post``: typed ``bool`` so the overload returning ``cast_to``
@@ -109,11 +106,12 @@ class OpenAIProvider:
     ``transport``: ``"auto"`` (the lean HTTP/1.1 transport; the SDK's default one when a
     ``*_PROXY`` variable is set), ``"aiohttp"`` (the SDK's
     ``DefaultAioHttpClient``), ``"httpx"`` (the SDK's default).
-    ``keep_cache_control`` (default false): Anthropic's prompt-cache breakpoints
-    (``cache_control`` on parts and tools, from ``/v1/messages`` or an OpenAI-format
-    client) are left out of the body, since OpenAI caches by itself and strict servers
-    refuse unknown fields; true sends them (an upstream that understands them, such as
-    a gateway in front of Anthropic models).
+    A model's option ``keep_cache_control`` (default false): Anthropic's prompt-cache
+    breakpoints (``cache_control`` on parts and tools, from ``/v1/messages`` or an
+    OpenAI-format client) are left out of the body, since OpenAI caches by itself and
+    strict servers refuse unknown fields; true sends them (an upstream that understands
+    them, such as a gateway in front of Anthropic models). Signed thinking and the
+    ``thinking`` parameter never go (see :mod:`anthropic_fields`).
     """
 
     def __init__(
@@ -124,10 +122,8 @@ class OpenAIProvider:
         max_connections: int = 100,
         stream_usage: bool = True,
         transport: Transport = "auto",
-        keep_cache_control: bool = False,
     ) -> None:
         self.name = name
-        self.keep_cache_control = keep_cache_control
         self.config = config
         self.stream_usage = stream_usage
         self.transport = transport
@@ -226,23 +222,26 @@ class OpenAIProvider:
     def _body_dict(request: Request, model_id: str, **extra: Any) -> dict[str, Any]:
         """The request body: model, messages (unchanged: OpenAI format is the request
         format), then every pass-through parameter."""
-        body: dict[str, Any] = {"model": model_id, "messages": request.messages}
+        body: dict[str, Any] = {"model": model_id, "messages": tool_images_out(request.messages)}
         for k, v in request.params.items():
-            if k not in _OWNED and k not in _ANTHROPIC_PARAMS:
+            if k not in _OWNED and k not in ANTHROPIC_PARAMS:
                 body[k] = v
         body.update(extra)
         return body
 
-    def _body(self, request: Request, model_id: str, **extra: Any) -> bytes:
-        data = json_bytes(self._body_dict(request, model_id, **extra))
-        if b'"cache_control"' in data or b'"thinking_blocks"' in data:  # keys, not text
-            data = json_bytes(self._without_anthropic(self._body_dict(request, model_id, **extra)))
-        return data
+    @staticmethod
+    def _keeps_marks(spec: ModelConfig) -> bool:
+        return bool(spec.options.get("keep_cache_control", False))
 
-    def _without_anthropic(self, body: dict[str, Any]) -> Any:
-        """The body without what only Anthropic models take (see ``keep_cache_control``)."""
-        keep = {"cache_control"} if self.keep_cache_control else set()
-        return without_fields(body, ANTHROPIC_FIELDS - keep)
+    def _body(self, request: Request, spec: ModelConfig, model_id: str, **extra: Any) -> bytes:
+        data = json_bytes(self._body_dict(request, model_id, **extra))
+        if b'"cache_control"' in data or b'"thinking_blocks"' in data:  # maybe keys, not text
+            body = for_openai(
+                self._body_dict(request, model_id, **extra),
+                keep_cache_control=self._keeps_marks(spec),
+            )
+            data = json_bytes(body)
+        return data
 
     # -- batches (the job queue's batch entries) ------------------------------------------
 
@@ -250,8 +249,11 @@ class OpenAIProvider:
         import openai
 
         spec = self._spec(model)
-        bodies = [(cid, self._body_dict(r, spec.model_id)) for cid, r in items]
-        bodies = [(cid, self._without_anthropic(body)) for cid, body in bodies]
+        keep = self._keeps_marks(spec)
+        bodies = [
+            (cid, for_openai(self._body_dict(r, spec.model_id), keep_cache_control=keep))
+            for cid, r in items
+        ]
         try:
             return await submit_openai_batch(self._client(spec), bodies, timeout=spec.timeout_s)
         except openai.OpenAIError as exc:
@@ -287,7 +289,7 @@ class OpenAIProvider:
             response = await target.client.post(
                 target.url,
                 cast_to=httpx2.Response,
-                content=self._body(request, target.model_id),
+                content=self._body(request, spec, target.model_id),
                 options=target.options,
             )
             raw = json_loads(response.content)
@@ -316,7 +318,7 @@ class OpenAIProvider:
                 await target.client.post(
                     target.url,
                     cast_to=httpx2.Response,
-                    content=self._body(request, target.model_id, **extra),
+                    content=self._body(request, spec, target.model_id, **extra),
                     options=target.options,
                     stream=_STREAM,  # the raw response, body unread (cast_to decides)
                 ),

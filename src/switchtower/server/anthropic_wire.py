@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
+from switchtower.providers.anthropic_fields import check_cache_control
 from switchtower.providers.common import json_bytes, usage_from_openai
 from switchtower.server.hints import Hints
 from switchtower.server.openai_wire import ChatCall, build_request, check_deferrable
@@ -83,14 +84,7 @@ def _cache_mark(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     mark = block.get("cache_control")
     if mark is None:
         return {}
-    if (
-        not isinstance(mark, Mapping)
-        or mark.get("type") != "ephemeral"
-        or not set(mark) <= {"type", "ttl"}
-        or mark.get("ttl", "5m") not in ("5m", "1h")
-    ):
-        raise _bad(f"{where}.cache_control", "must be {'type': 'ephemeral'} with ttl '5m' or '1h'")
-    return {"cache_control": dict(mark)}
+    return {"cache_control": check_cache_control(mark, f"{where}.cache_control")}
 
 
 def _text_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
@@ -128,6 +122,40 @@ def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}, **_cache_mark(block, where)}
 
 
+def _tool_message(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A ``tool_result`` block -> a ``tool`` message: its text (an error marked as such),
+    its images as ``image_url`` parts, and the prompt-cache marks of the block (on the
+    message) and of its inner blocks (on their parts)."""
+    result = block.get("content", "")
+    parts: list[dict[str, Any]] = []
+    if isinstance(result, list):
+        for i, inner in enumerate(result):
+            iw = f"{where}.content[{i}]"
+            kind = inner.get("type") if isinstance(inner, Mapping) else None
+            if kind == "image":
+                parts.append(_image_part(inner, iw))
+            elif kind == "text":
+                parts.append(
+                    {"type": "text", "text": _text_of([inner], iw), **_cache_mark(inner, iw)}
+                )
+            else:
+                raise _bad(f"{iw}.type", "a tool result holds text and image blocks")
+    else:
+        parts.append({"type": "text", "text": _text_of(result, f"{where}.content")})
+    if block.get("is_error"):  # said in words: OpenAI's tool messages have no flag
+        if parts and parts[0]["type"] == "text":
+            parts[0] = {**parts[0], "text": f"[tool error] {parts[0]['text']}"}
+        else:
+            parts.insert(0, {"type": "text", "text": "[tool error]"})
+    plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
+    return {
+        "role": "tool",
+        "tool_call_id": str(block.get("tool_use_id", "")),
+        "content": "\n".join(p["text"] for p in parts) if plain else parts,
+        **_cache_mark(block, where),
+    }
+
+
 def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
     """One Anthropic message -> one or more OpenAI messages."""
     if isinstance(content, str):
@@ -148,23 +176,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "image" and role == "user":
             parts.append(_image_part(block, bw))
         elif kind == "tool_result" and role == "user":
-            result = block.get("content", "")
-            text = _text_of(
-                [b for b in result if b.get("type") == "text"]
-                if isinstance(result, list)
-                else result,
-                f"{bw}.content",
-            )
-            if block.get("is_error"):
-                text = f"[tool error] {text}"
-            mark = _cache_mark(block, bw)
-            tool_messages.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": str(block.get("tool_use_id", "")),
-                    "content": [{"type": "text", "text": text, **mark}] if mark else text,
-                }
-            )
+            tool_messages.append(_tool_message(block, bw))
         elif kind == "tool_use" and role == "assistant":
             if not isinstance(block.get("name"), str):
                 raise _bad(f"{bw}.name", "must be a string")
@@ -284,12 +296,16 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
         params["tools"] = _tools(body["tools"])
     if body.get("tool_choice") is not None:
         _tool_choice(body["tool_choice"], params)
+    _thinking(body, params)
+    return params
+
+
+def _thinking(body: Mapping[str, Any], params: dict[str, Any]) -> None:
     thinking = body.get("thinking")
     if thinking is not None:
         if not isinstance(thinking, Mapping) or not isinstance(thinking.get("type"), str):
             raise _bad("thinking", "must be an object with a string 'type'")
         params["thinking"] = dict(thinking)  # an Anthropic model's; others leave it out
-    return params
 
 
 def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> ChatCall:
@@ -327,6 +343,7 @@ def parse_count_tokens(body: Any) -> tuple[str, Request]:
         params["tools"] = _tools(body["tools"])
     if body.get("tool_choice") is not None:
         _tool_choice(body["tool_choice"], params)
+    _thinking(body, params)
     return body["model"], Request(messages=_messages(body), params=params)
 
 
@@ -358,15 +375,22 @@ def _parse_arguments(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _usage(usage: Usage) -> dict[str, int]:
+def _usage(usage: Usage) -> dict[str, Any]:
     """Anthropic's usage: ``input_tokens`` leaves out the prompt-cache reads and writes,
-    which have their own counts."""
-    return {
+    which have their own counts (writes split by how long they last)."""
+    out: dict[str, Any] = {
         "input_tokens": usage.uncached_input_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
         "output_tokens": usage.output_tokens,
     }
+    if usage.cache_write_tokens:
+        hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+        out["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens - hour,
+            "ephemeral_1h_input_tokens": hour,
+        }
+    return out
 
 
 def message_body(completion: Completion, trace_id: str) -> dict[str, Any]:

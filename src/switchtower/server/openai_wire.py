@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
+from switchtower.providers.anthropic_fields import check_cache_control
 from switchtower.providers.common import json_bytes
 from switchtower.server.hints import Hints
 from switchtower.types import Completion, Request
@@ -75,6 +76,8 @@ def _tools(v: Any) -> str | None:
             not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str)
         ):
             return f"[{i}].function must be an object with a string 'name'"
+        if "cache_control" in tool:  # a prompt-cache breakpoint, for Anthropic models
+            check_cache_control(tool["cache_control"], f"tools[{i}].cache_control")
     return None
 
 
@@ -171,6 +174,12 @@ def check_messages(messages: Any) -> tuple[Mapping[str, Any], ...]:
                         f"{where}.content[{j}] must be an object with a string 'type'",
                         field=f"{where}.content[{j}]",
                     )
+                if "cache_control" in part:
+                    check_cache_control(
+                        part["cache_control"], f"{where}.content[{j}].cache_control"
+                    )
+        if "cache_control" in m:
+            check_cache_control(m["cache_control"], f"{where}.cache_control")
     return tuple(messages)
 
 

@@ -89,6 +89,7 @@ def trace_row(trace: Trace) -> dict[str, Any]:
         "output_tokens": int(trace.usage.output_tokens),
         "cache_read_tokens": int(trace.usage.cache_read_tokens),
         "cache_write_tokens": int(trace.usage.cache_write_tokens),
+        "cache_write_1h_tokens": int(trace.usage.cache_write_1h_tokens),
         "cost_usd": _num(trace.cost_usd, "cost_usd"),
         "counterfactual_cost_usd": _num(trace.counterfactual_cost_usd, "counterfactual"),
         "latency_ms": _num(trace.latency_ms, "latency_ms"),
@@ -181,6 +182,7 @@ def trace_from_row(
             row.output_tokens,
             row.cache_read_tokens or 0,
             row.cache_write_tokens or 0,
+            row.cache_write_1h_tokens or 0,
         ),
         cost_usd=row.cost_usd,
         counterfactual_cost_usd=row.counterfactual_cost_usd,
@@ -199,6 +201,7 @@ def _usage(u: Usage) -> dict[str, int]:
     if u.cache_read_tokens or u.cache_write_tokens:
         out["cache_read_tokens"] = u.cache_read_tokens
         out["cache_write_tokens"] = u.cache_write_tokens
+        out["cache_write_1h_tokens"] = u.cache_write_1h_tokens
     return out
 
 
@@ -274,6 +277,7 @@ def _usage_from(d: Mapping[str, Any] | None) -> Usage:
         int(d.get("output_tokens", 0)),
         int(d.get("cache_read_tokens", 0)),
         int(d.get("cache_write_tokens", 0)),
+        int(d.get("cache_write_1h_tokens", 0)),
     )
 
 

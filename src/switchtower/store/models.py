@@ -68,6 +68,8 @@ class TraceRow(Base):
     #: of input_tokens, read from / written to the provider's prompt cache
     cache_read_tokens: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     cache_write_tokens: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    #: of cache_write_tokens, written for an hour (Anthropic's dearer writes)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     cost_usd: Mapped[float] = mapped_column(sa.Double)
     counterfactual_cost_usd: Mapped[float] = mapped_column(sa.Double)
     latency_ms: Mapped[float] = mapped_column(sa.Double)

@@ -86,6 +86,7 @@ class ModelPrice:
     output_per_mtok: float
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
+    cache_write_1h_per_mtok: float | None = None
 
     def usage_cost(self, usage: Usage) -> float:
         return usage.priced(
@@ -93,6 +94,7 @@ class ModelPrice:
             self.output_per_mtok,
             self.cache_read_per_mtok,
             self.cache_write_per_mtok,
+            self.cache_write_1h_per_mtok,
         )
 
 
@@ -115,6 +117,7 @@ def counterfactual_price(
         best.output_per_mtok,
         best.cache_read_per_mtok,
         best.cache_write_per_mtok,
+        best.cache_write_1h_per_mtok,
     )
 
 

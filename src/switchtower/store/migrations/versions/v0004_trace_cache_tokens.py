@@ -18,7 +18,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COLUMNS = ("cache_read_tokens", "cache_write_tokens")
+_COLUMNS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens")
 
 
 def upgrade() -> None:
