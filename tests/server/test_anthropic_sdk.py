@@ -3,9 +3,12 @@ streamed, tool use (both directions), routing headers and Anthropic-style errors
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
 
+from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
 from fakes.tools import WEATHER_PARAMETERS
 from server.harness import LiveGateway
@@ -155,3 +158,19 @@ def test_which_stop_sequence_ended_the_answer_comes_back(gateway: LiveGateway) -
     assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "END")
     plain = c.messages.create(**{**ask, "stop_sequences": ["NOPE"]})  # type: ignore[call-overload]
     assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)
+
+
+def test_metadata_user_id_reaches_the_model(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    """Claude Code sends ``metadata.user_id`` with every request; the routing hints in
+    the same object stay the gateway's."""
+    c = client(gateway)
+    metadata: Any = {"user_id": "user-7f3a", "deadline": "interactive"}
+    ask: Any = {"max_tokens": 16, "metadata": metadata,
+                "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    c.messages.create(model="fake-claude", **ask)
+    assert fake_anthropic.requests[-1]["metadata"] == {"user_id": "user-7f3a"}
+    c.messages.create(model="fake-local", **ask)
+    assert fake_openai.requests[-1]["user"] == "user-7f3a"
+    assert "metadata" not in fake_openai.requests[-1]

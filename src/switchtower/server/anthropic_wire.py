@@ -321,6 +321,9 @@ def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) ->
     messages = _messages(body)
     params = _params(body)
     hints = hints_of(body)
+    metadata = body.get("metadata")
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("user_id"), str):
+        params["user"] = metadata["user_id"]  # an Anthropic model gets it back as such
     check_deferrable(bool(stream), hints)
     return ChatCall(build_request(messages, hints, params), bool(stream), True, hints.webhook)
 
