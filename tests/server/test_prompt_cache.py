@@ -296,7 +296,7 @@ def test_tool_result_images_reach_claude_and_move_to_a_user_turn_elsewhere(
     c.messages.create(model="fake-frontier-0", max_tokens=16, messages=messages)
     sent = fake_openai.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
-    assert sent[2]["content"] == [{"type": "text", "text": "here"}]
+    assert sent[2]["content"] == "here"
     assert sent[3]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
@@ -356,3 +356,30 @@ def test_a_model_option_keeps_the_marks_for_an_upstream_that_takes_them(
     sent = fake_openai.requests[-1]
     assert sent["messages"][0]["content"][0]["cache_control"] == EPHEMERAL
     assert sent["tools"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+
+
+def test_image_only_tool_results_keep_a_text_and_join_the_next_user_turn(
+    gateway: LiveGateway, fake_openai: FakeOpenAI
+) -> None:
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    messages: Any = [
+        {"role": "user", "content": "screenshots please"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "lookup", "input": {}},
+            {"type": "tool_use", "id": "t2", "name": "lookup", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "image", "source": image}]},
+            {"type": "tool_result", "tool_use_id": "t2", "is_error": True, "content": [
+                {"type": "text", "text": "partial"}, {"type": "image", "source": image}]},
+            {"type": "text", "text": "compare them"}]},
+    ]  # fmt: skip
+    claude(gateway).messages.create(model="fake-frontier-0", max_tokens=16, messages=messages)
+    sent = fake_openai.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool", "user"]
+    assert isinstance(sent[2]["content"], str)
+    assert sent[2]["content"]  # never an empty tool message
+    assert sent[3]["content"] == "[tool error] partial"
+    last = sent[4]["content"]
+    assert [p["type"] for p in last] == ["text", "image_url", "image_url", "text"]
+    assert last[-1]["text"] == "compare them"

@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 import anthropic
+import httpx
+import openai
 import pytest
 
 from fakes.anthropic_upstream import FakeAnthropic
@@ -123,3 +125,98 @@ def test_a_thinking_block_without_its_signature_is_a_400(gateway: LiveGateway) -
     with pytest.raises(anthropic.BadRequestError) as bad:
         client(gateway).messages.create(**ask(messages=history))
     assert "messages[1].content[0].signature" in bad.value.message
+
+
+@pytest.mark.parametrize(
+    ("thinking", "field"),
+    [({"type": "bogus"}, "thinking.type"),
+     ({"type": "enabled"}, "thinking.budget_tokens"),
+     ({"type": "enabled", "budget_tokens": "x"}, "thinking.budget_tokens"),
+     ({"type": "enabled", "budget_tokens": 512}, "thinking.budget_tokens"),
+     ({"type": "enabled", "budget_tokens": 4096}, "thinking.budget_tokens"),  # >= max_tokens
+     ("on", "thinking")],
+)  # fmt: skip
+def test_bad_thinking_is_a_400_naming_the_field(
+    gateway: LiveGateway, thinking: Any, field: str
+) -> None:
+    """Checked before routing: a value Claude would refuse must not quietly fall back to
+    a model that ignores it."""
+    for model in ("fake-claude", "auto", "fake-local"):
+        with pytest.raises(anthropic.BadRequestError) as bad:
+            client(gateway).messages.create(**ask(model=model, thinking=thinking))
+        assert field in bad.value.message
+    if isinstance(thinking, dict) and thinking.get("budget_tokens") == 4096:
+        return  # count_tokens has no max_tokens to compare the budget with
+    body = {"model": "auto", "thinking": thinking, "messages": [{"role": "user", "content": "x"}]}
+    answer = httpx.post(f"{gateway.url}/v1/messages/count_tokens", json=body, timeout=10)
+    assert answer.status_code == 400
+    assert field in answer.json()["error"]["message"]
+
+
+def test_a_turn_cut_off_while_thinking_is_kept(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    thought = "still weighing the options"
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": thought, "signature": sign(thought)}]},
+        {"role": "user", "content": "again"},
+    ]  # fmt: skip
+    c = client(gateway)
+    c.messages.create(**ask(messages=history, tools=[]))
+    sent = fake_anthropic.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[1]["content"][0]["signature"] == sign(thought)
+    c.messages.create(**ask(model="fake-local", messages=history, tools=[]))
+    assert [m["role"] for m in fake_openai.requests[-1]["messages"]] == ["user", "user"]
+
+
+def test_a_tool_turn_another_model_answered_goes_to_claude_without_thinking(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    """On auto, a conversation can move from a local model to Claude mid-task: the
+    local model's tool turn has no signed thinking, which cannot be made up, so that
+    call goes without thinking instead of being refused."""
+    history: Any = [
+        {"role": "user", "content": "read it"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}]},
+    ]  # fmt: skip
+    answer = client(gateway).messages.create(**ask(messages=history))
+    assert answer.stop_reason in ("end_turn", "tool_use")
+    assert "thinking" not in fake_anthropic.requests[-1]
+    assert answer.content[0].type != "thinking"
+
+
+def test_chat_clients_can_ask_claude_to_think_and_give_the_blocks_back(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    chat = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
+    first = chat.chat.completions.create(
+        model="fake-claude",
+        messages=[{"role": "user", "content": "plan the migration"}],
+        extra_body={"thinking": THINKING},
+        max_tokens=2048,
+    )
+    message = first.choices[0].message
+    extra: Any = message.model_extra
+    assert extra["reasoning_content"].startswith("the question has")
+    blocks = extra["thinking_blocks"]
+    assert blocks[0]["signature"] == sign(blocks[0]["thinking"])
+    history: Any = [
+        {"role": "user", "content": "plan the migration"},
+        {"role": "assistant", "content": message.content, "thinking_blocks": blocks},
+        {"role": "user", "content": "go on"},
+    ]
+    chat.chat.completions.create(model="fake-claude", messages=history, max_tokens=2048,
+                                 extra_body={"thinking": THINKING})  # fmt: skip
+    assert fake_anthropic.requests[-1]["messages"][1]["content"][0] == blocks[0]
+    with pytest.raises(openai.BadRequestError) as bad:
+        chat.chat.completions.create(
+            model="fake-claude",
+            messages=[{**history[1], "thinking_blocks": 5}, history[2]],
+        )
+    assert bad.value.body["param"] == "messages[0].thinking_blocks"  # type: ignore[index]

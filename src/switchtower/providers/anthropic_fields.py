@@ -16,7 +16,16 @@ from typing import Any
 
 from switchtower.errors import InvalidRequestError
 
-__all__ = ["ANTHROPIC_PARAMS", "check_cache_control", "for_openai", "tool_images_out"]
+__all__ = [
+    "ANTHROPIC_PARAMS",
+    "check_cache_control",
+    "check_thinking",
+    "check_thinking_block",
+    "check_thinking_blocks",
+    "for_openai",
+    "thinking_turn_ok",
+    "tool_images_out",
+]
 
 #: request parameters only an Anthropic model takes
 ANTHROPIC_PARAMS = frozenset({"thinking"})
@@ -36,6 +45,76 @@ def check_cache_control(mark: object, where: str) -> dict[str, Any]:
             f"{where}: must be {{'type': 'ephemeral'}} with ttl '5m' or '1h'", field=where
         )
     return dict(mark)
+
+
+#: Anthropic's least thinking budget
+MIN_THINKING_BUDGET = 1024
+
+
+def check_thinking(thinking: object, max_tokens: int | None) -> dict[str, Any]:
+    """The ``thinking`` parameter as the API takes it, else a 400 naming the field:
+    ``enabled`` with an integer ``budget_tokens`` of at least 1024 (and below
+    ``max_tokens`` when given), ``adaptive`` or ``disabled``. Other keys pass (newer
+    API fields): the model refuses what it does not know."""
+    if not isinstance(thinking, Mapping):
+        raise InvalidRequestError("thinking: must be an object", field="thinking")
+    kind = thinking.get("type")
+    if kind not in ("enabled", "adaptive", "disabled"):
+        raise InvalidRequestError(
+            "thinking.type: must be enabled, adaptive or disabled", field="thinking.type"
+        )
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
+            raise InvalidRequestError(
+                f"thinking.budget_tokens: must be an integer >= {MIN_THINKING_BUDGET}",
+                field="thinking.budget_tokens",
+            )
+        if max_tokens is not None and budget >= max_tokens:
+            raise InvalidRequestError(
+                "thinking.budget_tokens: must be less than max_tokens",
+                field="thinking.budget_tokens",
+            )
+    return dict(thinking)
+
+
+def check_thinking_block(block: object, where: str) -> dict[str, Any]:
+    """An earlier answer's signed thinking, kept verbatim (Anthropic wants it back
+    before a tool result when thinking is on): a ``thinking`` block with its text and
+    signature, or a ``redacted_thinking`` block with its data; else a 400 naming it."""
+    kind = block.get("type") if isinstance(block, Mapping) else None
+    need = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}.get(
+        kind if isinstance(kind, str) else ""
+    )
+    if need is None or not isinstance(block, Mapping):
+        raise InvalidRequestError(
+            f"{where}.type: must be thinking or redacted_thinking", field=f"{where}.type"
+        )
+    for name in need:
+        if not isinstance(block.get(name), str):
+            raise InvalidRequestError(f"{where}.{name}: must be a string", field=f"{where}.{name}")
+    return {"type": kind, **{name: block[name] for name in need}}
+
+
+def check_thinking_blocks(blocks: object, where: str) -> list[dict[str, Any]]:
+    """A list of :func:`check_thinking_block` blocks (``thinking_blocks`` on an
+    OpenAI-format assistant message)."""
+    if not isinstance(blocks, list):
+        raise InvalidRequestError(f"{where}: must be an array", field=where)
+    return [check_thinking_block(b, f"{where}[{i}]") for i, b in enumerate(blocks)]
+
+
+def thinking_turn_ok(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an Anthropic request may turn thinking on: its final assistant turn, if
+    it used a tool, starts with (signed) thinking. A turn another model answered has
+    none, and thinking cannot be made up, so such a request goes without it."""
+    last = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
+    blocks = last.get("content") if last is not None else None
+    if not isinstance(blocks, list) or not blocks:
+        return True
+    used_tool = any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in blocks)
+    first = blocks[0].get("type") if isinstance(blocks[0], Mapping) else None
+    return not used_tool or first in ("thinking", "redacted_thinking")
 
 
 def _unmarked(item: Any) -> Any:
@@ -65,6 +144,18 @@ def _message(m: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
+def _only_thinking(m: object) -> bool:
+    """An assistant turn that held nothing but thinking (an answer cut off while
+    thinking): nothing of it is left for other models."""
+    return (
+        isinstance(m, Mapping)
+        and m.get("role") == "assistant"
+        and bool(m.get("thinking_blocks"))
+        and not m.get("content")
+        and not m.get("tool_calls")
+    )
+
+
 def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> dict[str, Any]:
     """``body`` for an OpenAI-compatible upstream: no signed thinking, and no cache marks
     unless ``keep_cache_control`` (an upstream that passes them on to Anthropic)."""
@@ -77,9 +168,10 @@ def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> 
                 if isinstance(m, Mapping)
                 else m
                 for m in messages
+                if not _only_thinking(m)
             ]
         else:
-            out["messages"] = [_message(m) for m in messages]
+            out["messages"] = [_message(m) for m in messages if not _only_thinking(m)]
     if not keep_cache_control and isinstance(out.get("tools"), list):
         out["tools"] = [_unmarked(t) for t in out["tools"]]
     return out
@@ -87,8 +179,9 @@ def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> 
 
 def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """``messages`` as OpenAI-compatible servers take them: images in a tool result (an
-    Anthropic ``tool_result`` may hold screenshots) move into a user message right after
-    that run of tool messages, since only user turns may hold images there."""
+    Anthropic ``tool_result`` may hold screenshots) move to the user turn right after
+    that run of tool messages (a new one when none follows), since only user turns may
+    hold images there; the tool message keeps its text as a string."""
     if not any(m.get("role") == "tool" and isinstance(m.get("content"), list) for m in messages):
         return messages
     out: list[Mapping[str, Any]] = []
@@ -97,22 +190,30 @@ def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[s
         content = m.get("content")
         if m.get("role") == "tool" and isinstance(content, list):
             images = [p for p in content if _is_image(p)]
-            out.append({**m, "content": [p for p in content if not _is_image(p)]} if images else m)
+            texts = [str(p.get("text", "")) for p in content if not _is_image(p)]
+            text = "\n".join(t for t in texts if t) or "(the tool returned images: below)"
+            out.append({**m, "content": text} if images else m)
             held += images
             continue
         if held:
-            out.append(_images_message(held))
+            out.append(_with_images(m if m.get("role") == "user" else None, held))
             held = []
+            if m.get("role") == "user":
+                continue
         out.append(m)
     if held:
-        out.append(_images_message(held))
+        out.append(_with_images(None, held))
     return out
+
+
+def _with_images(user: Mapping[str, Any] | None, images: list[Any]) -> Mapping[str, Any]:
+    note = {"type": "text", "text": "(the images the tool results above returned)"}
+    if user is None:
+        return {"role": "user", "content": [note, *images]}
+    content = user.get("content")
+    parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or ())
+    return {**user, "content": [note, *images, *parts]}
 
 
 def _is_image(part: object) -> bool:
     return isinstance(part, Mapping) and part.get("type") == "image_url"
-
-
-def _images_message(images: list[Any]) -> dict[str, Any]:
-    note = {"type": "text", "text": "(the images the tool results above returned)"}
-    return {"role": "user", "content": [note, *images]}

@@ -23,6 +23,7 @@ from switchtower.errors import (
     UpstreamRejectedError,
     UpstreamServerError,
 )
+from switchtower.providers.anthropic_fields import thinking_turn_ok
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -184,7 +185,12 @@ def _messages(
         elif role == "tool":
             add("user", [_tool_result(m)])
         elif role == "assistant":
-            thinking = [dict(b) for b in m.get("thinking_blocks") or () if isinstance(b, Mapping)]
+            given = m.get("thinking_blocks")
+            thinking = (
+                [dict(b) for b in given if isinstance(b, Mapping)]
+                if isinstance(given, list)
+                else []
+            )
             add(
                 "assistant",
                 thinking
@@ -267,7 +273,9 @@ def to_anthropic(
         kwargs["service_tier"] = "auto"
     if isinstance(params.get("user"), str):
         kwargs["metadata"] = {"user_id": params["user"]}
-    if isinstance(params.get("thinking"), Mapping):  # from /v1/messages: Anthropic's own
+    if isinstance(params.get("thinking"), Mapping) and thinking_turn_ok(msgs):
+        # from /v1/messages: Anthropic's own (left out when the tool turn it would need
+        # to continue was another model's, whose thinking cannot be made up)
         kwargs["thinking"] = dict(params["thinking"])
     tools = _tools(params.get("tools"))
     schema = _json_schema(params.get("response_format"), refuse)

@@ -16,7 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
-from switchtower.providers.anthropic_fields import check_cache_control
+from switchtower.providers.anthropic_fields import (
+    check_cache_control,
+    check_thinking,
+    check_thinking_block,
+)
 from switchtower.providers.common import json_bytes, usage_from_openai
 from switchtower.server.hints import Hints
 from switchtower.server.openai_wire import ChatCall, build_request, check_deferrable
@@ -101,16 +105,6 @@ def _text_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
     ]
 
 
-def _thinking_block(block: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """An earlier answer's (signed) thinking, kept verbatim: Anthropic wants it back
-    before a tool result when thinking is on."""
-    need = ("thinking", "signature") if block.get("type") == "thinking" else ("data",)
-    for name in need:
-        if not isinstance(block.get(name), str):
-            raise _bad(f"{where}.{name}", "must be a string")
-    return {"type": block["type"], **{name: block[name] for name in need}}
-
-
 def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     source = block.get("source")
     if isinstance(source, Mapping) and source.get("type") == "base64":
@@ -192,7 +186,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
                 }
             )
         elif kind in ("thinking", "redacted_thinking") and role == "assistant":
-            thinking.append(_thinking_block(block, bw))
+            thinking.append(check_thinking_block(block, bw))
         else:
             raise _bad(f"{bw}.type", f"content block {kind!r} is not supported in a {role} turn")
     out = list(tool_messages)
@@ -204,7 +198,7 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
             msg["tool_calls"] = tool_calls
         if thinking:  # given back verbatim to Anthropic (signed), left out for the rest
             msg["thinking_blocks"] = thinking
-        if text or tool_calls:
+        if text or tool_calls or thinking:  # a turn cut off while thinking is one too
             out.append(msg)
     elif parts:
         out.append({"role": "user", "content": parts})
@@ -301,11 +295,9 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _thinking(body: Mapping[str, Any], params: dict[str, Any]) -> None:
-    thinking = body.get("thinking")
-    if thinking is not None:
-        if not isinstance(thinking, Mapping) or not isinstance(thinking.get("type"), str):
-            raise _bad("thinking", "must be an object with a string 'type'")
-        params["thinking"] = dict(thinking)  # an Anthropic model's; others leave it out
+    """``thinking``, checked: an Anthropic model's parameter, others leave it out."""
+    if body.get("thinking") is not None:
+        params["thinking"] = check_thinking(body["thinking"], params.get("max_tokens"))
 
 
 def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> ChatCall:

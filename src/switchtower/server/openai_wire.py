@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
-from switchtower.providers.anthropic_fields import check_cache_control
+from switchtower.providers.anthropic_fields import (
+    check_cache_control,
+    check_thinking,
+    check_thinking_blocks,
+)
 from switchtower.providers.common import json_bytes
 from switchtower.server.hints import Hints
 from switchtower.types import Completion, Request
@@ -87,6 +91,11 @@ def _tool_choice(v: Any) -> str | None:
     return "must be a string or an object"
 
 
+def _thinking(v: Any) -> str | None:
+    check_thinking(v, None)  # Anthropic's extended thinking; other models leave it out
+    return None
+
+
 def _response_format(v: Any) -> str | None:
     if isinstance(v, Mapping) and isinstance(v.get("type"), str):
         return None
@@ -113,6 +122,7 @@ PARAM_CHECKS: Mapping[str, Callable[[Any], str | None]] = {
     "logprobs": _typed(bool, what="a boolean"),
     "top_logprobs": _integer(0),
     "reasoning_effort": _typed(str, what="a string"),
+    "thinking": _thinking,
     # the rest of what the official SDK's create() sends (a test keeps this list equal
     # to the installed SDK's): passed on as given, the upstream checks the values
     "audio": _typed(dict, what="an object"),
@@ -180,6 +190,8 @@ def check_messages(messages: Any) -> tuple[Mapping[str, Any], ...]:
                     )
         if "cache_control" in m:
             check_cache_control(m["cache_control"], f"{where}.cache_control")
+        if "thinking_blocks" in m:  # an Anthropic answer's signed thinking, given back
+            check_thinking_blocks(m["thinking_blocks"], f"{where}.thinking_blocks")
     return tuple(messages)
 
 

@@ -229,6 +229,10 @@ def _schemas(models: list[str]) -> dict[str, Any]:
         "verbosity": {"type": "string"},
         "web_search_options": {"type": "object"},
         "top_k": {"type": "integer", "minimum": 0},
+        "thinking": {
+            "type": "object",
+            "description": "Anthropic's extended thinking, for Anthropic models only.",
+        },
     }
     return {
         "ChatCompletionRequest": {

@@ -20,6 +20,20 @@ _CACHE_CONTROL = {
 }
 _BLOCK = {
     "type": "object",
+    "description": "A content block: text, image, tool_use, tool_result, thinking or "
+    "redacted_thinking, as the Anthropic Messages API defines them.",
+    "required": ["type"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": ["text", "image", "tool_use", "tool_result", "thinking", "redacted_thinking"],
+        },
+        "text": {"type": "string"},
+        "cache_control": _CACHE_CONTROL,
+    },
+}
+_TEXT_BLOCK = {
+    "type": "object",
     "required": ["type", "text"],
     "properties": {
         "type": {"type": "string", "enum": ["text"]},
@@ -40,10 +54,18 @@ _PROMPT: dict[str, Any] = {
             },
         },
     },
-    "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": _BLOCK}]},
+    "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT_BLOCK}]},
     "tools": {"type": "array", "items": {"type": "object"}},
     "tool_choice": {"type": "object"},
-    "thinking": {"type": "object", "description": "Accepted; not passed on."},
+    "thinking": {
+        "type": "object",
+        "description": "Extended thinking, passed to Anthropic models (others leave it out).",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": ["enabled", "adaptive", "disabled"]},
+            "budget_tokens": {"type": "integer", "minimum": 1024},
+        },
+    },
 }
 
 
