@@ -91,3 +91,28 @@ def test_unavailable_reasons(tmp_path) -> None:  # type: ignore[no-untyped-def]
     missing = SPEC.model_copy(update={"options": {"model_path": str(tmp_path / "none.gguf")}})
     assert provider.unavailable_reason(missing) == f"model file not found: {tmp_path / 'none.gguf'}"
     assert "batch" in (provider.unavailable_reason(SPEC.model_copy(update={"batch": True})) or "")
+
+
+def test_anthropic_only_fields_never_reach_llamacpp() -> None:
+    """Signed thinking and cache marks are an Anthropic model's; a turn that held only
+    thinking leaves nothing for llama.cpp (whose templates take string contents)."""
+    from switchtower.providers.llamacpp import for_llamacpp
+
+    mark = {"type": "ephemeral"}
+    thought = {"type": "thinking", "thinking": "hmm", "signature": "s"}
+    request = Request(
+        messages=(
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "rules", "cache_control": mark}],
+            },
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": None, "thinking_blocks": [thought]},
+            {"role": "assistant", "content": "ok", "thinking_blocks": [thought]},
+            {"role": "user", "content": "again"},
+        )
+    )
+    sent = for_llamacpp("smol", request).messages
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[0]["content"] == "rules"
+    assert all("thinking_blocks" not in m and "cache_control" not in m for m in sent)

@@ -38,6 +38,7 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamRejectedError, UpstreamServerError, UpstreamUnavailableError
 from switchtower.protocols import ModelInfo
+from switchtower.providers.anthropic_fields import for_openai
 from switchtower.providers.common import completion_from_openai, usage_chunk
 from switchtower.providers.openai_compat import OpenAIProvider
 from switchtower.tokens import estimate_message_tokens
@@ -192,6 +193,10 @@ def for_llamacpp(model: str, request: Request) -> Request:
         raise UpstreamRejectedError(
             f"{model}: llama.cpp answers one choice (n={n})", model=model, status=400
         )
+    if any("thinking_blocks" in m or "cache_control" in m for m in request.messages):
+        # what only Anthropic models take (signed thinking, turns that held only it)
+        cleaned = for_openai({"messages": request.messages})["messages"]
+        request = dataclasses.replace(request, messages=tuple(cleaned))
     if not any(isinstance(m.get("content"), list) for m in request.messages):
         return request
     messages: list[Mapping[str, Any]] = []
