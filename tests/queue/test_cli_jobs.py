@@ -4,6 +4,7 @@ sends and polls its batch at the fake OpenAI Batch API, `jobs` shows the answer.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from click.testing import CliRunner
 
 from fakes.openai_upstream import FakeOpenAI
 from switchtower.cli import cli
+
+POLL_S = 0.5
 
 
 def write_config(tmp_path: Path, fake: FakeOpenAI) -> str:
@@ -30,7 +33,9 @@ def write_config(tmp_path: Path, fake: FakeOpenAI) -> str:
             "realtime": {"models": [
                 {"name": "fake-frontier", "provider": "openai", "model": "fake-big", **priced}]},
         },
-        "queue": {"linger_s": 0, "poll_s": 0.01, "rescue_margin_s": 0},
+        # polls are due POLL_S after a submit: long enough that a slow pass does not
+        # submit and poll at once, short enough to wait out between passes
+        "queue": {"linger_s": 0, "poll_s": POLL_S, "rescue_margin_s": 0},
         "retry": {"max_attempts": 1, "base_delay_s": 0.0},
         "storage": {"url": f"sqlite:///{tmp_path / 'st.db'}"},
     }  # fmt: skip
@@ -64,6 +69,7 @@ def test_run_async_then_worker_then_jobs(
         tick = runner.invoke(cli, ["worker", "--once", "--config", cfg])
         assert tick.exit_code == 0, tick.output
         passes.append(tick.output.strip())
+        time.sleep(POLL_S)  # the next poll is due
     assert passes[0] == "worker pass: batches submitted 1, jobs submitted 1"
     assert "completed 1" in passes[1]
     assert passes[2] == "worker pass: nothing to do"
