@@ -95,14 +95,14 @@ def resolve_cache_price(
     write is Anthropic's 2x input unless configured; elsewhere, the write price."""
     anthropic = spec.provider == "anthropic"
     ratios = (1.0, ANTHROPIC_WRITE if anthropic else 1.0)
-    if not _is_local(spec):
+    given = (spec.cache_read_per_mtok, spec.cache_write_per_mtok, spec.cache_write_1h_per_mtok)
+    if not _is_local(spec) and None in given:
         found = library_cache_price(spec)
         if found is not None and found[0] > 0:
             ratios = (found[1] / found[0], found[2] / found[0])
     read, write = input_price * ratios[0], input_price * ratios[1]
     write_1h = input_price * ANTHROPIC_WRITE_1H if anthropic else write
     factor = batch_discount if spec.batch else 1.0
-    given = (spec.cache_read_per_mtok, spec.cache_write_per_mtok, spec.cache_write_1h_per_mtok)
     read, write, write_1h = (
         derived if value is None else value * factor
         for derived, value in zip((read, write, write_1h), given, strict=True)

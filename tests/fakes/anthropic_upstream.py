@@ -93,7 +93,7 @@ class FakeAnthropic(AnthropicBatches):
         body = await self.record(request)
         if "max_tokens" in body:
             return self._error(400, "max_tokens: Extra inputs are not permitted")
-        problem = self._validate({**body, "max_tokens": 1})
+        problem = self._validate({**body, "max_tokens": 1 << 30})
         if problem:
             return self._error(400, problem)
         action = self.next_action(str(body["model"]))

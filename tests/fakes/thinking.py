@@ -30,6 +30,14 @@ def thinking_problem(body: dict[str, Any]) -> str | None:
         or thinking.get("type") not in ("enabled", "disabled", "adaptive")
     ):
         return "thinking: type must be enabled, disabled or adaptive"
+    if thinking_on(body) and thinking.get("type") == "enabled":  # type: ignore[union-attr]
+        budget = thinking.get("budget_tokens")  # type: ignore[union-attr]
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if budget >= int(body.get("max_tokens", 0)):
+            return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    if thinking_on(body) and (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
     assistants = [(i, m) for i, m in enumerate(body["messages"]) if m.get("role") == "assistant"]
     for i, m in assistants:
         for j, block in enumerate(m["content"] if isinstance(m["content"], list) else ()):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.util import find_spec
 
 import pytest
@@ -112,7 +113,11 @@ def test_anthropic_only_fields_never_reach_llamacpp() -> None:
             {"role": "user", "content": "again"},
         )
     )
-    sent = for_llamacpp("smol", request).messages
+    tool = {"type": "function", "function": {"name": "f"}, "cache_control": {"type": "ephemeral"}}
+    request = dataclasses.replace(request, params={"tools": [tool]})
+    cleaned = for_llamacpp("smol", request)
+    assert cleaned.params["tools"] == [{"type": "function", "function": {"name": "f"}}]
+    sent = cleaned.messages
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[0]["content"] == "rules"
     assert all("thinking_blocks" not in m and "cache_control" not in m for m in sent)

@@ -11,7 +11,11 @@ import httpx
 import pytest
 
 from fakes.anthropic_upstream import FakeAnthropic
-from server.harness import LiveGateway
+from fakes.openai_upstream import FakeOpenAI
+from server.harness import LiveGateway, build_pipeline, gateway_config
+from switchtower.config.schema import Config
+from switchtower.server.count_tokens import IMAGE_TOKENS
+from switchtower.store.sql import SqlTraceStore
 from switchtower.tokens import estimate_message_tokens, estimate_tokens
 
 TOOL = {
@@ -107,3 +111,46 @@ def test_bad_bodies_are_anthropic_400s(
     assert error["type"] == "error"
     assert error["error"]["type"] == "invalid_request_error"
     assert field in error["error"]["message"]
+
+
+def test_images_and_returned_thinking_count_in_the_estimate(gateway: LiveGateway) -> None:
+    """Claude Code compacts by this number: a screenshot counted as nothing would let a
+    conversation run past the model's window."""
+    c = client(gateway)
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+
+    def count(content: Any) -> int:
+        return c.messages.count_tokens(
+            model="auto", messages=[{"role": "user", "content": content}]
+        ).input_tokens
+
+    plain = count([{"type": "text", "text": "what is on the screen?"}])
+    shot = count([{"type": "text", "text": "what is on the screen?"},
+                  {"type": "image", "source": image}])  # fmt: skip
+    assert shot - plain == IMAGE_TOKENS
+    thought = "the user wants the failing test fixed first " * 20
+    history: Any = [
+        {"role": "user", "content": "fix it"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": thought, "signature": "sig"},
+            {"type": "text", "text": "ok"}]},
+        {"role": "user", "content": "go on"},
+    ]  # fmt: skip
+    with_thinking = c.messages.count_tokens(model="auto", messages=history).input_tokens
+    history[1]["content"] = [{"type": "text", "text": "ok"}]
+    without = c.messages.count_tokens(model="auto", messages=history).input_tokens
+    assert with_thinking - without >= 100
+
+
+def test_the_upstream_model_id_finds_the_counter_too(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, store: SqlTraceStore, tmp_path: Any
+) -> None:
+    """Claude Code names the provider's model id (claude-sonnet-4-5), not the entry."""
+    data = gateway_config(fake_openai, fake_anthropic, db=tmp_path / "t.db").model_dump()
+    data["tiers"]["realtime"]["models"][-1]["model"] = "claude-sonnet-4-5"
+    with LiveGateway(build_pipeline(Config.model_validate(data), store)) as gw:
+        raw = client(gw).messages.with_raw_response.count_tokens(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": QUESTION}]
+        )
+    assert raw.headers["x-switchtower-token-count"] == "exact"
+    assert fake_anthropic.requests[-1]["model"] == "claude-sonnet-4-5"

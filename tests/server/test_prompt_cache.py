@@ -118,14 +118,20 @@ def test_openai_upstreams_never_see_the_marks(
     assert sent["tools"][0]["function"]["name"] == "lookup"
 
 
-def test_text_that_mentions_cache_control_is_untouched(
+def test_text_that_mentions_cache_control_changes_nothing(
     gateway: LiveGateway, fake_openai: FakeOpenAI
 ) -> None:
-    text = 'what does "cache_control" do?'
-    oai(gateway).chat.completions.create(
-        model="fake-local", messages=[{"role": "user", "content": text}]
-    )
-    assert fake_openai.requests[-1]["messages"][0]["content"] == text
+    """Only a mark where marks live counts: an assistant turn given as parts, whose text
+    quotes the word, reaches an OpenAI-compatible upstream as the client sent it (a
+    cleaning pass would have made it a string)."""
+    said = [{"type": "text", "text": 'set "cache_control": {"type": "ephemeral"} on it'}]
+    messages: Any = [
+        {"role": "user", "content": "how do I cache a prefix?"},
+        {"role": "assistant", "content": said},
+        {"role": "user", "content": "thanks"},
+    ]
+    oai(gateway).chat.completions.create(model="fake-local", messages=messages)
+    assert fake_openai.requests[-1]["messages"][1]["content"] == said
 
 
 def test_openai_format_parts_carry_marks_to_anthropic(

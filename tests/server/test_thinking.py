@@ -220,3 +220,67 @@ def test_chat_clients_can_ask_claude_to_think_and_give_the_blocks_back(
             messages=[{**history[1], "thinking_blocks": 5}, history[2]],
         )
     assert bad.value.body["param"] == "messages[0].thinking_blocks"  # type: ignore[index]
+
+
+def test_chat_streams_carry_reasoning_and_whole_signed_blocks(gateway: LiveGateway) -> None:
+    """Streamed, a chat client sees the thinking as reasoning_content deltas, then each
+    block whole (text and signature) as a thinking_blocks delta: what it gives back."""
+    chat = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
+    reasoning, blocks, keys = [], [], set()
+    for chunk in chat.chat.completions.create(
+        model="fake-claude", messages=[{"role": "user", "content": "plan it"}],
+        extra_body={"thinking": THINKING}, max_tokens=2048, stream=True,
+    ):  # fmt: skip
+        for choice in chunk.choices:
+            extra: Any = choice.delta.model_extra or {}
+            keys |= set(extra)
+            reasoning.append(extra.get("reasoning_content") or "")
+            blocks += extra.get("thinking_blocks") or []
+    assert keys <= {"reasoning_content", "thinking_blocks"}  # nothing internal leaks
+    (block,) = blocks
+    assert block["thinking"] == "".join(reasoning)
+    assert block["signature"] == sign(block["thinking"])
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"max_tokens": 1024}, "thinking.budget_tokens"),
+     ({"max_completion_tokens": 100}, "thinking.budget_tokens")],
+)  # fmt: skip
+def test_chat_thinking_budget_must_fit_the_answer(
+    gateway: LiveGateway, params: dict[str, int], field: str
+) -> None:
+    chat = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as bad:
+        chat.chat.completions.create(
+            model="fake-claude", messages=[{"role": "user", "content": "x"}],
+            extra_body={"thinking": THINKING}, **params,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert bad.value.body["param"] == field  # type: ignore[index]
+
+
+def test_without_max_tokens_the_budget_gets_room_to_answer(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    chat = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
+    chat.chat.completions.create(
+        model="fake-claude", messages=[{"role": "user", "content": "x"}],
+        extra_body={"thinking": THINKING},
+    )  # fmt: skip
+    sent = fake_anthropic.requests[-1]
+    assert sent["thinking"] == THINKING
+    assert sent["max_tokens"] > THINKING["budget_tokens"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"tool_choice": {"type": "any"}},
+     {"tool_choice": {"type": "tool", "name": "read_file"}}],
+)  # fmt: skip
+def test_a_forced_tool_goes_without_thinking(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, extra: dict[str, Any]
+) -> None:
+    """The API refuses thinking with a forced tool; the answer's shape comes first."""
+    answer = client(gateway).messages.create(**ask(**extra))
+    assert "thinking" not in fake_anthropic.requests[-1]
+    assert any(b.type == "tool_use" for b in answer.content)

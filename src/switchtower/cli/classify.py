@@ -160,7 +160,8 @@ def train_cmd(  # noqa: PLR0917
             texts, labels = config_examples(load_config(config_path))
         if shots:
             texts, labels = sample_shots(texts, labels, shots, seed)
-        _two_labels(labels)
+        if train_file or dataset:  # a config with one operation is a working config
+            _two_labels(labels)
         model = train_classifier(
             texts,
             labels,

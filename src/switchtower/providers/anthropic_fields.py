@@ -18,17 +18,21 @@ from switchtower.errors import InvalidRequestError
 
 __all__ = [
     "ANTHROPIC_PARAMS",
+    "COUNT_TOKENS_FIELDS",
     "check_cache_control",
     "check_thinking",
     "check_thinking_block",
     "check_thinking_blocks",
     "for_openai",
+    "has_anthropic_fields",
     "thinking_turn_ok",
     "tool_images_out",
 ]
 
 #: request parameters only an Anthropic model takes
 ANTHROPIC_PARAMS = frozenset({"thinking"})
+#: the fields of a message request that Anthropic's ``count_tokens`` takes
+COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 _MARK = "cache_control"
 
 
@@ -123,22 +127,23 @@ def _unmarked(item: Any) -> Any:
     return item
 
 
+def _unthought(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(m, Mapping) or "thinking_blocks" not in m:
+        return m
+    return {k: v for k, v in m.items() if k != "thinking_blocks"}
+
+
 def _message(m: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(m, Mapping):
         return m
-    out = {k: v for k, v in m.items() if k not in (_MARK, "thinking_blocks")}
+    out: dict[str, Any] = {k: v for k, v in m.items() if k not in (_MARK, "thinking_blocks")}
     content = out.get("content")
     if isinstance(content, list):
         parts = [_unmarked(p) for p in content]
-        texts = [p.get("text") for p in parts if isinstance(p, Mapping) and p.get("type") == "text"]
-        if (
-            out.get("role") != "user"
-            and len(texts) == len(parts)
-            and all(isinstance(t, str) for t in texts)
-        ):  # a list only to carry marks: the plain string these roles always take
-            out["content"] = "\n".join(texts)  # type: ignore[arg-type]
-        else:
-            out["content"] = parts
+        texts = [p["text"] for p in parts if isinstance(p, Mapping) and p.get("type") == "text"]
+        plain = len(texts) == len(parts) and all(isinstance(t, str) for t in texts)
+        # a list only to carry marks: the plain string these roles always take
+        out["content"] = "\n".join(texts) if plain and out.get("role") != "user" else parts
     if isinstance(out.get("tool_calls"), list):
         out["tool_calls"] = [_unmarked(c) for c in out["tool_calls"]]
     return out
@@ -156,22 +161,33 @@ def _only_thinking(m: object) -> bool:
     )
 
 
+def has_anthropic_fields(body: Mapping[str, Any]) -> bool:
+    """Whether :func:`for_openai` would change ``body``: a look at where the fields live
+    (message keys, content parts, tool calls, tools), no serialising; text that merely
+    mentions a name does not count."""
+    for m in body.get("messages") or ():
+        if not isinstance(m, Mapping):
+            continue
+        if _MARK in m or "thinking_blocks" in m:
+            return True
+        for key in ("content", "tool_calls"):
+            items = m.get(key)
+            if isinstance(items, list) and any(
+                isinstance(x, Mapping) and _MARK in x for x in items
+            ):
+                return True
+    tools = body.get("tools")
+    return isinstance(tools, list) and any(isinstance(t, Mapping) and _MARK in t for t in tools)
+
+
 def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> dict[str, Any]:
     """``body`` for an OpenAI-compatible upstream: no signed thinking, and no cache marks
     unless ``keep_cache_control`` (an upstream that passes them on to Anthropic)."""
     out = dict(body)
     messages = out.get("messages")
     if isinstance(messages, Sequence) and not isinstance(messages, str):
-        if keep_cache_control:
-            out["messages"] = [
-                {k: v for k, v in m.items() if k != "thinking_blocks"}
-                if isinstance(m, Mapping)
-                else m
-                for m in messages
-                if not _only_thinking(m)
-            ]
-        else:
-            out["messages"] = [_message(m) for m in messages if not _only_thinking(m)]
+        clean = _unthought if keep_cache_control else _message
+        out["messages"] = [clean(m) for m in messages if not _only_thinking(m)]
     if not keep_cache_control and isinstance(out.get("tools"), list):
         out["tools"] = [_unmarked(t) for t in out["tools"]]
     return out

@@ -273,10 +273,6 @@ def to_anthropic(
         kwargs["service_tier"] = "auto"
     if isinstance(params.get("user"), str):
         kwargs["metadata"] = {"user_id": params["user"]}
-    if isinstance(params.get("thinking"), Mapping) and thinking_turn_ok(msgs):
-        # from /v1/messages: Anthropic's own (left out when the tool turn it would need
-        # to continue was another model's, whose thinking cannot be made up)
-        kwargs["thinking"] = dict(params["thinking"])
     tools = _tools(params.get("tools"))
     schema = _json_schema(params.get("response_format"), refuse)
     if schema is not None:
@@ -293,7 +289,27 @@ def to_anthropic(
             if params.get("parallel_tool_calls") is False and choice["type"] != "none":
                 choice["disable_parallel_tool_use"] = True
             kwargs["tool_choice"] = choice
+    _think(kwargs, params)
     return kwargs
+
+
+def _think(kwargs: dict[str, Any], params: Mapping[str, Any]) -> None:
+    """Anthropic's extended thinking, where the API allows it. It is left out when the
+    tool turn the request continues was another model's (its signed thinking cannot be
+    made up), and when a tool is forced (``tool_choice`` any or a named tool, or a JSON
+    answer): the answer's shape comes first. With no ``max_tokens`` given, the budget
+    gets the default answer length on top of it."""
+    thinking = params.get("thinking")
+    if not isinstance(thinking, Mapping) or thinking.get("type") == "disabled":
+        return
+    forced = (kwargs.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if forced or not thinking_turn_ok(kwargs["messages"]):
+        return
+    budget = thinking.get("budget_tokens")
+    given = params.get("max_completion_tokens") or params.get("max_tokens")
+    if isinstance(budget, int) and not given:
+        kwargs["max_tokens"] = budget + DEFAULT_MAX_TOKENS
+    kwargs["thinking"] = dict(thinking)
 
 
 def _json_schema(
@@ -402,8 +418,10 @@ class StreamTranslator:
     json_answer: bool = False
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
     _tool_index: dict[int, int] = field(default_factory=dict)
+    #: the text of the thinking block being streamed (sent whole, signed, at its end)
+    _thought: str = ""
     #: the block carrying a JSON answer (:data:`JSON_TOOL`), streamed as text
     _json_block: int | None = None
 
@@ -442,24 +460,25 @@ class StreamTranslator:
                 return [self._chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text") and not self.json_answer:
                 return [self._chunk({"content": block["text"]})]
-            if block.get("type") == "thinking":  # a thinking block opens (signed at its end)
-                start: dict[str, Any] = {"thinking_block": {"type": "thinking"}}
-                if block.get("thinking"):
-                    start["reasoning_content"] = block["thinking"]
-                return [self._chunk(start)]
+            if block.get("type") == "thinking":  # its text streams; signed at its end
+                self._thought = str(block.get("thinking") or "")
+                return [self._chunk({"reasoning_content": self._thought})] if self._thought else []
             if block.get("type") == "redacted_thinking":
                 redacted = {"type": "redacted_thinking", "data": block.get("data", "")}
-                return [self._chunk({"thinking_block": redacted})]
+                return [self._chunk({"thinking_blocks": [redacted]})]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and not self.json_answer:
                 return [self._chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "thinking_delta":
+                self._thought += str(delta.get("thinking", ""))
                 return [self._chunk({"reasoning_content": delta.get("thinking", "")})]
-            if delta.get("type") == "signature_delta":
-                signed = {"signature": delta.get("signature", "")}
-                return [self._chunk({"thinking_block": signed})]
+            if delta.get("type") == "signature_delta":  # the block, whole, as answers carry it
+                block = {"type": "thinking", "thinking": self._thought,
+                         "signature": delta.get("signature", "")}  # fmt: skip
+                self._thought = ""
+                return [self._chunk({"thinking_blocks": [block]})]
             if delta.get("type") == "input_json_delta" and self._json_block == int(
                 event.get("index", 0)
             ):

@@ -18,6 +18,7 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError
 from switchtower.protocols import ModelInfo
+from switchtower.providers.anthropic_fields import COUNT_TOKENS_FIELDS
 from switchtower.providers.anthropic_format import (
     JSON_TOOL,
     StreamTranslator,
@@ -59,8 +60,6 @@ def _sdk_kwargs(body: Mapping[str, Any]) -> dict[str, Any]:
 __all__ = ["AnthropicProvider"]
 
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
-#: the fields of a message request that ``count_tokens`` takes
-_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 
 
 class AnthropicProvider:
@@ -151,7 +150,7 @@ class AnthropicProvider:
 
         spec = self._spec(model)
         body = self._kwargs(model, spec, request)
-        kwargs = {k: body[k] for k in _COUNTED if k in body}
+        kwargs = {k: body[k] for k in COUNT_TOKENS_FIELDS if k in body}
         try:
             counted = await self._client(spec).messages.count_tokens(
                 **kwargs, timeout=spec.timeout_s

@@ -38,7 +38,7 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamRejectedError, UpstreamServerError, UpstreamUnavailableError
 from switchtower.protocols import ModelInfo
-from switchtower.providers.anthropic_fields import for_openai
+from switchtower.providers.anthropic_fields import for_openai, has_anthropic_fields
 from switchtower.providers.common import completion_from_openai, usage_chunk
 from switchtower.providers.openai_compat import OpenAIProvider
 from switchtower.tokens import estimate_message_tokens
@@ -193,10 +193,11 @@ def for_llamacpp(model: str, request: Request) -> Request:
         raise UpstreamRejectedError(
             f"{model}: llama.cpp answers one choice (n={n})", model=model, status=400
         )
-    if any("thinking_blocks" in m or "cache_control" in m for m in request.messages):
-        # what only Anthropic models take (signed thinking, turns that held only it)
-        cleaned = for_openai({"messages": request.messages})["messages"]
-        request = dataclasses.replace(request, messages=tuple(cleaned))
+    body = {"messages": request.messages, "tools": request.params.get("tools")}
+    if has_anthropic_fields(body):  # signed thinking, turns that held only it, marks
+        cleaned = for_openai(body)
+        params = {**request.params, "tools": cleaned["tools"]} if body["tools"] else request.params
+        request = dataclasses.replace(request, messages=tuple(cleaned["messages"]), params=params)
     if not any(isinstance(m.get("content"), list) for m in request.messages):
         return request
     messages: list[Mapping[str, Any]] = []

@@ -32,7 +32,12 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamError, UpstreamServerError
 from switchtower.protocols import ModelInfo
-from switchtower.providers.anthropic_fields import ANTHROPIC_PARAMS, for_openai, tool_images_out
+from switchtower.providers.anthropic_fields import (
+    ANTHROPIC_PARAMS,
+    for_openai,
+    has_anthropic_fields,
+    tool_images_out,
+)
 from switchtower.providers.batches import poll_openai_batch, submit_openai_batch
 from switchtower.providers.common import (
     completion_from_openai,
@@ -234,14 +239,10 @@ class OpenAIProvider:
         return bool(spec.options.get("keep_cache_control", False))
 
     def _body(self, request: Request, spec: ModelConfig, model_id: str, **extra: Any) -> bytes:
-        data = json_bytes(self._body_dict(request, model_id, **extra))
-        if b'"cache_control"' in data or b'"thinking_blocks"' in data:  # maybe keys, not text
-            body = for_openai(
-                self._body_dict(request, model_id, **extra),
-                keep_cache_control=self._keeps_marks(spec),
-            )
-            data = json_bytes(body)
-        return data
+        body = self._body_dict(request, model_id, **extra)
+        if has_anthropic_fields(body):  # marks, signed thinking: a look, no serialising
+            body = for_openai(body, keep_cache_control=self._keeps_marks(spec))
+        return json_bytes(body)
 
     # -- batches (the job queue's batch entries) ------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from switchtower.errors import InvalidRequestError
 from switchtower.providers.anthropic_fields import (
+    COUNT_TOKENS_FIELDS,
     check_cache_control,
     check_thinking,
     check_thinking_block,
@@ -320,7 +321,7 @@ def parse_messages(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) ->
     return ChatCall(build_request(messages, hints, params), bool(stream), True, hints.webhook)
 
 
-_COUNT_KNOWN = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking"})
+_COUNT_KNOWN = frozenset(COUNT_TOKENS_FIELDS)
 
 
 def parse_count_tokens(body: Any) -> tuple[str, Request]:
@@ -473,22 +474,35 @@ class AnthropicStream:
         )
 
     def _thinking(self, delta: Mapping[str, Any]) -> list[bytes]:
-        """Thinking blocks (an Anthropic model's, from :class:`StreamTranslator`): a
-        ``thinking_block`` with a type opens one, ``reasoning_content`` is its text, one
-        with a ``signature`` signs it."""
+        """Thinking: ``reasoning_content`` deltas are its text as it streams, a
+        ``thinking_blocks`` delta carries each block whole once signed (an Anthropic
+        model's, from :class:`StreamTranslator`): its signature closes the block."""
         out: list[bytes] = []
-        marker = delta.get("thinking_block")
-        if isinstance(marker, Mapping) and marker.get("type") == "redacted_thinking":
-            block = {"type": "redacted_thinking", "data": str(marker.get("data", ""))}
-            out += self._begin("redacted", block)
-        elif isinstance(marker, Mapping) and marker.get("type") == "thinking":
-            out += self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""})
         reasoning = delta.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning and self._open == "thinking":
+        if isinstance(reasoning, str) and reasoning:
+            out += self._open_thinking()
             out.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
-        if isinstance(marker, Mapping) and isinstance(marker.get("signature"), str):
-            out.append(self._delta({"type": "signature_delta", "signature": marker["signature"]}))
+        blocks = delta.get("thinking_blocks")
+        for block in blocks if isinstance(blocks, list) else ():
+            if not isinstance(block, Mapping):
+                continue
+            if block.get("type") == "redacted_thinking":
+                redacted = {"type": "redacted_thinking", "data": block.get("data", "")}
+                out += self._begin("redacted", redacted)
+                continue
+            if self._open != "thinking":  # signed text that never streamed: all at once
+                out += self._open_thinking()
+                text = block.get("thinking", "")
+                out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+            signed = {"type": "signature_delta", "signature": block.get("signature", "")}
+            out.append(self._delta(signed))
+            out += self._close()
         return out
+
+    def _open_thinking(self) -> list[bytes]:
+        if self._open == "thinking":
+            return []
+        return self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""})
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
         out: list[bytes] = []

@@ -4,13 +4,15 @@ Anthropic-SDK clients ask before sending (Claude Code asks before every turn, to
 when to compact a long conversation), so a gateway at ``ANTHROPIC_BASE_URL`` must answer
 it. A named model whose provider counts exactly (Anthropic's free ``count_tokens``) is
 asked; otherwise (``auto``, OpenAI-compatible and local models, or the provider failing)
-the gateway's offline estimate answers, the same one routing uses for context size.
+the gateway's offline estimate answers (routing's context-size estimate, plus images,
+returned thinking and the tools' definitions).
 The ``x-switchtower-token-count`` header says which: ``exact`` or ``estimate``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from switchtower.errors import UnknownModelError, UpstreamError
@@ -21,27 +23,56 @@ from switchtower.server.anthropic_wire import parse_count_tokens
 from switchtower.tokens import estimate_message_tokens, estimate_tokens
 from switchtower.types import Request
 
-__all__ = ["COUNT_HEADER", "count_tokens", "estimate_request_tokens"]
+__all__ = ["COUNT_HEADER", "IMAGE_TOKENS", "count_tokens", "estimate_request_tokens"]
 
 COUNT_HEADER = "x-switchtower-token-count"
 _log = logging.getLogger(__name__)
 
 
+#: what one image counts in the estimate: a 1,200 x 1,000 screenshot at Anthropic's
+#: (width x height) / 750 tokens (the estimate cannot see the picture's size)
+IMAGE_TOKENS = 1600
+
+
 def estimate_request_tokens(request: Request) -> int:
-    """The offline estimate: the messages (with per-message overhead) and the tools'
-    definitions as JSON."""
+    """The offline estimate: the messages (with per-message overhead), each image at
+    :data:`IMAGE_TOKENS`, signed thinking given back, and the tools' definitions as JSON."""
     tools = request.params.get("tools")
-    extra = estimate_tokens(json_bytes(tools).decode()) if tools else 0
-    return estimate_message_tokens(request.messages) + extra
+    total = estimate_message_tokens(request.messages)
+    total += estimate_tokens(json_bytes(tools).decode()) if tools else 0
+    for m in request.messages:
+        content = m.get("content")
+        parts = content if isinstance(content, list) else ()
+        total += IMAGE_TOKENS * sum(
+            1 for p in parts if isinstance(p, Mapping) and p.get("type") == "image_url"
+        )
+        for block in m.get("thinking_blocks") or ():
+            total += estimate_tokens(str(block.get("thinking") or block.get("data") or ""))
+    return total
+
+
+def _named(pipeline: Pipeline, name: str) -> ModelInfo | None:
+    """The configured model ``name`` names: by its name, else by its upstream model id
+    (Claude Code sends the provider's id, such as ``claude-sonnet-4-5``)."""
+    try:
+        return pipeline.model(name)
+    except UnknownModelError:  # auto, auto:<operation>, or an upstream id
+        pass
+    return next(
+        (
+            m
+            for tier in pipeline.tiers.values()
+            for m in tier.models
+            if m.model_id == name and m.available
+        ),
+        None,
+    )
 
 
 async def count_tokens(pipeline: Pipeline, body: Any) -> tuple[dict[str, int], dict[str, str]]:
     """The answer body and headers for a count request (400 on a malformed body)."""
     name, request = parse_count_tokens(body)
-    try:
-        info: ModelInfo | None = pipeline.model(name)
-    except UnknownModelError:  # auto, auto:<operation>, or a model not configured here
-        info = None
+    info = _named(pipeline, name)
     provider = pipeline.providers.get(info.provider) if info is not None else None
     if info is not None and info.available and isinstance(provider, TokenCounter):
         try:

@@ -191,7 +191,8 @@ def check_messages(messages: Any) -> tuple[Mapping[str, Any], ...]:
         if "cache_control" in m:
             check_cache_control(m["cache_control"], f"{where}.cache_control")
         if "thinking_blocks" in m:  # an Anthropic answer's signed thinking, given back
-            check_thinking_blocks(m["thinking_blocks"], f"{where}.thinking_blocks")
+            blocks = check_thinking_blocks(m["thinking_blocks"], f"{where}.thinking_blocks")
+            messages[i] = {**m, "thinking_blocks": blocks}  # only the fields the API takes
     return tuple(messages)
 
 
@@ -256,6 +257,10 @@ def parse_chat(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -> Cha
         )
     messages = check_messages(body.get("messages"))
     params = check_params(body)
+    if params.get("thinking") is not None:  # its budget must fit in the answer's limit
+        check_thinking(
+            params["thinking"], params.get("max_completion_tokens") or params.get("max_tokens")
+        )
     hints = hints_of(body)
     check_deferrable(bool(stream), hints)
     return ChatCall(build_request(messages, hints, params), bool(stream), include, hints.webhook)
