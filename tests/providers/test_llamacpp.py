@@ -121,3 +121,15 @@ def test_anthropic_only_fields_never_reach_llamacpp() -> None:
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[0]["content"] == "rules"
     assert all("thinking_blocks" not in m and "cache_control" not in m for m in sent)
+
+
+def test_a_document_reaches_llamacpp_as_a_line_saying_so() -> None:
+    from switchtower.providers.llamacpp import for_llamacpp
+
+    pdf = {"type": "document", "source": {"type": "base64", "data": "JVBERi0="}}
+    parts = [{"type": "text", "text": "summarize"}, {"type": "anthropic_block", "block": pdf}]
+    request = Request(messages=({"role": "user", "content": parts},))
+    (sent,) = for_llamacpp("smol", request).messages
+    assert sent["content"] == (
+        "summarize\n[a document block was here: only Anthropic models read it]"
+    )

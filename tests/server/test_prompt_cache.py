@@ -267,7 +267,7 @@ def test_inner_tool_result_marks_are_carried_and_checked(
     assert "messages[2].content[0].content[0].cache_control" in bad.value.message
 
 
-@pytest.mark.parametrize("inner", ["plain string", 1, {"type": "document"}])
+@pytest.mark.parametrize("inner", ["plain string", 1, {"type": "video"}])
 def test_a_tool_result_holding_other_things_is_a_400(gateway: LiveGateway, inner: Any) -> None:
     with pytest.raises(anthropic.BadRequestError) as bad:
         claude(gateway).messages.create(
@@ -389,3 +389,39 @@ def test_image_only_tool_results_keep_a_text_and_join_the_next_user_turn(
     last = sent[4]["content"]
     assert [p["type"] for p in last] == ["text", "image_url", "image_url", "text"]
     assert last[-1]["text"] == "compare them"
+
+
+def test_documents_reach_claude_whole_and_others_hear_of_them(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    """Claude Code reads PDFs into tool results as document blocks: Claude gets them
+    whole; a model that cannot read them is told one was there, rather than a 400."""
+    pdf = {
+        "type": "document",
+        "cache_control": EPHEMERAL,
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+    }
+    messages: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "compare"}, pdf]},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "lookup", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                      "content": [{"type": "text", "text": "spec:"}, pdf]}]},
+    ]  # fmt: skip
+    c = claude(gateway)
+    c.messages.create(model="fake-claude", max_tokens=16, messages=messages)
+    sent = fake_anthropic.requests[-1]["messages"]
+    assert sent[0]["content"][1] == pdf
+    assert sent[2]["content"][0]["content"][1] == pdf
+    c.messages.create(model="fake-frontier-0", max_tokens=16, messages=messages)
+    plain = fake_openai.requests[-1]["messages"]
+    assert plain[0]["content"][1] == {
+        "type": "text",
+        "text": "[a document block was here: only Anthropic models read it]",
+    }
+    assert plain[2] == {
+        "role": "tool",
+        "tool_call_id": "t1",
+        "content": "spec:\n[a document block was here: only Anthropic models read it]",
+    }
+    assert "JVBERi0=" not in json.dumps(fake_openai.requests[-1])

@@ -17,7 +17,9 @@ from typing import Any
 from switchtower.errors import InvalidRequestError
 
 __all__ = [
+    "ANTHROPIC_BLOCK",
     "ANTHROPIC_PARAMS",
+    "CARRIED_BLOCKS",
     "COUNT_TOKENS_FIELDS",
     "check_cache_control",
     "check_thinking",
@@ -29,6 +31,10 @@ __all__ = [
     "tool_images_out",
 ]
 
+#: a content part holding a block only Anthropic models read, whole (``{"type": ...,
+#: "block": {...}}``): the blocks of :data:`CARRIED_BLOCKS`
+ANTHROPIC_BLOCK = "anthropic_block"
+CARRIED_BLOCKS = frozenset({"document", "search_result"})
 #: request parameters only an Anthropic model takes
 ANTHROPIC_PARAMS = frozenset({"thinking"})
 #: the fields of a message request that Anthropic's ``count_tokens`` takes
@@ -194,23 +200,27 @@ def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> 
 
 
 def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """``messages`` as OpenAI-compatible servers take them: images in a tool result (an
-    Anthropic ``tool_result`` may hold screenshots) move to the user turn right after
-    that run of tool messages (a new one when none follows), since only user turns may
-    hold images there; the tool message keeps its text as a string."""
-    if not any(m.get("role") == "tool" and isinstance(m.get("content"), list) for m in messages):
+    """``messages`` as OpenAI-compatible servers take them. Images in a tool result (an
+    Anthropic ``tool_result`` may hold screenshots) move to the user turn right after that
+    run of tool messages (a new one when none follows), since only user turns may hold
+    images there, and the tool message keeps its text as a string; a block only Anthropic
+    models read (a PDF document) becomes a line saying it was there."""
+    if not any(_needs_rework(m) for m in messages):
         return messages
     out: list[Mapping[str, Any]] = []
     held: list[Any] = []
     for m in messages:
         content = m.get("content")
         if m.get("role") == "tool" and isinstance(content, list):
-            images = [p for p in content if _is_image(p)]
-            texts = [str(p.get("text", "")) for p in content if not _is_image(p)]
-            text = "\n".join(t for t in texts if t) or "(the tool returned images: below)"
-            out.append({**m, "content": text} if images else m)
-            held += images
+            held += [p for p in content if _is_image(p)]
+            if _needs_rework(m):
+                texts = [_text(p) for p in content if not _is_image(p)]
+                text = "\n".join(t for t in texts if t) or "(the tool returned images: below)"
+                m = {**m, "content": text}  # noqa: PLW2901 - the reworked message
+            out.append(m)
             continue
+        if isinstance(content, list) and any(_is_carried(p) for p in content):
+            m = {**m, "content": [_as_text(p) for p in content]}  # noqa: PLW2901
         if held:
             out.append(_with_images(m if m.get("role") == "user" else None, held))
             held = []
@@ -222,6 +232,34 @@ def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[s
     return out
 
 
+def _needs_rework(m: Mapping[str, Any]) -> bool:
+    content = m.get("content")
+    if not isinstance(content, list):
+        return False
+    if any(_is_carried(p) for p in content):
+        return True
+    return m.get("role") == "tool" and any(_is_image(p) for p in content)
+
+
+def _is_carried(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == ANTHROPIC_BLOCK
+
+
+def _as_text(part: Any) -> Any:
+    return {"type": "text", "text": _text(part)} if _is_carried(part) else part
+
+
+def _text(part: Any) -> str:
+    if _is_carried(part):
+        kind = part["block"].get("type", "document")
+        return f"[a {kind} block was here: only Anthropic models read it]"
+    return str(part.get("text", "")) if isinstance(part, Mapping) else ""
+
+
+def _is_image(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "image_url"
+
+
 def _with_images(user: Mapping[str, Any] | None, images: list[Any]) -> Mapping[str, Any]:
     note = {"type": "text", "text": "(the images the tool results above returned)"}
     if user is None:
@@ -229,7 +267,3 @@ def _with_images(user: Mapping[str, Any] | None, images: list[Any]) -> Mapping[s
     content = user.get("content")
     parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or ())
     return {**user, "content": [note, *images, *parts]}
-
-
-def _is_image(part: object) -> bool:
-    return isinstance(part, Mapping) and part.get("type") == "image_url"

@@ -23,7 +23,7 @@ from switchtower.errors import (
     UpstreamRejectedError,
     UpstreamServerError,
 )
-from switchtower.providers.anthropic_fields import thinking_turn_ok
+from switchtower.providers.anthropic_fields import ANTHROPIC_BLOCK, thinking_turn_ok
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -110,6 +110,8 @@ def _content_blocks(content: object) -> list[dict[str, Any]]:
             blocks.append({"type": "text", "text": part})
         elif isinstance(part, Mapping) and part.get("type") == "image_url":
             blocks.append(_image_block(part))
+        elif isinstance(part, Mapping) and part.get("type") == ANTHROPIC_BLOCK:
+            blocks.append(dict(part["block"]))  # a document, kept whole for Anthropic
         elif isinstance(part, Mapping) and "text" in part:
             blocks.append({"type": "text", "text": str(part["text"]), **_mark(part)})
     return blocks

@@ -38,7 +38,11 @@ import httpx2
 from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import UpstreamRejectedError, UpstreamServerError, UpstreamUnavailableError
 from switchtower.protocols import ModelInfo
-from switchtower.providers.anthropic_fields import for_openai, has_anthropic_fields
+from switchtower.providers.anthropic_fields import (
+    for_openai,
+    has_anthropic_fields,
+    tool_images_out,
+)
 from switchtower.providers.common import completion_from_openai, usage_chunk
 from switchtower.providers.openai_compat import OpenAIProvider
 from switchtower.tokens import estimate_message_tokens
@@ -200,6 +204,9 @@ def for_llamacpp(model: str, request: Request) -> Request:
         request = dataclasses.replace(request, messages=tuple(cleaned["messages"]), params=params)
     if not any(isinstance(m.get("content"), list) for m in request.messages):
         return request
+    # documents only Anthropic models read become a line saying so; tool-result images
+    # move to a user turn (and are refused below, named, as any image is)
+    request = dataclasses.replace(request, messages=tuple(tool_images_out(request.messages)))
     messages: list[Mapping[str, Any]] = []
     for i, message in enumerate(request.messages):
         content = message.get("content")

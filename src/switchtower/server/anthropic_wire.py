@@ -17,6 +17,8 @@ from typing import Any
 
 from switchtower.errors import InvalidRequestError
 from switchtower.providers.anthropic_fields import (
+    ANTHROPIC_BLOCK,
+    CARRIED_BLOCKS,
     COUNT_TOKENS_FIELDS,
     check_cache_control,
     check_thinking,
@@ -117,6 +119,13 @@ def _image_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}, **_cache_mark(block, where)}
 
 
+def _carried(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A block only Anthropic models read (a PDF ``document``, a ``search_result``),
+    kept whole for them; other upstreams get a line saying it was there."""
+    _cache_mark(block, where)  # checked like any other mark; it travels in the block
+    return {"type": ANTHROPIC_BLOCK, "block": dict(block)}
+
+
 def _tool_message(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     """A ``tool_result`` block -> a ``tool`` message: its text (an error marked as such),
     its images as ``image_url`` parts, and the prompt-cache marks of the block (on the
@@ -133,8 +142,10 @@ def _tool_message(block: Mapping[str, Any], where: str) -> dict[str, Any]:
                 parts.append(
                     {"type": "text", "text": _text_of([inner], iw), **_cache_mark(inner, iw)}
                 )
+            elif kind in CARRIED_BLOCKS:
+                parts.append(_carried(inner, iw))
             else:
-                raise _bad(f"{iw}.type", "a tool result holds text and image blocks")
+                raise _bad(f"{iw}.type", "a tool result holds text, image and document blocks")
     else:
         parts.append({"type": "text", "text": _text_of(result, f"{where}.content")})
     if block.get("is_error"):  # said in words: OpenAI's tool messages have no flag
@@ -170,6 +181,8 @@ def _convert_turn(role: str, content: Any, where: str) -> list[dict[str, Any]]:
             parts.append({"type": "text", "text": _text_of([block], bw), **_cache_mark(block, bw)})
         elif kind == "image" and role == "user":
             parts.append(_image_part(block, bw))
+        elif kind in CARRIED_BLOCKS and role == "user":
+            parts.append(_carried(block, bw))
         elif kind == "tool_result" and role == "user":
             tool_messages.append(_tool_message(block, bw))
         elif kind == "tool_use" and role == "assistant":
