@@ -425,3 +425,22 @@ def test_documents_reach_claude_whole_and_others_hear_of_them(
         "content": "spec:\n[a document block was here: only Anthropic models read it]",
     }
     assert "JVBERi0=" not in json.dumps(fake_openai.requests[-1])
+
+
+def test_a_tool_error_is_flagged_for_claude_and_said_in_words_elsewhere(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    messages: Any = [
+        {"role": "user", "content": "run it"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "lookup", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                      "is_error": True, "content": "exit 1"}]},
+    ]  # fmt: skip
+    c = claude(gateway)
+    c.messages.create(model="fake-claude", max_tokens=16, messages=messages)
+    result = fake_anthropic.requests[-1]["messages"][2]["content"][0]
+    assert result["is_error"] is True
+    c.messages.create(model="fake-frontier-0", max_tokens=16, messages=messages)
+    tool = fake_openai.requests[-1]["messages"][2]
+    assert tool == {"role": "tool", "tool_call_id": "t1", "content": "[tool error] exit 1"}

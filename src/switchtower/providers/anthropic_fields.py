@@ -40,6 +40,9 @@ ANTHROPIC_PARAMS = frozenset({"thinking"})
 #: the fields of a message request that Anthropic's ``count_tokens`` takes
 COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 _MARK = "cache_control"
+#: message keys only the Anthropic provider reads: an answer's signed thinking given back,
+#: and a tool result's error flag (other models read the error in its text)
+_MESSAGE_ONLY = frozenset({"thinking_blocks", "is_error"})
 
 
 def check_cache_control(mark: object, where: str) -> dict[str, Any]:
@@ -134,15 +137,15 @@ def _unmarked(item: Any) -> Any:
 
 
 def _unthought(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    if not isinstance(m, Mapping) or "thinking_blocks" not in m:
+    if not isinstance(m, Mapping) or not _MESSAGE_ONLY.intersection(m):
         return m
-    return {k: v for k, v in m.items() if k != "thinking_blocks"}
+    return {k: v for k, v in m.items() if k not in _MESSAGE_ONLY}
 
 
 def _message(m: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(m, Mapping):
         return m
-    out: dict[str, Any] = {k: v for k, v in m.items() if k not in (_MARK, "thinking_blocks")}
+    out: dict[str, Any] = {k: v for k, v in m.items() if k != _MARK and k not in _MESSAGE_ONLY}
     content = out.get("content")
     if isinstance(content, list):
         parts = [_unmarked(p) for p in content]
@@ -174,7 +177,7 @@ def has_anthropic_fields(body: Mapping[str, Any]) -> bool:
     for m in body.get("messages") or ():
         if not isinstance(m, Mapping):
             continue
-        if _MARK in m or "thinking_blocks" in m:
+        if _MARK in m or _MESSAGE_ONLY.intersection(m):
             return True
         for key in ("content", "tool_calls"):
             items = m.get(key)

@@ -149,6 +149,7 @@ def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
         "tool_use_id": message.get("tool_call_id"),
         "content": _text_of(content) if plain else blocks,
         **_mark(message),
+        **({"is_error": True} if message.get("is_error") is True else {}),
     }
 
 

@@ -159,6 +159,7 @@ def _tool_message(block: Mapping[str, Any], where: str) -> dict[str, Any]:
         "tool_call_id": str(block.get("tool_use_id", "")),
         "content": "\n".join(p["text"] for p in parts) if plain else parts,
         **_cache_mark(block, where),
+        **({"is_error": True} if block.get("is_error") is True else {}),
     }
 
 
