@@ -9,7 +9,8 @@ exit codes in the CLI.
     ├── RegistryError               unknown component name in a registry
     ├── InvalidRequestError         the request itself is unusable
     │   ├── EmptyPromptError        no text to route
-    │   └── ContextTooLargeError    larger than every configured model's context window
+    │   ├── ContextTooLargeError    larger than every configured model's context window
+    │   └── UnsupportedContentError images or tools that no configured model takes
     ├── UnknownOperationError       an operation name that config does not declare
     ├── UnknownModelError           a model name that config does not declare
     ├── RoutingError                no decision could be made
@@ -47,6 +48,7 @@ __all__ = [
     "TraceStoreError",
     "UnknownModelError",
     "UnknownOperationError",
+    "UnsupportedContentError",
     "UpstreamError",
     "UpstreamRateLimitError",
     "UpstreamRejectedError",
@@ -98,6 +100,10 @@ class EmptyPromptError(InvalidRequestError):
 
 class ContextTooLargeError(InvalidRequestError):
     kind = "context_too_large"
+
+
+class UnsupportedContentError(InvalidRequestError):
+    kind = "unsupported_content"
 
 
 class UnknownOperationError(SwitchtowerError):

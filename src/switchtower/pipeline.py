@@ -52,6 +52,7 @@ from switchtower.registries import (
     providers as provider_registry,
 )
 from switchtower.registry import config_key
+from switchtower.route.capabilities import check_servable, required
 from switchtower.route.pinned import pinned_route, refused_decision
 from switchtower.store.codec import completion_from_json, completion_to_json
 from switchtower.tokens import estimate_message_tokens
@@ -233,7 +234,7 @@ class Pipeline:
     # -- planning (dry run) -------------------------------------------------------------
 
     def _validate(self, request: Request) -> int:
-        if not request.messages or not request.text.strip():
+        if not request.messages or not (request.text.strip() or "vision" in required(request)):
             raise EmptyPromptError("the request has no text to route", field="messages")
         tokens = estimate_message_tokens(request.messages)
         if self._max_context and tokens > self._max_context:
@@ -272,6 +273,7 @@ class Pipeline:
             info = self.model(str(request.model))
             route, selection = pinned_route(info, request, assume_available=assume_available)
         else:
+            check_servable(required(request), (m.capabilities for m in self._models.values()))
             tiers = self._all_tiers if assume_available else self._tiers
             try:
                 route = self.router.route(classification, signals, tiers, request)

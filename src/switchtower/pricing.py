@@ -14,6 +14,7 @@ from switchtower.config.schema import Config, ModelConfig
 from switchtower.errors import ConfigError
 from switchtower.protocols import ModelInfo, Provider, TierInfo
 from switchtower.providers.openai_compat import is_loopback
+from switchtower.route.capabilities import declared
 from switchtower.types import TIERS, Tier, Usage
 
 __all__ = [
@@ -188,6 +189,7 @@ def build_model_infos(config: Config, providers: Mapping[str, Provider]) -> dict
                     max_delay_s=spec.max_delay_s,
                     batch=spec.batch,
                     spec=spec,
+                    capabilities=declared(spec, provider),
                 )
             )
         out[tier] = TierInfo(tier=tier, models=tuple(infos))

@@ -11,7 +11,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from switchtower.config.schema import ModelConfig
 from switchtower.types import (
+    CAPABILITIES,
     BatchPoll,
+    Capability,
     Classification,
     Completion,
     Outcome,
@@ -66,6 +68,8 @@ class ModelInfo:
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
     cache_write_1h_per_mtok: float | None = None
+    #: what the model takes (``route/capabilities.py``): a request needing more skips it
+    capabilities: frozenset[Capability] = frozenset(CAPABILITIES)
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         """An estimate: every prompt token at the input price."""
@@ -170,6 +174,10 @@ class Provider(Protocol):
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         """Why this model cannot be called here (no key, no runtime), or ``None``."""
         ...
+
+    # Optional: ``capabilities(spec) -> Iterable[Capability]``, what a model of this kind
+    # takes when its config entry does not say (``route/capabilities.py``); a provider
+    # without it is taken to serve every capability.
 
     async def aclose(self) -> None: ...
 

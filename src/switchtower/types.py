@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 __all__ = [
+    "CAPABILITIES",
     "DEADLINES",
     "DEADLINE_SECONDS",
     "FAILURE_MODES",
@@ -25,6 +26,7 @@ __all__ = [
     "Attempt",
     "BatchItemResult",
     "BatchPoll",
+    "Capability",
     "Classification",
     "Completion",
     "Deadline",
@@ -57,6 +59,10 @@ DEADLINE_SECONDS: Mapping[Deadline, float] = {
     "soon": 300.0,
     "batch": 86_400.0,
 }
+
+#: what a request may need a model to take: tool definitions, images
+Capability = Literal["tools", "vision"]
+CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 
 FailureMode = Literal[
     "missing_repo_context",

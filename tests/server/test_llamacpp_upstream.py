@@ -166,11 +166,15 @@ def test_what_llamacpp_cannot_do_is_refused_naming_it_never_dropped(
 ) -> None:
     c = openai.OpenAI(base_url=local_gateway.url + "/v1", api_key="unused", max_retries=0)
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-    with pytest.raises(openai.BadRequestError) as err:  # every model refused it: a 400
+    content = [{"type": "text", "text": "What?"}, image]
+    with pytest.raises(openai.BadRequestError) as err:  # routing knows no model takes it
         c.chat.completions.create(
-            model="auto",
-            messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}],
-            max_tokens=8,
+            model="auto", messages=[{"role": "user", "content": content}], max_tokens=8
+        )
+    assert "no configured model takes vision" in str(err.value)
+    with pytest.raises(openai.BadRequestError) as err:  # named: llama.cpp itself refuses
+        c.chat.completions.create(
+            model="smollm2-135m", messages=[{"role": "user", "content": content}], max_tokens=8
         )
     assert "takes text only; messages[0] has a 'image_url' part" in str(err.value)
     assert "Traceback" not in str(err.value)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from switchtower.types import FAILURE_MODES, Tier
+from switchtower.types import FAILURE_MODES, Capability, Tier
 
 __all__ = [
     "CacheConfig",
@@ -62,6 +62,10 @@ class ModelConfig(_Strict):
     #: environment variable holding the API key (secrets only come from the environment)
     api_key_env: str | None = None
     context_window: int = Field(default=8192, gt=0)
+    #: what the model takes (``tools``, ``vision``): ``auto`` sends a request with images
+    #: or tools only to models that take them. None: the provider's default (Anthropic and
+    #: OpenAI's own API: both; other OpenAI-compatible servers and llama.cpp: tools only)
+    capabilities: tuple[Capability, ...] | None = None
     #: USD per million tokens; ``None`` looks the model up in the price library
     input_per_mtok: float | None = Field(default=None, ge=0.0)
     output_per_mtok: float | None = Field(default=None, ge=0.0)

@@ -32,7 +32,7 @@ from switchtower.providers.batches import (
 )
 from switchtower.providers.common import completion_from_openai, sdk_error
 from switchtower.providers.http_transport import sdk_http_client
-from switchtower.types import BatchPoll, Completion, Request
+from switchtower.types import BatchPoll, Capability, Completion, Request
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes over a second
     import anthropic
@@ -73,6 +73,11 @@ class AnthropicProvider:
         self._max_connections = max_connections
         self._http: httpx2.AsyncClient | None = None
         self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
+
+    def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
+        """Claude models take tools and images."""
+        del spec
+        return ("tools", "vision")
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = spec.api_key_env or DEFAULT_KEY_ENV

@@ -46,7 +46,7 @@ from switchtower.providers.anthropic_fields import (
 from switchtower.providers.common import completion_from_openai, usage_chunk
 from switchtower.providers.openai_compat import OpenAIProvider
 from switchtower.tokens import estimate_message_tokens
-from switchtower.types import Completion, Request, Usage, message_text
+from switchtower.types import Capability, Completion, Request, Usage, message_text
 
 __all__ = ["DEFAULT_GGUF", "LlamaCppProvider", "default_model_path"]
 
@@ -278,6 +278,12 @@ class LlamaCppProvider:
             n_threads=int(opts["n_threads"]),
             alias=spec.model_id,
         )
+
+    def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
+        """Tools (llama.cpp's chat templates); images only when the entry says so (a
+        vision model needs its projector, ``--mmproj``)."""
+        del spec
+        return ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         if spec.batch:

@@ -50,7 +50,7 @@ from switchtower.providers.common import (
 )
 from switchtower.providers.http_transport import sdk_http_client
 from switchtower.tokens import estimate_message_tokens
-from switchtower.types import BatchPoll, Completion, Request, Usage
+from switchtower.types import BatchPoll, Capability, Completion, Request, Usage
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it takes about a second
     import openai
@@ -138,6 +138,13 @@ class OpenAIProvider:
         self._targets: dict[tuple[str, str, str | None, str, float], _Target] = {}
 
     # -- availability --------------------------------------------------------------------
+
+    def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
+        """OpenAI's own API (no ``base_url``, or api.openai.com) takes images; another
+        OpenAI-compatible server (vLLM, Ollama, llama-server) is not assumed to: a vision
+        model there says so in its entry's ``capabilities``."""
+        host = urlsplit(spec.base_url).hostname if spec.base_url else "api.openai.com"
+        return ("tools", "vision") if host == "api.openai.com" else ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = _key_env(spec)

@@ -4,15 +4,17 @@ Shared by the router (tier eligibility) and the selector (when a router does not
 over its candidates). Checks, in order: availability (credentials, runtime), deadline
 (an interactive request never waits for a batch API; a batch API only serves a client
 that takes a job handle instead of an answer; a model's ``max_delay_s`` must fit the
-deadline class), context window, and the request's cost cap.
+deadline class), what the request needs the model to take (images, tools), context
+window, and the request's cost cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
 from switchtower.protocols import ModelInfo
-from switchtower.types import DEADLINE_SECONDS, Deadline
+from switchtower.route.capabilities import lacking
+from switchtower.types import DEADLINE_SECONDS, Capability, Deadline
 
 __all__ = ["DEFAULT_OUTPUT_TOKENS", "exclusion", "summarize_reasons"]
 
@@ -28,10 +30,13 @@ def exclusion(
     output_tokens: int = DEFAULT_OUTPUT_TOKENS,
     max_cost_usd: float | None = None,
     deferred_ok: bool = False,
+    needs: Set[Capability] = frozenset(),
 ) -> str | None:
     """Why ``m`` cannot serve this request, or ``None`` when it can."""
     if not m.available:
         return m.unavailable_reason or "unavailable"
+    if needs and not needs <= m.capabilities:
+        return lacking(needs, m.capabilities)
     if deadline == "interactive" and m.batch:
         return "a batch API cannot answer an interactive request"
     if m.batch and not deferred_ok:

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from switchtower.config.schema import Config
 from switchtower.errors import NoEligibleModelError
 from switchtower.protocols import ModelInfo, TierInfo
+from switchtower.route.capabilities import required
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion, summarize_reasons
 from switchtower.route.guards import GuardHit, guard_floor
 from switchtower.route.policy import Policy
@@ -157,6 +158,7 @@ class PolicyRouter:
             self.guards, signals, operation=op, operation_min_tier=self._operation_floor(op)
         )
         out_tokens = _output_tokens(request, self.output_tokens)
+        needs = required(request)
         excluded: dict[Tier, str] = {}
         candidates: dict[Tier, list[ModelInfo]] = {}
         for tier in TIERS:
@@ -176,6 +178,7 @@ class PolicyRouter:
                     output_tokens=out_tokens,
                     max_cost_usd=request.max_cost_usd,
                     deferred_ok=request.accept_deferred,
+                    needs=needs,
                 )
                 if r is None and guard is not None and _queued_on_local(m, guard):
                     r = f"queued local work, below the guard floor ({guard.detail})"

@@ -1,0 +1,76 @@
+"""What a request needs a model to take, and what each configured model takes.
+
+A request needs ``vision`` when any message holds an image (a user's picture, a
+screenshot a tool returned) and ``tools`` when it defines tools. A model takes what its
+config entry's ``capabilities`` lists; without that list, what its provider says models
+of its kind take (:func:`declared`). The router and the selector leave out a model that
+lacks a need (``route/eligibility.py``), so ``model: "auto"`` never sends a screenshot to
+a text-only local model; a concrete model name is the client's choice and is not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Set
+from typing import Any
+
+from switchtower.config.schema import ModelConfig
+from switchtower.errors import UnsupportedContentError
+from switchtower.types import CAPABILITIES, Capability, Request
+
+__all__ = ["check_servable", "declared", "lacking", "required"]
+
+_WHAT = {"tools": "defines tools", "vision": "holds images"}
+_FIELD = {"tools": "tools", "vision": "messages"}
+
+
+def required(request: Request) -> frozenset[Capability]:
+    """The capabilities ``request`` needs: ``tools`` when it defines any, ``vision``
+    when any message (tool results included) holds an image part."""
+    needs: set[Capability] = set()
+    if request.params.get("tools"):
+        needs.add("tools")
+    if any(_has_image(m) for m in request.messages):
+        needs.add("vision")
+    return frozenset(needs)
+
+
+def _has_image(message: Mapping[str, Any]) -> bool:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return False
+    return any(isinstance(p, Mapping) and p.get("type") == "image_url" for p in content)
+
+
+def declared(spec: ModelConfig | None, provider: object = None) -> frozenset[Capability]:
+    """What the model ``spec`` takes: its ``capabilities`` when configured, else its
+    provider's default for it (a provider's optional ``capabilities(spec)`` method),
+    else everything (a provider that does not say is not second-guessed)."""
+    if spec is not None and spec.capabilities is not None:
+        return frozenset(spec.capabilities)
+    default = getattr(provider, "capabilities", None)
+    if spec is not None and callable(default):
+        return frozenset(c for c in default(spec) if c in CAPABILITIES)
+    return frozenset(CAPABILITIES)
+
+
+def check_servable(needs: Set[Capability], takes: Iterable[Set[Capability]]) -> None:
+    """A 400 when no configured model (``takes``: each one's capabilities) takes a
+    need: no retry or other tier would help, the deployment's config would."""
+    missing = sorted(needs - frozenset().union(*takes))
+    if missing:
+        what = " and ".join(_WHAT[c] for c in missing)
+        raise UnsupportedContentError(
+            f"the request {what}, and no configured model takes {', '.join(missing)}: "
+            "list it in the capabilities of a model that does (docs/routing.md#capabilities)",
+            field=_FIELD[missing[0]],
+        )
+
+
+def lacking(needs: Set[Capability], takes: Set[Capability]) -> str | None:
+    """Why a model that takes ``takes`` cannot serve a request that needs ``needs``."""
+    missing = sorted(needs - takes)
+    if not missing:
+        return None
+    what = " and ".join(_WHAT[c] for c in missing)
+    names = ", ".join(missing)
+    return f"the request {what}; the model does not take {names} (its capabilities)"
