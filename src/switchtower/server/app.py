@@ -38,6 +38,7 @@ from switchtower.server.keys import KeyStore
 from switchtower.server.metrics import CONTENT_TYPE, GatewayMetrics
 from switchtower.server.openai_wire import build_request, check_messages, check_params, parse_chat
 from switchtower.server.openapi import openapi_document
+from switchtower.server.responses_wire import parse_responses
 from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.store.spool import Spool
@@ -147,6 +148,14 @@ class _App:
         if call.stream:
             return await self.gw.stream(call, caller, "anthropic")
         status, body, headers = await self.gw.complete(call, caller, "anthropic")
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def responses(self, request: HttpRequest) -> Reply:
+        caller = await self.gw.authenticate(request)
+        call = parse_responses(await _json_body(request), self.hints_of(request))
+        if call.stream:
+            return await self.gw.stream(call, caller, "responses")
+        status, body, headers = await self.gw.complete(call, caller, "responses")
         return JSONResponse(body, status_code=status, headers=headers)
 
     async def count_tokens(self, request: HttpRequest) -> Response:
@@ -418,6 +427,7 @@ def create_app(
     routes = [
         Route("/v1/chat/completions", app.guard(app.chat_completions), methods=["POST"]),
         Route("/v1/messages", app.guard(app.messages, "anthropic"), methods=["POST"]),
+        Route("/v1/responses", app.guard(app.responses), methods=["POST"]),
         Route(
             "/v1/messages/count_tokens",
             app.guard(app.count_tokens, "anthropic"),

@@ -1,5 +1,6 @@
-"""The request path shared by both wire formats: authenticate, admit, plan, execute or
-stream, trace, charge. The wire modules only parse and shape; the app only wires routes.
+"""The request path shared by the wire formats (chat completions, messages, responses):
+authenticate, admit, plan, execute or stream, trace, charge. The wire modules only parse
+and shape; the app only wires routes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from switchtower.server.http_errors import (
 )
 from switchtower.server.metrics import GatewayMetrics
 from switchtower.server.openai_wire import ChatCall, completion_body, sse_chunk, sse_done
+from switchtower.server.responses_stream import ResponsesStream
+from switchtower.server.responses_wire import response_body
 from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.types import Decision, Request, Trace
@@ -144,11 +147,12 @@ class Gateway:
         )
         if completion.cached is not None:
             headers["x-switchtower-cache"] = "hit"
-        body = (
-            message_body(completion, trace_id)
-            if fmt == "anthropic"
-            else completion_body(completion, trace_id)
-        )
+        if fmt == "responses":
+            body = response_body(completion, trace_id, call.echo)
+        elif fmt == "anthropic":
+            body = message_body(completion, trace_id)
+        else:
+            body = completion_body(completion, trace_id)
         return 200, body, headers
 
     async def _defer(
@@ -227,9 +231,13 @@ class Gateway:
             info.cost(decision.signals.context_tokens, 0),
         )
         encode: Callable[[AsyncIterator[Mapping[str, Any]]], AsyncGenerator[bytes, None]]
+        tokens = decision.signals.context_tokens
         if fmt == "anthropic":
-            encoder = AnthropicStream(f"msg_{trace_id}", model, decision.signals.context_tokens)
+            encoder = AnthropicStream(f"msg_{trace_id}", model, tokens)
             encode = lambda it: self._anthropic_events(encoder, it)  # noqa: E731
+        elif fmt == "responses":
+            responses = ResponsesStream(f"resp_{trace_id}", model, call.echo, tokens)
+            encode = lambda it: self._responses_events(responses, it)  # noqa: E731
         else:
             encode = lambda it: self._openai_events(model, call.include_usage, it)  # noqa: E731
 
@@ -271,6 +279,26 @@ class Gateway:
             err = to_http(exc)
             self.metrics.observe_error(exc.kind)
             yield AnthropicStream.error(err.anthropic_body())
+            return
+        finally:
+            await _aclose(chunks)
+        for event in encoder.finish():
+            yield event
+
+    async def _responses_events(
+        self, encoder: ResponsesStream, chunks: AsyncIterator[Mapping[str, Any]]
+    ) -> AsyncGenerator[bytes, None]:
+        for event in encoder.start():
+            yield event
+        try:
+            async for chunk in chunks:
+                for event in encoder.feed(chunk):
+                    yield event
+        except SwitchtowerError as exc:
+            err = to_http(exc)
+            self.metrics.observe_error(exc.kind)
+            for event in encoder.failed(err.code, err.message):
+                yield event
             return
         finally:
             await _aclose(chunks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from switchtower.errors import InvalidRequestError
@@ -156,6 +156,8 @@ class ChatCall:
     include_usage: bool
     #: told when the job finishes, if the answer is deferred
     webhook: str | None = None
+    #: the request fields the answer repeats (the Responses API wire)
+    echo: Mapping[str, Any] = field(default_factory=dict)
 
 
 def check_messages(messages: Any) -> tuple[Mapping[str, Any], ...]:

@@ -21,6 +21,7 @@ from switchtower.server.openapi_jobs import (
     deferred_response,
     jobs_path,
 )
+from switchtower.server.openapi_responses import responses_schemas
 from switchtower.types import DEADLINES, TIERS
 
 __all__ = ["openapi_document"]
@@ -382,6 +383,19 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/responses": {
+            "post": {
+                "summary": "OpenAI Responses API (Agents SDK, Codex), routed; stateless.",
+                "operationId": "responses",
+                "parameters": _HINT_PARAMS,
+                "requestBody": _body("ResponsesRequest"),
+                "security": security,
+                "responses": {
+                    "200": answer("Response"),
+                    **_errors((400, 401, 403, 404, 429, 502, 503)),
+                },
+            }
+        },
         "/v1/messages/count_tokens": count_tokens_path(
             security, _errors((400, 401, 403, 429), "AnthropicError")
         ),
@@ -510,7 +524,11 @@ def openapi_document(config: Config) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**_schemas(models), **anthropic_schemas(models, _METADATA)},
+            "schemas": {
+                **_schemas(models),
+                **anthropic_schemas(models, _METADATA),
+                **responses_schemas(models, _METADATA),
+            },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

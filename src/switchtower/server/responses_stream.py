@@ -1,0 +1,203 @@
+"""``chat.completion.chunk`` dicts -> the Responses API stream events (as bytes).
+
+The sequence the ``openai`` SDK's ``responses.stream()`` checks: ``response.created``,
+``response.in_progress``; per output item ``response.output_item.added``, then for a
+message ``response.content_part.added``, ``response.output_text.delta``...,
+``response.output_text.done``, ``response.content_part.done``, and for a function call
+``response.function_call_arguments.delta``..., ``response.function_call_arguments.done``;
+``response.output_item.done``; last ``response.completed`` (``response.incomplete`` when
+the answer was cut off, ``response.failed`` on an error after the headers went). Every
+event carries ``sequence_number``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from switchtower.providers.common import json_bytes, usage_from_openai
+from switchtower.server.responses_wire import (
+    call_item,
+    finished,
+    message_item,
+    response_skeleton,
+    response_usage,
+)
+from switchtower.types import Usage
+
+__all__ = ["ResponsesStream"]
+
+
+class ResponsesStream:
+    """One streamed ``response``: feed it chunks, then :meth:`finish` (or :meth:`failed`)."""
+
+    def __init__(
+        self, response_id: str, model: str, echo: Mapping[str, Any], input_tokens: int
+    ) -> None:
+        self.response_id = response_id
+        self.model = model
+        self.echo = echo
+        self.usage = Usage(input_tokens, 0)
+        self.finish_reason: str | None = None
+        self._seq = 0
+        #: finished output items, in order
+        self._items: list[dict[str, Any]] = []
+        #: the open item: a message being written or a call's arguments
+        self._open: dict[str, Any] | None = None
+        self._open_key: str | None = None
+
+    # -- framing ----------------------------------------------------------------------
+
+    def _event(self, kind: str, **data: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": self._seq, **data}
+        self._seq += 1
+        return b"event: %s\ndata: %s\n\n" % (kind.encode(), json_bytes(payload))
+
+    def _response(self, status: str) -> dict[str, Any]:
+        body = response_skeleton(self.response_id, self.model, self.echo, status)
+        body["output"] = list(self._items)
+        return body
+
+    def start(self) -> list[bytes]:
+        return [
+            self._event("response.created", response=self._response("in_progress")),
+            self._event("response.in_progress", response=self._response("in_progress")),
+        ]
+
+    # -- items --------------------------------------------------------------------------
+
+    @property
+    def _index(self) -> int:
+        return len(self._items)
+
+    def _close(self) -> list[bytes]:
+        item, self._open, self._open_key = self._open, None, None
+        if item is None:
+            return []
+        out: list[bytes] = []
+        where = {"item_id": item["id"], "output_index": self._index}
+        if item["type"] == "message":
+            done = message_item(item["id"], item["text"])
+            part = done["content"][0]
+            out.append(
+                self._event(
+                    "response.output_text.done",
+                    **where,
+                    content_index=0,
+                    text=item["text"],
+                    logprobs=[],
+                )
+            )
+            out.append(
+                self._event("response.content_part.done", **where, content_index=0, part=part)
+            )
+        else:
+            done = call_item(item["id"], item["call_id"], item["name"], item["arguments"])
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    **where,
+                    name=item["name"],
+                    arguments=item["arguments"],
+                )
+            )
+        out.append(self._event("response.output_item.done", output_index=self._index, item=done))
+        self._items.append(done)
+        return out
+
+    def _open_message(self) -> list[bytes]:
+        out = self._close()
+        item_id = f"msg_{self.response_id.removeprefix('resp_')}_{self._index}"
+        self._open, self._open_key = {"type": "message", "id": item_id, "text": ""}, "text"
+        added = message_item(item_id, "", status="in_progress")
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        out.append(self._event("response.output_item.added", output_index=self._index, item=added))
+        out.append(
+            self._event(
+                "response.content_part.added",
+                item_id=item_id,
+                output_index=self._index,
+                content_index=0,
+                part=part,
+            )
+        )
+        return out
+
+    def _open_call(self, key: str, call: Mapping[str, Any]) -> list[bytes]:
+        out = self._close()
+        fn = call.get("function") or {}
+        call_id = call.get("id") or f"call_{self.response_id}_{self._index}"
+        item = {
+            "type": "function_call",
+            "id": f"fc_{call_id}",
+            "call_id": call_id,
+            "name": fn.get("name") or "",
+            "arguments": "",
+        }
+        self._open, self._open_key = item, key
+        added = call_item(item["id"], call_id, item["name"], "", status="in_progress")
+        out.append(self._event("response.output_item.added", output_index=self._index, item=added))
+        return out
+
+    # -- chunks -------------------------------------------------------------------------
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
+        out: list[bytes] = []
+        usage = chunk.get("usage")
+        if isinstance(usage, Mapping):
+            self.usage = usage_from_openai(usage)
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
+            if isinstance(text, str) and text:
+                if self._open_key != "text":
+                    out += self._open_message()
+                assert self._open is not None
+                self._open["text"] += text
+                out.append(
+                    self._event(
+                        "response.output_text.delta",
+                        item_id=self._open["id"],
+                        output_index=self._index,
+                        content_index=0,
+                        delta=text,
+                        logprobs=[],
+                    )
+                )
+            for call in delta.get("tool_calls") or ():
+                key = f"tool:{call.get('index', 0)}"
+                if self._open_key != key:
+                    out += self._open_call(key, call)
+                assert self._open is not None
+                args = (call.get("function") or {}).get("arguments")
+                if isinstance(args, str) and args:
+                    self._open["arguments"] += args
+                    out.append(
+                        self._event(
+                            "response.function_call_arguments.delta",
+                            item_id=self._open["id"],
+                            output_index=self._index,
+                            delta=args,
+                        )
+                    )
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return out
+
+    def finish(self) -> list[bytes]:
+        out = self._close()
+        body = finished(self._response("completed"), self.finish_reason)
+        body["usage"] = response_usage(self.usage)
+        kind = "response.completed" if body["status"] == "completed" else "response.incomplete"
+        out.append(self._event(kind, response=body))
+        return out
+
+    def failed(self, code: str, message: str) -> list[bytes]:
+        """The answer broke off after the headers went: what was written, then
+        ``response.failed`` with the error."""
+        out = self._close()
+        body = self._response("failed")
+        body["error"] = {"code": code, "message": message}
+        body["usage"] = response_usage(self.usage)
+        out.append(self._event("response.failed", response=body))
+        return out
