@@ -10,7 +10,9 @@ Policy, per candidate in order:
 * a rejected request (4xx other than 429: bad request, context too long, auth, unknown
   model) is not retried on the same model but does move on to the next one, because
   models differ in context size, parameters and credentials; every rejection is recorded;
-* no wait after a model's last attempt; unavailable candidates are skipped, not called.
+* no wait after a model's last attempt; unavailable candidates are skipped, not called,
+  and so are models whose circuit is open (``health.py``: every call's outcome is
+  recorded there).
 
 The executor counts the calls in flight per endpoint (:attr:`ModelInfo.endpoint`): the
 queue worker runs queued local work only while no call waits on the same hardware.
@@ -33,6 +35,7 @@ from typing import Any
 
 from switchtower.config.schema import Config, RetryConfig
 from switchtower.errors import AllModelsFailedError, SwitchtowerError, UpstreamError
+from switchtower.health import HealthBook
 from switchtower.protocols import ModelInfo, Provider
 from switchtower.providers.common import usage_from_openai
 from switchtower.registries import providers as provider_registry
@@ -77,6 +80,7 @@ class Executor:
     ) -> None:
         self.providers = providers
         self.retry = retry or RetryConfig()
+        self.health = HealthBook(self.retry, clock=time.monotonic)
         self._sleep = sleep
         self._random = random
         self._clock = clock
@@ -124,6 +128,9 @@ class Executor:
             return f"{model.name} unavailable: {model.unavailable_reason or 'no reason given'}"
         if self._provider(model) is None:
             return f"{model.name}: no provider {model.provider!r} is set up"
+        out = self.health.open_reason(model.name)
+        if out is not None:
+            return f"{model.name} circuit open: {out}"
         return None
 
     def _attempt(
@@ -137,6 +144,8 @@ class Executor:
         kind: str | None = None,
     ) -> Attempt:
         usage = usage or Usage()
+        if kind != "cancelled":
+            self.health.record(model.name, error)
         return Attempt(
             model=model.name,
             provider=model.provider,

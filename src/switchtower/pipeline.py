@@ -274,7 +274,7 @@ class Pipeline:
             route, selection = pinned_route(info, request, assume_available=assume_available)
         else:
             check_servable(required(request), (m.capabilities for m in self._models.values()))
-            tiers = self._all_tiers if assume_available else self._tiers
+            tiers = self._all_tiers if assume_available else self.executor.health.view(self._tiers)
             try:
                 route = self.router.route(classification, signals, tiers, request)
             except NoEligibleModelError as exc:

@@ -209,6 +209,12 @@ class RetryConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
     base_delay_s: float = Field(default=0.5, ge=0.0)
     max_delay_s: float = Field(default=8.0, ge=0.0)
+    #: retryable failures in a row (429, 5xx, connect errors, timeouts) that take a model
+    #: out of routing for a cool-down (``health.py``); 0: never
+    circuit_failures: int = Field(default=3, ge=0)
+    #: the first cool-down; it doubles while the model keeps failing, up to the maximum
+    circuit_cooldown_s: float = Field(default=30.0, gt=0.0)
+    circuit_max_cooldown_s: float = Field(default=300.0, gt=0.0)
 
 
 class StorageConfig(_Strict):

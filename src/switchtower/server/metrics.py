@@ -11,6 +11,7 @@ switchtower_trace_write_failures_total                     traces the store refu
 switchtower_trace_queue_depth                              traces waiting to be written
 switchtower_deferred_requests_total{model}                 requests accepted as jobs (202)
 switchtower_jobs{status}                                   jobs in the job store, read per scrape
+switchtower_model_circuit_open{model}                      1 while a model is out (health.py)
 """
 
 from __future__ import annotations
@@ -93,6 +94,23 @@ class _JobsCollector(Collector):
         return [family]
 
 
+class _CircuitCollector(Collector):
+    """1 for each model whose circuit is open now (this process's view)."""
+
+    def __init__(self, read: Callable[[], Mapping[str, str]]) -> None:
+        self._read = read
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "switchtower_model_circuit_open",
+            "Models taken out of routing after failures in a row, until their cool-down ends.",
+            labels=["model"],
+        )
+        for model in sorted(self._read()):
+            family.add_metric([model], 1.0)
+        return [family]
+
+
 class GatewayMetrics:
     """The gateway's counters and histograms, registered in a private registry."""
 
@@ -102,6 +120,7 @@ class GatewayMetrics:
         trace_failures: Callable[[], float] = lambda: 0.0,
         trace_queue: Callable[[], float] = lambda: 0.0,
         job_counts: Callable[[], Mapping[str, int]] | None = None,
+        circuits: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -175,6 +194,8 @@ class GatewayMetrics:
         r.register(_FailureCollector(trace_failures))
         if job_counts is not None:
             r.register(_JobsCollector(job_counts))
+        if circuits is not None:
+            r.register(_CircuitCollector(circuits))
 
         # the labelled children, looked up once per label set (``labels()`` validates,
         # locks and builds a key on every call)
