@@ -269,11 +269,14 @@ class Pipeline:
         self._validate(request)
         classification = self._classify(request)
         signals = self.signals.extract(request, classification)
+        needs = required(request)
+        if needs:
+            signals = replace(signals, needs=needs)
         if request.model is not None and request.model != "auto":
             info = self.model(str(request.model))
             route, selection = pinned_route(info, request, assume_available=assume_available)
         else:
-            check_servable(required(request), (m.capabilities for m in self._models.values()))
+            check_servable(needs, (m.capabilities for m in self._models.values()))
             tiers = self._all_tiers if assume_available else self.executor.health.view(self._tiers)
             try:
                 route = self.router.route(classification, signals, tiers, request)

@@ -41,6 +41,7 @@ from switchtower.types import message_text
 __all__ = [
     "CJK_TOKENS_PER_CHAR",
     "EXACT_CHARS",
+    "IMAGE_TOKENS",
     "LETTERS_PER_TOKEN",
     "MESSAGE_OVERHEAD_TOKENS",
     "OTHER_TOKENS_PER_CHAR",
@@ -128,11 +129,17 @@ def estimate_tokens(text: str) -> int:
     return max(1, round(total))
 
 
+#: what one image counts: a 1,200 x 1,000 screenshot at Anthropic's (width x height) / 750
+#: tokens (the estimate cannot see the picture's size)
+IMAGE_TOKENS = 1600
+
+
 def estimate_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Estimated prompt tokens of OpenAI-style chat messages, overhead included.
 
     Text parts of every message count (string or list-of-parts content), plus
-    :data:`MESSAGE_OVERHEAD_TOKENS` per message and the JSON of any ``tool_calls``.
+    :data:`MESSAGE_OVERHEAD_TOKENS` per message, the JSON of any ``tool_calls`` and
+    :data:`IMAGE_TOKENS` per image part.
     """
     total = 0
     for message in messages:
@@ -142,4 +149,9 @@ def estimate_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         calls = message.get("tool_calls")
         if calls:
             total += estimate_tokens(str(calls))
+        content = message.get("content")
+        if isinstance(content, list):
+            total += IMAGE_TOKENS * sum(
+                1 for p in content if isinstance(p, Mapping) and p.get("type") == "image_url"
+            )
     return total

@@ -198,6 +198,9 @@ class Signals:
     history: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     model_history: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     explanation: str = ""
+    #: what the request needs a model to take (images, tools): the pipeline sets it
+    #: (``route/capabilities.py``), so routers and selectors never read the prompt for it
+    needs: frozenset[Capability] = frozenset()
 
     def score(self, name: str) -> float:
         sig = self.failure_modes.get(name)

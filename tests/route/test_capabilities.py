@@ -3,6 +3,7 @@ router leaving out the models that lack a need."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from switchtower.registries import providers
 from switchtower.route.capabilities import check_servable, declared, lacking, required
 from switchtower.route.eligibility import exclusion
 from switchtower.route.router import PolicyRouter
-from switchtower.types import CAPABILITIES, Request, Tier
+from switchtower.types import CAPABILITIES, Request, Signals, Tier
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
 TOOLS = [{"type": "function", "function": {"name": "grep", "parameters": {"type": "object"}}}]
@@ -43,6 +44,8 @@ def test_an_image_anywhere_needs_vision() -> None:
 
 def test_defined_tools_need_tools() -> None:
     assert required(_request({"role": "user", "content": "x"}, tools=TOOLS)) == {"tools"}
+    functions = [{"name": "grep", "parameters": {"type": "object"}}]
+    assert required(_request({"role": "user", "content": "x"}, functions=functions)) == {"tools"}
     assert required(_request({"role": "user", "content": "x"}, tools=[])) == frozenset()
 
 
@@ -96,6 +99,10 @@ def test_exclusion_names_what_is_missing() -> None:
     assert exclusion(text_only, deadline="batch", context_tokens=10) is None
 
 
+def _needing(*needs: str) -> Signals:
+    return dataclasses.replace(signals(), needs=frozenset(needs))  # type: ignore[arg-type]
+
+
 def _tiers(local_takes: frozenset[str], realtime_takes: frozenset[str]) -> dict[Tier, TierInfo]:
     free = {"input_per_mtok": 0.0, "output_per_mtok": 0.0}
     return {
@@ -110,7 +117,7 @@ def test_the_router_sends_images_past_a_text_only_local_model() -> None:
     text = Request.from_text("translate this", accept_deferred=True)
     assert router.route(classification("translate-text"), signals(), tiers, text).tier == "local"
     user = {"role": "user", "content": [{"type": "text", "text": "translate this"}, IMAGE]}
-    d = router.route(classification("translate-text"), signals(), tiers, _request(user))
+    d = router.route(classification("translate-text"), _needing("vision"), tiers, _request(user))
     assert d.tier == "realtime"
     assert d.candidates == {"realtime": ("big",)}
     assert "holds images" in d.explanation
@@ -120,7 +127,7 @@ def test_a_vision_model_declared_local_keeps_images_local() -> None:
     router = PolicyRouter(config())
     tiers = _tiers(frozenset(CAPABILITIES), frozenset(CAPABILITIES))
     user = {"role": "user", "content": [{"type": "text", "text": "translate this"}, IMAGE]}
-    d = router.route(classification("translate-text"), signals(), tiers, _request(user))
+    d = router.route(classification("translate-text"), _needing("vision"), tiers, _request(user))
     assert d.tier == "local"
 
 
@@ -129,7 +136,7 @@ def test_no_model_takes_the_need_is_an_error_that_says_so() -> None:
     tiers = _tiers(frozenset({"tools"}), frozenset({"tools"}))
     user = {"role": "user", "content": [IMAGE]}
     with pytest.raises(NoEligibleModelError) as err:
-        router.route(classification("translate-text"), signals(), tiers, _request(user))
+        router.route(classification("translate-text"), _needing("vision"), tiers, _request(user))
     assert "holds images" in str(err.value)
 
 
@@ -140,7 +147,44 @@ def test_a_need_no_configured_model_takes_is_a_400_naming_the_field() -> None:
         check_servable({"vision", "tools"}, [{"tools"}, frozenset()])
     assert err.value.field == "messages"
     assert "holds images" in str(err.value)
-    assert "no configured model takes vision" in str(err.value)
+    assert "no configured model takes tools and vision together" in str(err.value)
+    with pytest.raises(UnsupportedContentError) as err:
+        check_servable({"vision"}, [{"tools"}])
+    assert "no configured model takes vision:" in str(err.value)
+    assert "docs/routing.md#capabilities-images-and-tools" in str(err.value)
     with pytest.raises(UnsupportedContentError) as err:
         check_servable({"tools"}, [frozenset()])
     assert err.value.field == "tools"
+
+
+def test_each_need_covered_by_a_different_model_is_still_a_400() -> None:
+    # one model takes images, another tools: none can serve a request needing both
+    with pytest.raises(UnsupportedContentError):
+        check_servable({"vision", "tools"}, [{"vision"}, {"tools"}])
+    check_servable({"vision", "tools"}, [{"vision"}, {"tools", "vision"}])
+
+
+def test_openai_base_url_from_the_environment_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    load_builtins()
+    openai = providers.create("openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")  # Ollama, via the SDK
+    assert declared(_spec("openai"), openai) == {"tools"}
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://API.openai.com/v1")
+    assert declared(_spec("openai"), openai) == {"tools", "vision"}
+
+
+def test_a_single_word_is_not_a_list_of_capabilities() -> None:
+    entry = {"name": "m", "provider": "openai", "capabilities": "vision"}
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides={"tiers": {"local": {"models": [entry]}}}, environ={})
+    assert "a list of what the model takes: tools, vision" in str(err.value)
+    twice = ModelConfig(name="m", provider="openai", capabilities=["vision", "vision"])
+    assert twice.capabilities == ("vision",)
+
+
+def test_a_llamacpp_entry_cannot_claim_vision() -> None:
+    load_builtins()
+    llama = providers.create("llamacpp")
+    why = llama.unavailable_reason(_spec("llamacpp", capabilities=["tools", "vision"]))
+    assert why is not None
+    assert "--mmproj" in why

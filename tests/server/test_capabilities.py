@@ -4,11 +4,13 @@ and a text request is routed as before."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import openai
+import pytest
 
 from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
@@ -19,6 +21,7 @@ from switchtower.config.schema import (
     RouterConfig,
     SelectorConfig,
 )
+from switchtower.server import KeyStore, MemoryLimiter
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
@@ -129,3 +132,50 @@ def test_no_model_that_takes_images_is_a_clear_refusal(fake_openai: FakeOpenAI) 
         # a model the client names is its choice: not second-guessed
         named = {"model": "fake-local", "messages": [{"role": "user", "content": [PICTURE]}]}
         assert httpx.post(f"{gw.url}/v1/chat/completions", json=named).status_code == 200
+
+
+def test_a_key_with_a_budget_hears_the_real_reason_not_a_429(
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Only Claude takes images and it has no key here: no budget would help, so the
+    refusal is not the budget's 429 (which clients retry)."""
+    monkeypatch.delenv("FAKE_ANTHROPIC_KEY")
+    keys = KeyStore.open(f"sqlite:///{tmp_path / 'keys.db'}")
+    _, secret = keys.create("agent", daily_budget_usd=100.0)
+    config = _routed(gateway_config(fake_openai, fake_anthropic))
+    with LiveGateway(build_pipeline(config, None), keys=keys, limiter=MemoryLimiter()) as gw:
+        r = httpx.post(
+            f"{gw.url}/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": [PICTURE]}]},
+            headers={"authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 503, r.text
+        assert "FAKE_ANTHROPIC_KEY" in r.json()["error"]["message"]
+        # the budget still refuses what only the budget stops
+        _, poor = keys.create("poor", daily_budget_usd=1e-12)
+        r = httpx.post(
+            f"{gw.url}/v1/chat/completions",
+            json={"model": "auto:code-edit", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": f"Bearer {poor}", "x-switchtower-tier": "realtime"},
+        )
+        assert r.status_code == 429, r.text
+    keys.close()
+
+
+def test_a_router_that_ignores_needs_still_gets_no_text_only_model(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    """The harness's plugin router hands over no candidates: the selector checks the
+    needs the pipeline put on the signals."""
+    config = gateway_config(fake_openai, fake_anthropic).model_copy(
+        update={"selector": SelectorConfig(exploration=0.0)}
+    )
+    with LiveGateway(build_pipeline(config, None)) as gw:
+        r = httpx.post(
+            f"{gw.url}/v1/route",
+            json={"messages": [{"role": "user", "content": [PICTURE]}]},
+        )
+        assert r.json().get("model") != "fake-local", r.text

@@ -86,6 +86,13 @@ class ModelConfig(_Strict):
     #: alone or ``{name, options}``; docs/queue.md). None: only this process's own calls
     load_probe: ComponentConfig | None = None
 
+    @field_validator("capabilities", mode="before")
+    @classmethod
+    def _capability_list(cls, value: object) -> object:
+        if value is not None and not isinstance(value, list | tuple):
+            raise ValueError("must be a list of what the model takes: tools, vision")
+        return tuple(dict.fromkeys(value)) if value is not None else None
+
     @field_validator("load_probe", mode="before")
     @classmethod
     def _probe_by_name(cls, value: object) -> object:

@@ -280,12 +280,17 @@ class LlamaCppProvider:
         )
 
     def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
-        """Tools (llama.cpp's chat templates); images only when the entry says so (a
-        vision model needs its projector, ``--mmproj``)."""
+        """Tools (llama.cpp's chat templates); never images: this provider sends text
+        (a vision model behind ``llama-server --mmproj`` is an ``openai`` entry)."""
         del spec
         return ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
+        if spec.capabilities is not None and "vision" in spec.capabilities:
+            return (
+                "the llamacpp provider sends text only: serve a vision model with "
+                "llama-server --mmproj and configure it as an openai entry with its base_url"
+            )
         if spec.batch:
             return "llama.cpp has no batch API (queue local work with a max_delay_s entry)"
         if find_spec("llama_cpp") is None:

@@ -140,11 +140,13 @@ class OpenAIProvider:
     # -- availability --------------------------------------------------------------------
 
     def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
-        """OpenAI's own API (no ``base_url``, or api.openai.com) takes images; another
-        OpenAI-compatible server (vLLM, Ollama, llama-server) is not assumed to: a vision
-        model there says so in its entry's ``capabilities``."""
-        host = urlsplit(spec.base_url).hostname if spec.base_url else "api.openai.com"
-        return ("tools", "vision") if host == "api.openai.com" else ("tools",)
+        """OpenAI's own API (api.openai.com: the entry's ``base_url``, else the SDK's
+        ``OPENAI_BASE_URL``, else the default) takes images; another OpenAI-compatible
+        server (vLLM, Ollama, llama-server) is not assumed to: a vision model there says
+        so in its entry's ``capabilities``."""
+        url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
+        host = (urlsplit(url).hostname or "") if url else "api.openai.com"
+        return ("tools", "vision") if host.lower() == "api.openai.com" else ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = _key_env(spec)

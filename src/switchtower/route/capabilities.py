@@ -24,10 +24,11 @@ _FIELD = {"tools": "tools", "vision": "messages"}
 
 
 def required(request: Request) -> frozenset[Capability]:
-    """The capabilities ``request`` needs: ``tools`` when it defines any, ``vision``
+    """The capabilities ``request`` needs: ``tools`` when it defines any (``functions``,
+    the older form, too), ``vision``
     when any message (tool results included) holds an image part."""
     needs: set[Capability] = set()
-    if request.params.get("tools"):
+    if request.params.get("tools") or request.params.get("functions"):
         needs.add("tools")
     if any(_has_image(m) for m in request.messages):
         needs.add("vision")
@@ -54,16 +55,26 @@ def declared(spec: ModelConfig | None, provider: object = None) -> frozenset[Cap
 
 
 def check_servable(needs: Set[Capability], takes: Iterable[Set[Capability]]) -> None:
-    """A 400 when no configured model (``takes``: each one's capabilities) takes a
+    """A 400 when no configured model (``takes``: each one's capabilities) takes every
     need: no retry or other tier would help, the deployment's config would."""
-    missing = sorted(needs - frozenset().union(*takes))
-    if missing:
-        what = " and ".join(_WHAT[c] for c in missing)
-        raise UnsupportedContentError(
-            f"the request {what}, and no configured model takes {', '.join(missing)}: "
-            "list it in the capabilities of a model that does (docs/routing.md#capabilities)",
-            field=_FIELD[missing[0]],
-        )
+    if not needs:
+        return
+    missing: frozenset[Capability] | None = None
+    for t in takes:
+        lack = frozenset(needs - t)
+        if not lack:
+            return
+        if missing is None or len(lack) < len(missing):
+            missing = lack
+    names = sorted(missing if missing is not None else needs)
+    what = " and ".join(_WHAT[c] for c in sorted(needs))
+    alone = "" if missing is None or set(needs) == set(names) else " together"
+    raise UnsupportedContentError(
+        f"the request {what}, and no configured model takes {' and '.join(sorted(needs))}"
+        f"{alone}: list what a model takes in its capabilities "
+        "(docs/routing.md#capabilities-images-and-tools)",
+        field=_FIELD[names[0]],
+    )
 
 
 def lacking(needs: Set[Capability], takes: Set[Capability]) -> str | None:

@@ -34,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from switchtower.config.schema import Config
 from switchtower.errors import NoEligibleModelError
 from switchtower.protocols import ModelInfo, TierInfo
-from switchtower.route.capabilities import required
 from switchtower.route.eligibility import DEFAULT_OUTPUT_TOKENS, exclusion, summarize_reasons
 from switchtower.route.guards import GuardHit, guard_floor
 from switchtower.route.policy import Policy
@@ -158,7 +157,7 @@ class PolicyRouter:
             self.guards, signals, operation=op, operation_min_tier=self._operation_floor(op)
         )
         out_tokens = _output_tokens(request, self.output_tokens)
-        needs = required(request)
+        needs = signals.needs
         excluded: dict[Tier, str] = {}
         candidates: dict[Tier, list[ModelInfo]] = {}
         for tier in TIERS:

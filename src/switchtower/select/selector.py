@@ -127,7 +127,10 @@ class BetaSelector:
                     m
                     for m in (info.models if info else ())
                     if exclusion(
-                        m, deadline=signals.deadline, context_tokens=signals.context_tokens
+                        m,
+                        deadline=signals.deadline,
+                        context_tokens=signals.context_tokens,
+                        needs=signals.needs,
                     )
                     is None
                 ]

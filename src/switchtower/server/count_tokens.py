@@ -12,7 +12,6 @@ The ``x-switchtower-token-count`` header says which: ``exact`` or ``estimate``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from switchtower.errors import UnknownModelError, UpstreamError
@@ -20,18 +19,13 @@ from switchtower.pipeline import Pipeline
 from switchtower.protocols import ModelInfo, TokenCounter
 from switchtower.providers.common import json_bytes
 from switchtower.server.anthropic_wire import parse_count_tokens
-from switchtower.tokens import estimate_message_tokens, estimate_tokens
+from switchtower.tokens import IMAGE_TOKENS, estimate_message_tokens, estimate_tokens
 from switchtower.types import Request
 
 __all__ = ["COUNT_HEADER", "IMAGE_TOKENS", "count_tokens", "estimate_request_tokens"]
 
 COUNT_HEADER = "x-switchtower-token-count"
 _log = logging.getLogger(__name__)
-
-
-#: what one image counts in the estimate: a 1,200 x 1,000 screenshot at Anthropic's
-#: (width x height) / 750 tokens (the estimate cannot see the picture's size)
-IMAGE_TOKENS = 1600
 
 
 def estimate_request_tokens(request: Request) -> int:
@@ -41,11 +35,6 @@ def estimate_request_tokens(request: Request) -> int:
     total = estimate_message_tokens(request.messages)
     total += estimate_tokens(json_bytes(tools).decode()) if tools else 0
     for m in request.messages:
-        content = m.get("content")
-        parts = content if isinstance(content, list) else ()
-        total += IMAGE_TOKENS * sum(
-            1 for p in parts if isinstance(p, Mapping) and p.get("type") == "image_url"
-        )
         for block in m.get("thinking_blocks") or ():
             total += estimate_tokens(str(block.get("thinking") or block.get("data") or ""))
     return total

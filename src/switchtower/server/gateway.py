@@ -102,22 +102,38 @@ class Gateway:
         capped = budget is not None and (
             request.max_cost_usd is None or budget < request.max_cost_usd
         )
+        given = request
         if capped:
             request = dataclasses.replace(request, max_cost_usd=budget)
         try:
             return self.pipeline.plan(request)
-        except NoEligibleModelError as exc:
-            if capped:  # the key's budget refused it: counted, not traced
-                raise BudgetExceededError(
-                    f"the key's remaining daily budget (${budget:.6f}) is too small for any "
-                    f"eligible model: {exc}"
-                ) from exc
+        except NoEligibleModelError as refused:
+            exc = refused
+            if capped:
+                uncapped = self._refusal(given)
+                if uncapped is None:  # the budget refused it: counted, not traced
+                    raise BudgetExceededError(
+                        f"the key's remaining daily budget (${budget:.6f}) is too small for "
+                        f"any eligible model: {exc}"
+                    ) from exc
+                request, exc = given, uncapped  # refused for another reason: say that one
             if serve:
                 self.pipeline.record_refusal(exc, api_key_id=caller.key_id)
             fields = constraint_fields(request)
             if fields:
                 raise ConstraintsExcludeAllError(str(exc), fields=fields) from exc
-            raise
+            if exc is refused:
+                raise
+            raise exc from None
+
+    def _refusal(self, request: Request) -> NoEligibleModelError | None:
+        """Why ``request`` is refused without the key's budget cap, or ``None`` when it
+        has a plan (a refusal under the cap is then the budget's)."""
+        try:
+            self.pipeline.plan(request)
+        except NoEligibleModelError as exc:
+            return exc
+        return None
 
     # -- non-streaming ------------------------------------------------------------------------
 
