@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.responses import Response, ResponseStreamEvent
+from pydantic import TypeAdapter
 
 from fakes.anthropic_upstream import FakeAnthropic
 from fakes.openai_upstream import FakeOpenAI
@@ -224,6 +226,15 @@ def test_structured_output_and_images_are_carried(
         ({"input": "hi", "frobnicate": 1}, "frobnicate"),
         ({"input": "hi", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
         ({"input": "hi", "tool_choice": {"type": "mcp"}}, "tool_choice"),
+        ({"input": [{"role": ["user"], "content": "x"}]}, "input[0].role"),
+        ({"input": [{"role": {"x": 1}, "content": "x"}]}, "input[0].role"),
+        ({"input": [{"type": ["message"], "role": "user", "content": "x"}]}, "input[0].type"),
+        ({"input": [{"role": "user", "content": [{"type": ["input_text"], "text": "x"}]}]},
+         "input[0].content[0].type"),
+        ({"input": [{"role": "user", "content": [{"type": {"a": 1}}]}]},
+         "input[0].content[0].type"),
+        ({"input": "hi", "top_logprobs": 99}, "top_logprobs"),
+        ({"input": "hi", "metadata": {"async": True}}, "metadata.async"),
     ],
 )  # fmt: skip
 def test_what_the_gateway_cannot_do_is_a_400_naming_the_field(
@@ -272,3 +283,69 @@ def test_an_upstream_failure_before_the_answer_is_a_502_naming_the_models(
         client(gateway).responses.create(model="auto", input="summarize this")
     assert err.value.status_code == 502
     assert "fake-local" in str(err.value)
+
+
+STRICT_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+
+
+def test_answers_and_events_pass_the_sdks_strict_types(
+    gateway: LiveGateway, fake_openai: FakeOpenAI
+) -> None:
+    """Every field the SDK's types require, with the values they allow: answers, every
+    streamed event, cut-off answers and metadata hints that are not strings."""
+    body = {
+        "model": "auto",
+        "input": "summarize one two three four",
+        "metadata": {"deadline": "interactive", "max_cost_usd": 1.0},
+        "parallel_tool_calls": None,
+        "tool_choice": None,
+    }
+    for extra in ({}, {"max_output_tokens": 2}, {"tools": [TOOL]}):
+        r = httpx.post(gateway.url + "/v1/responses", json={**body, **extra})
+        answer = Response.model_validate(r.json(), strict=True)
+        if extra.get("max_output_tokens"):
+            assert answer.status == "incomplete"
+            assert {item.status for item in answer.output} == {"incomplete"}  # type: ignore[union-attr]
+        with httpx.stream(
+            "POST", gateway.url + "/v1/responses", json={**body, **extra, "stream": True}
+        ) as s:
+            lines = [line[6:] for line in s.iter_lines() if line.startswith("data: ")]
+        events = [STRICT_EVENT.validate_json(line, strict=True) for line in lines]
+        created = {e.response.created_at for e in events if hasattr(e, "response")}
+        assert len(created) == 1  # one creation time, however long the stream
+    assert answer.usage is not None
+    assert answer.usage.input_tokens_details.cache_write_tokens == 0
+
+
+def test_a_claude_stream_that_breaks_off_ends_failed(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.drop(after=4)
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/responses",
+        json={"model": "fake-claude", "input": "a b c d e f g h", "stream": True},
+    ) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+    last = events[-1]
+    assert last["type"] == "response.failed"
+    assert last["response"]["error"]["code"] == "server_error"
+    assert last["response"]["error"]["type"] == "upstream_unavailable"
+
+
+def test_logprobs_and_accepted_no_ops(gateway: LiveGateway, fake_openai: FakeOpenAI) -> None:
+    r = httpx.post(
+        gateway.url + "/v1/responses",
+        json={
+            "model": "auto",
+            "input": "summarize a b",
+            "top_logprobs": 2,
+            "max_tool_calls": 3,
+            "prompt_cache_options": {"mode": "implicit"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    sent = fake_openai.requests[-1]
+    assert (sent["logprobs"], sent["top_logprobs"]) == (True, 2)
+    assert sent["prompt_cache_options"] == {"mode": "implicit"}
+    assert "max_tool_calls" not in sent

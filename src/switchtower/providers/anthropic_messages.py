@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx2
 
 from switchtower.config.schema import Config, ModelConfig
@@ -30,7 +31,7 @@ from switchtower.providers.batches import (
     poll_anthropic_batch,
     submit_anthropic_batch,
 )
-from switchtower.providers.common import completion_from_openai, sdk_error
+from switchtower.providers.common import completion_from_openai, sdk_error, unreachable_error
 from switchtower.providers.http_transport import sdk_http_client
 from switchtower.types import BatchPoll, Capability, Completion, Request
 
@@ -216,6 +217,11 @@ class AnthropicProvider:
                     yield chunk
         except anthropic.AnthropicError as exc:
             raise self._error(exc, model, spec) from exc
+        except (httpx2.TransportError, anyio.EndOfStream) as exc:
+            # the SDK's stream iterator lets a dropped connection or a read timeout
+            # through as the transport's own error: the same typed error as before it
+            where = self._where(spec)
+            raise unreachable_error(model=model.name, where=where, exc=exc) from exc
         finally:
             await upstream.close()
 

@@ -68,6 +68,24 @@ Transport = Literal["auto", "aiohttp", "httpx"]
 _STREAM: bool = True
 
 
+def _openai_api(spec: ModelConfig) -> bool:
+    """Whether ``spec`` calls OpenAI's own API: its ``base_url``, else the SDK's
+    ``OPENAI_BASE_URL``, else the SDK's default, is api.openai.com."""
+    url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
+    host = (urlsplit(url).hostname or "") if url else "api.openai.com"
+    return host.lower() == "api.openai.com"
+
+
+def _for_api(body: dict[str, Any], spec: ModelConfig) -> dict[str, Any]:
+    """OpenAI's reasoning models (o-series, gpt-5) refuse ``max_tokens`` and every model
+    there takes ``max_completion_tokens``: on OpenAI's own API the limit goes under that
+    name, so routing a request to a reasoning model does not turn it into a 400. Other
+    servers keep ``max_tokens``, which they all read."""
+    if "max_tokens" in body and "max_completion_tokens" not in body and _openai_api(spec):
+        body["max_completion_tokens"] = body.pop("max_tokens")
+    return body
+
+
 def is_loopback(base_url: str | None) -> bool:
     """True for http://localhost..., 127.x.x.x and ::1 (servers on this machine)."""
     if not base_url:
@@ -144,9 +162,7 @@ class OpenAIProvider:
         ``OPENAI_BASE_URL``, else the default) takes images; another OpenAI-compatible
         server (vLLM, Ollama, llama-server) is not assumed to: a vision model there says
         so in its entry's ``capabilities``."""
-        url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
-        host = (urlsplit(url).hostname or "") if url else "api.openai.com"
-        return ("tools", "vision") if host.lower() == "api.openai.com" else ("tools",)
+        return ("tools", "vision") if _openai_api(spec) else ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = _key_env(spec)
@@ -248,7 +264,7 @@ class OpenAIProvider:
         return bool(spec.options.get("keep_cache_control", False))
 
     def _body(self, request: Request, spec: ModelConfig, model_id: str, **extra: Any) -> bytes:
-        body = self._body_dict(request, model_id, **extra)
+        body = _for_api(self._body_dict(request, model_id, **extra), spec)
         if has_anthropic_fields(body):  # marks, signed thinking: a look, no serialising
             body = for_openai(body, keep_cache_control=self._keeps_marks(spec))
         return json_bytes(body)
@@ -261,7 +277,12 @@ class OpenAIProvider:
         spec = self._spec(model)
         keep = self._keeps_marks(spec)
         bodies = [
-            (cid, for_openai(self._body_dict(r, spec.model_id), keep_cache_control=keep))
+            (
+                cid,
+                for_openai(
+                    _for_api(self._body_dict(r, spec.model_id), spec), keep_cache_control=keep
+                ),
+            )
             for cid, r in items
         ]
         try:

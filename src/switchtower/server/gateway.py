@@ -313,7 +313,7 @@ class Gateway:
         except SwitchtowerError as exc:
             err = to_http(exc)
             self.metrics.observe_error(exc.kind)
-            for event in encoder.failed(err.code, err.message):
+            for event in encoder.failed(exc.kind, err.message):
                 yield event
             return
         finally:

@@ -2,12 +2,13 @@
 
 The sequence the ``openai`` SDK's ``responses.stream()`` checks: ``response.created``,
 ``response.in_progress``; per output item ``response.output_item.added``, then for a
-message ``response.content_part.added``, ``response.output_text.delta``...,
-``response.output_text.done``, ``response.content_part.done``, and for a function call
+message, per content part, ``response.content_part.added``, ``response.output_text.delta``
+(or ``response.refusal.delta``)..., ``response.output_text.done`` (``refusal.done``),
+``response.content_part.done``, and for a function call
 ``response.function_call_arguments.delta``..., ``response.function_call_arguments.done``;
 ``response.output_item.done``; last ``response.completed`` (``response.incomplete`` when
-the answer was cut off, ``response.failed`` on an error after the headers went). Every
-event carries ``sequence_number``.
+the answer was cut off, its items ``incomplete`` too; ``response.failed`` on an error
+after the headers went, with what was written). Every event carries ``sequence_number``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from switchtower.providers.common import json_bytes, usage_from_openai
 from switchtower.server.responses_wire import (
     call_item,
     finished,
+    item_status,
     message_item,
+    reasoning_tokens,
+    refusal_part,
+    response_error,
     response_skeleton,
     response_usage,
+    text_part,
 )
 from switchtower.types import Usage
 
@@ -38,11 +44,12 @@ class ResponsesStream:
         self.model = model
         self.echo = echo
         self.usage = Usage(input_tokens, 0)
+        self.reasoning_tokens = 0
         self.finish_reason: str | None = None
         self._seq = 0
         #: finished output items, in order
         self._items: list[dict[str, Any]] = []
-        #: the open item: a message being written or a call's arguments
+        #: the open item: a message (its parts) or a function call (its arguments)
         self._open: dict[str, Any] | None = None
         self._open_key: str | None = None
 
@@ -70,33 +77,35 @@ class ResponsesStream:
     def _index(self) -> int:
         return len(self._items)
 
-    def _close(self) -> list[bytes]:
+    def _where(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {"item_id": item["id"], "output_index": self._index}
+
+    def _close_part(self) -> list[bytes]:
+        item = self._open
+        if item is None or item["type"] != "message" or not item["parts"]:
+            return []
+        i = len(item["parts"]) - 1
+        part = item["parts"][i]
+        where = {**self._where(item), "content_index": i}
+        if part["type"] == "refusal":
+            done = self._event("response.refusal.done", **where, refusal=part["refusal"])
+        else:
+            done = self._event("response.output_text.done", **where, text=part["text"], logprobs=[])
+        return [done, self._event("response.content_part.done", **where, part=part)]
+
+    def _close(self, status: str = "completed") -> list[bytes]:
+        out = self._close_part()
         item, self._open, self._open_key = self._open, None, None
         if item is None:
-            return []
-        out: list[bytes] = []
-        where = {"item_id": item["id"], "output_index": self._index}
+            return out
         if item["type"] == "message":
-            done = message_item(item["id"], item["text"])
-            part = done["content"][0]
-            out.append(
-                self._event(
-                    "response.output_text.done",
-                    **where,
-                    content_index=0,
-                    text=item["text"],
-                    logprobs=[],
-                )
-            )
-            out.append(
-                self._event("response.content_part.done", **where, content_index=0, part=part)
-            )
+            done = message_item(item["id"], item["parts"], status)
         else:
-            done = call_item(item["id"], item["call_id"], item["name"], item["arguments"])
+            done = call_item(item["id"], item["call_id"], item["name"], item["arguments"], status)
             out.append(
                 self._event(
                     "response.function_call_arguments.done",
-                    **where,
+                    **self._where(item),
                     name=item["name"],
                     arguments=item["arguments"],
                 )
@@ -105,22 +114,47 @@ class ResponsesStream:
         self._items.append(done)
         return out
 
-    def _open_message(self) -> list[bytes]:
-        out = self._close()
-        item_id = f"msg_{self.response_id.removeprefix('resp_')}_{self._index}"
-        self._open, self._open_key = {"type": "message", "id": item_id, "text": ""}, "text"
-        added = message_item(item_id, "", status="in_progress")
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        out.append(self._event("response.output_item.added", output_index=self._index, item=added))
+    def _part(self, kind: str) -> list[bytes]:
+        """Make sure the open item is a message whose last part is of ``kind``."""
+        out: list[bytes] = []
+        if self._open_key != "message":
+            out += self._close()
+            item_id = f"msg_{self.response_id.removeprefix('resp_')}_{self._index}"
+            self._open = {"type": "message", "id": item_id, "parts": []}
+            self._open_key = "message"
+            added = message_item(item_id, [], "in_progress")
+            out.append(
+                self._event("response.output_item.added", output_index=self._index, item=added)
+            )
+        item = self._open
+        assert item is not None
+        if item["parts"] and item["parts"][-1]["type"] == kind:
+            return out
+        out += self._close_part()
+        part = refusal_part("") if kind == "refusal" else text_part("")
+        item["parts"].append(part)
         out.append(
             self._event(
                 "response.content_part.added",
-                item_id=item_id,
-                output_index=self._index,
-                content_index=0,
-                part=part,
+                **self._where(item),
+                content_index=len(item["parts"]) - 1,
+                part=dict(part),
             )
         )
+        return out
+
+    def _write(self, kind: str, delta: str) -> list[bytes]:
+        out = self._part(kind)
+        item = self._open
+        assert item is not None
+        part = item["parts"][-1]
+        key = "refusal" if kind == "refusal" else "text"
+        part[key] += delta
+        where = {**self._where(item), "content_index": len(item["parts"]) - 1}
+        if kind == "refusal":
+            out.append(self._event("response.refusal.delta", **where, delta=delta))
+        else:
+            out.append(self._event("response.output_text.delta", **where, delta=delta, logprobs=[]))
         return out
 
     def _open_call(self, key: str, call: Mapping[str, Any]) -> list[bytes]:
@@ -146,24 +180,15 @@ class ResponsesStream:
         usage = chunk.get("usage")
         if isinstance(usage, Mapping):
             self.usage = usage_from_openai(usage)
+            self.reasoning_tokens = reasoning_tokens(usage)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             text = delta.get("content")
             if isinstance(text, str) and text:
-                if self._open_key != "text":
-                    out += self._open_message()
-                assert self._open is not None
-                self._open["text"] += text
-                out.append(
-                    self._event(
-                        "response.output_text.delta",
-                        item_id=self._open["id"],
-                        output_index=self._index,
-                        content_index=0,
-                        delta=text,
-                        logprobs=[],
-                    )
-                )
+                out += self._write("output_text", text)
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                out += self._write("refusal", refusal)
             for call in delta.get("tool_calls") or ():
                 key = f"tool:{call.get('index', 0)}"
                 if self._open_key != key:
@@ -175,8 +200,7 @@ class ResponsesStream:
                     out.append(
                         self._event(
                             "response.function_call_arguments.delta",
-                            item_id=self._open["id"],
-                            output_index=self._index,
+                            **self._where(self._open),
                             delta=args,
                         )
                     )
@@ -185,19 +209,19 @@ class ResponsesStream:
         return out
 
     def finish(self) -> list[bytes]:
-        out = self._close()
+        out = self._close(item_status(self.finish_reason))
         body = finished(self._response("completed"), self.finish_reason)
-        body["usage"] = response_usage(self.usage)
+        body["usage"] = response_usage(self.usage, self.reasoning_tokens)
         kind = "response.completed" if body["status"] == "completed" else "response.incomplete"
         out.append(self._event(kind, response=body))
         return out
 
-    def failed(self, code: str, message: str) -> list[bytes]:
-        """The answer broke off after the headers went: what was written, then
-        ``response.failed`` with the error."""
-        out = self._close()
+    def failed(self, kind: str, message: str) -> list[bytes]:
+        """The answer broke off after the headers went: what was written (its open item
+        ``incomplete``), then ``response.failed`` with the error."""
+        out = self._close("incomplete")
         body = self._response("failed")
-        body["error"] = {"code": code, "message": message}
-        body["usage"] = response_usage(self.usage)
+        body["error"] = response_error(kind, message)
+        body["usage"] = response_usage(self.usage, self.reasoning_tokens)
         out.append(self._event("response.failed", response=body))
         return out

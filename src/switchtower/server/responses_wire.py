@@ -18,6 +18,7 @@ inside OpenAI and are refused: the gateway takes function tools.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -47,11 +48,16 @@ _HANDLED = frozenset(
         "include",
         "truncation",
         "background",
+        "top_logprobs",
+        # limits on OpenAI's hosted tools and its server-side compaction: nothing to do
+        "max_tool_calls",
+        "context_management",
     }
 )
 #: passed on under the same name (checked as on the chat wire)
 _SAME: tuple[str, ...] = ("temperature", "top_p", "parallel_tool_calls", "user")
 _SAME += ("safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier")
+_SAME += ("prompt_cache_options",)
 #: the server-side state the gateway does not keep
 _STATEFUL = {
     "previous_response_id": "the gateway keeps no responses: send the whole conversation "
@@ -80,6 +86,8 @@ def _part(part: Any, where: str) -> dict[str, Any]:
     if not isinstance(part, Mapping):
         raise _bad(where, "must be an object")
     kind = part.get("type")
+    if not isinstance(kind, str):
+        raise _bad(f"{where}.type", "must be a string")
     if kind in _TEXT_PARTS:
         key = "refusal" if kind == "refusal" else "text"
         return {"type": "text", "text": _string(part.get(key), f"{where}.{key}")}
@@ -138,8 +146,11 @@ def _add_item(item: Any, where: str, out: list[dict[str, Any]]) -> None:
     if not isinstance(item, Mapping):
         raise _bad(where, "must be an object")
     kind = item.get("type", "message" if "role" in item else None)
+    if kind is not None and not isinstance(kind, str):
+        raise _bad(f"{where}.type", "must be a string")
     if kind == "message":
-        role = _ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        given = item.get("role")
+        role = _ROLES.get(given) if isinstance(given, str) else None
         if role is None:
             raise _bad(f"{where}.role", "must be one of user, assistant, system, developer")
         out.append({"role": role, "content": _content(item.get("content"), f"{where}.content")})
@@ -256,6 +267,11 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise _bad("max_output_tokens", "must be an integer >= 1")
         params["max_tokens"] = limit
+    if body.get("top_logprobs") is not None:
+        top = body["top_logprobs"]
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
+            raise _bad("top_logprobs", "must be an integer from 0 to 20")
+        params["logprobs"], params["top_logprobs"] = True, top
     if body.get("tools"):
         params["tools"] = _tools(body["tools"])
     if body.get("tool_choice") is not None:
@@ -279,14 +295,20 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
 def _echo(body: Mapping[str, Any]) -> dict[str, Any]:
     """The request fields a ``response`` repeats back."""
     text = body.get("text") if isinstance(body.get("text"), Mapping) else None
+    metadata = body.get("metadata") or {}
+    parallel = body.get("parallel_tool_calls")
     return {
+        "created_at": int(time.time()),
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
-        "metadata": dict(body.get("metadata") or {}),
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        # OpenAI's metadata values are strings; routing hints may be numbers or booleans
+        "metadata": {
+            str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()
+        },
+        "parallel_tool_calls": True if parallel is None else parallel,
         "temperature": body.get("temperature"),
         "top_p": body.get("top_p"),
-        "tool_choice": body.get("tool_choice", "auto"),
+        "tool_choice": body.get("tool_choice") or "auto",
         "tools": list(body.get("tools") or ()),
         "text": dict(text) if text else {"format": {"type": "text"}},
         "reasoning": body.get("reasoning"),
@@ -310,10 +332,11 @@ def parse_responses(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -
     params = _params(body)
     hints = hints_of(body)
     if hints.accept_deferred:
+        given = body.get("metadata") or {}
         raise InvalidRequestError(
             "the Responses API wire answers now: a deferred answer (the async hint) is for "
             "/v1/chat/completions and /v1/messages",
-            field="x-switchtower-async",
+            field="metadata.async" if "async" in given else "x-switchtower-async",
         )
     request = build_request(messages, hints, params)
     return ChatCall(request, bool(stream), True, None, echo=_echo(body))
@@ -325,7 +348,10 @@ def parse_responses(body: Any, hints_of: Callable[[Mapping[str, Any]], Hints]) -
 def response_usage(usage: Usage, reasoning_tokens: int = 0) -> dict[str, Any]:
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": usage.input_tokens + usage.output_tokens,
@@ -339,7 +365,7 @@ def response_skeleton(
     return {
         "id": response_id,
         "object": "response",
-        "created_at": int(time.time()),
+        "created_at": int(time.time()),  # the echo's, when the request had one
         "status": status,
         "background": False,
         "error": None,
@@ -349,6 +375,9 @@ def response_skeleton(
         "previous_response_id": None,
         "store": False,
         "usage": None,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
         **echo,
     }
 
@@ -367,14 +396,37 @@ def finished(body: dict[str, Any], finish: str | None) -> dict[str, Any]:
     return body
 
 
-def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def item_status(finish: str | None) -> str:
+    """An output item's status when the answer ended with ``finish``."""
+    return "incomplete" if finish in INCOMPLETE else "completed"
+
+
+#: the gateway's error kinds -> ``ResponseError.code`` (the rest are ``server_error``)
+_ERROR_CODES = {"upstream_rate_limit": "rate_limit_exceeded"}
+
+
+def response_error(kind: str, message: str) -> dict[str, Any]:
+    """A ``response.error``: OpenAI's code, the gateway's kind as its ``type``."""
+    return {"code": _ERROR_CODES.get(kind, "server_error"), "message": message, "type": kind}
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def refusal_part(text: str) -> dict[str, Any]:
+    return {"type": "refusal", "refusal": text}
+
+
+def message_item(
+    item_id: str, content: list[dict[str, Any]], status: str = "completed"
+) -> dict[str, Any]:
     return {
         "id": item_id,
         "type": "message",
         "status": status,
         "role": "assistant",
-        "content": [part] if status != "in_progress" else [],
+        "content": content,
     }
 
 
@@ -391,8 +443,8 @@ def call_item(
     }
 
 
-def _reasoning_tokens(raw: Mapping[str, Any]) -> int:
-    usage = raw.get("usage")
+def reasoning_tokens(usage: object) -> int:
+    """``completion_tokens_details.reasoning_tokens`` of an OpenAI usage, else 0."""
     details = usage.get("completion_tokens_details") if isinstance(usage, Mapping) else None
     value = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
     return int(value) if isinstance(value, int) else 0
@@ -403,17 +455,23 @@ def response_body(completion: Completion, trace_id: str, echo: Mapping[str, Any]
     choices = completion.raw.get("choices") or []
     first = choices[0] if choices and isinstance(choices[0], Mapping) else {}
     message = first.get("message") or {"content": completion.text}
+    finish = first.get("finish_reason") or completion.finish_reason
+    status = item_status(finish)
     output: list[dict[str, Any]] = []
-    text = message.get("content")
+    parts: list[dict[str, Any]] = []
+    text, refusal = message.get("content"), message.get("refusal")
     if isinstance(text, str) and text:
-        output.append(message_item(f"msg_{trace_id}", text))
+        parts.append(text_part(text))
+    if isinstance(refusal, str) and refusal:
+        parts.append(refusal_part(refusal))
+    if parts:
+        output.append(message_item(f"msg_{trace_id}", parts, status))
     for i, call in enumerate(message.get("tool_calls") or ()):
         fn = call.get("function") or {}
         call_id = call.get("id") or f"call_{trace_id}_{i}"
-        output.append(
-            call_item(f"fc_{call_id}", call_id, fn.get("name", ""), fn.get("arguments") or "")
-        )
+        args = fn.get("arguments") or ""
+        output.append(call_item(f"fc_{call_id}", call_id, fn.get("name", ""), args, status))
     body = response_skeleton(f"resp_{trace_id}", completion.model, echo, "completed")
     body["output"] = output
-    body["usage"] = response_usage(completion.usage, _reasoning_tokens(completion.raw))
-    return finished(body, first.get("finish_reason") or completion.finish_reason)
+    body["usage"] = response_usage(completion.usage, reasoning_tokens(completion.raw.get("usage")))
+    return finished(body, finish)
