@@ -348,7 +348,6 @@ async def test_a_json_answer_is_asked_as_a_forced_tool_and_comes_back_as_text(
         ({"logprobs": True}, "no log probabilities"),
         ({"modalities": ["text", "audio"]}, "no audio"),
         ({"functions": [{"name": "f"}]}, "send tools"),
-        ({"response_format": JSON_SCHEMA, "tools": [TOOL]}, "together with tools"),
         (
             {
                 "response_format": {
@@ -364,6 +363,47 @@ def test_what_anthropic_cannot_answer_is_refused_as_a_400(params: dict[str, Any]
     with pytest.raises(UpstreamRejectedError, match=why) as err:
         to_anthropic("claude-x", [{"role": "user", "content": "hi"}], params)
     assert err.value.status == 400  # every model refusing it: the client's 400
+
+
+def test_a_json_answer_beside_tools_makes_a_tool_call_required() -> None:
+    """An agent with an output type and tools: the client's tools and the answer's, one
+    of which must be called; the answer's input is the text, the client's calls stay."""
+    user = [{"role": "user", "content": "x"}]
+    sent = to_anthropic("m", user, {"response_format": JSON_SCHEMA, "tools": [TOOL]})
+    assert [t["name"] for t in sent["tools"]] == [TOOL["function"]["name"], JSON_TOOL]
+    assert sent["tool_choice"] == {"type": "any"}
+    alone = to_anthropic(
+        "m", user, {"response_format": JSON_SCHEMA, "tools": [TOOL], "tool_choice": "none"}
+    )
+    assert [t["name"] for t in alone["tools"]] == [JSON_TOOL]
+    assert alone["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+    named = {"type": "function", "function": {"name": TOOL["function"]["name"]}}
+    forced = to_anthropic(
+        "m", user, {"response_format": JSON_SCHEMA, "tools": [TOOL], "tool_choice": named}
+    )
+    assert JSON_TOOL not in [t["name"] for t in forced["tools"]]
+    serial = to_anthropic(
+        "m", user, {"response_format": JSON_SCHEMA, "tools": [TOOL], "parallel_tool_calls": False}
+    )
+    assert serial["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+
+    def message(*blocks: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "msg_1", "model": "m", "content": list(blocks), "stop_reason": "tool_use"}
+
+    call = {"type": "tool_use", "id": "t1", "name": TOOL["function"]["name"], "input": {"q": 1}}
+    answer = {"type": "tool_use", "id": "t2", "name": JSON_TOOL, "input": {"name": "Ada"}}
+    turn = to_openai(message(call))["choices"][0]
+    assert turn["finish_reason"] == "tool_calls"
+    assert turn["message"]["tool_calls"][0]["function"]["name"] == TOOL["function"]["name"]
+    final = to_openai(message(answer))["choices"][0]
+    assert (final["finish_reason"], json.loads(final["message"]["content"])) == (
+        "stop",
+        {"name": "Ada"},
+    )
+    assert "tool_calls" not in final["message"]
+    both = to_openai(message(call, answer))["choices"][0]
+    assert both["finish_reason"] == "tool_calls"
+    assert [c["id"] for c in both["message"]["tool_calls"]] == ["t1"]
 
 
 def test_bookkeeping_parameters_are_mapped_or_dropped() -> None:
@@ -395,3 +435,20 @@ def test_an_error_event_in_a_stream_is_typed_by_its_own_type(
     found = stream_event_error(body, model="m", message="busy")
     assert type(found) is error
     assert "upstream error (" in str(found)
+
+
+def test_a_streamed_json_answer_beside_tools_is_the_text() -> None:
+    t = StreamTranslator(model_id="m")  # tool_choice any: not the JSON-only mode
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {}}},
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "tool_use", "id": "t", "name": JSON_TOOL, "input": {}}},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "input_json_delta", "partial_json": '{"name": "Ada"}'}},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}},
+    ]  # fmt: skip
+    chunks = [c for e in events for c in t.feed(e)]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert json.loads(text) == {"name": "Ada"}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert not any("tool_calls" in c["choices"][0]["delta"] for c in chunks)

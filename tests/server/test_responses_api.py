@@ -349,3 +349,20 @@ def test_logprobs_and_accepted_no_ops(gateway: LiveGateway, fake_openai: FakeOpe
     assert (sent["logprobs"], sent["top_logprobs"]) == (True, 2)
     assert sent["prompt_cache_options"] == {"mode": "implicit"}
     assert "max_tool_calls" not in sent
+
+
+def test_an_output_type_beside_tools_on_claude(
+    gateway: LiveGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    """What the Agents SDK sends for an agent with tools and an output type."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    response = client(gateway).responses.create(
+        model="fake-claude",
+        input="weather in Paris?",
+        tools=[TOOL],  # type: ignore[list-item]
+        text={"format": {"type": "json_schema", "name": "out", "schema": schema}},
+    )
+    sent = fake_anthropic.requests[-1]
+    assert [t["name"] for t in sent["tools"]] == ["get_weather", "switchtower_json_answer"]
+    assert sent["tool_choice"] == {"type": "any"}
+    assert [item.type for item in response.output][-1] == "function_call"

@@ -72,7 +72,9 @@ def test_an_answer_with_a_refusal_keeps_it() -> None:
             }
         ]
     }
-    completion = Completion(text="", model="m", tier="local", usage=Usage(3, 1), cost_usd=0.0, raw=raw)
+    completion = Completion(
+        text="", model="m", tier="local", usage=Usage(3, 1), cost_usd=0.0, raw=raw
+    )
     body = response_body(completion, "t", {})
     Response.model_validate(body, strict=True)
     assert body["output"][0]["content"] == [{"type": "refusal", "refusal": "No."}]

@@ -239,7 +239,9 @@ def to_anthropic(
     """Keyword arguments for ``messages.create`` from an OpenAI-format request.
 
     ``response_format`` (``json_object``, ``json_schema``) becomes a tool Anthropic must
-    call, whose input is the JSON answer (:data:`JSON_TOOL`); ``user`` becomes
+    call, whose input is the JSON answer (:data:`JSON_TOOL`); beside the client's tools
+    (unless its ``tool_choice`` names one or says none) a tool call is required, either
+    one of the client's or the answer's; ``user`` becomes
     ``metadata.user_id``. What changes the kind of answer and has no counterpart
     (:data:`_REFUSED`, ``n`` > 1, audio output) is refused as a 400; sampling and
     bookkeeping parameters with none (``seed``, penalties, ``logit_bias``,
@@ -278,20 +280,27 @@ def to_anthropic(
         kwargs["metadata"] = {"user_id": params["user"]}
     tools = _tools(params.get("tools"))
     schema = _json_schema(params.get("response_format"), refuse)
-    if schema is not None:
-        if tools:
-            raise refuse("response_format together with tools is not supported for Anthropic")
-        kwargs["tools"] = [
-            {"name": JSON_TOOL, "description": "Give the answer as JSON.", "input_schema": schema}
-        ]
-        kwargs["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    choice = _tool_choice(params.get("tool_choice")) if tools else None
+    if schema is not None and (choice or {}).get("type") != "tool":
+        answer = {
+            "name": JSON_TOOL,
+            "description": "Give the answer as JSON.",
+            "input_schema": schema,
+        }
+        if tools and (choice or {}).get("type") != "none":
+            # tools and a JSON answer (an agent with an output type): a tool must be
+            # called, the client's or the answer's, so the final answer is the JSON
+            kwargs["tools"] = [*tools, answer]
+            choice = {"type": "any"}
+        else:
+            kwargs["tools"] = [answer]
+            choice = {"type": "tool", "name": JSON_TOOL}
     elif tools:
         kwargs["tools"] = tools
-        choice = _tool_choice(params.get("tool_choice"))
-        if choice is not None:
-            if params.get("parallel_tool_calls") is False and choice["type"] != "none":
-                choice["disable_parallel_tool_use"] = True
-            kwargs["tool_choice"] = choice
+    if choice is not None:
+        if params.get("parallel_tool_calls") is False and choice["type"] != "none":
+            choice["disable_parallel_tool_use"] = True
+        kwargs["tool_choice"] = choice
     _think(kwargs, params)
     return kwargs
 
@@ -375,8 +384,9 @@ def to_openai(message: Mapping[str, Any]) -> dict[str, Any]:
     stop = message.get("stop_reason")
     answers = [c for c in calls if c["function"]["name"] == JSON_TOOL]
     if answers:  # a JSON answer (response_format): its input is the text
-        texts, calls = [answers[0]["function"]["arguments"]], []
-        stop = "end_turn" if stop == "tool_use" else stop
+        texts = [answers[0]["function"]["arguments"]]
+        calls = [c for c in calls if c["function"]["name"] != JSON_TOOL]
+        stop = "end_turn" if stop == "tool_use" and not calls else stop
     out_message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
