@@ -243,6 +243,10 @@ def test_models_endpoint(gateway: LiveGateway) -> None:
     assert {"fake-local", "fake-frontier-0", "fake-claude"} <= set(ids)
     one = client(gateway).models.retrieve("fake-claude")
     assert (one.id, one.owned_by) == ("fake-claude", "anthropic")
+    # what each takes, so a user sees why images skip a model
+    assert one.capabilities == ["tools", "vision"]  # type: ignore[attr-defined]
+    local = client(gateway).models.retrieve("fake-local")
+    assert local.capabilities == ["tools"]  # type: ignore[attr-defined]
     assert client(gateway).models.retrieve("auto:summarize").owned_by == "switchtower"
     with pytest.raises(openai.NotFoundError) as missing:
         client(gateway).models.retrieve("gpt-9")

@@ -187,7 +187,12 @@ class _App:
         entries += [(f"auto:{op}", "switchtower", {}) for op in sorted(self.gw.operations)]
         for tier, info in self.gw.pipeline.tiers.items():
             for m in info.models:
-                entries.append((m.name, m.provider, {"tier": tier, "available": m.available}))
+                extra = {
+                    "tier": tier,
+                    "available": m.available,
+                    "capabilities": sorted(m.capabilities),
+                }
+                entries.append((m.name, m.provider, extra))
         if anthropic:
             return [
                 {"id": i, "type": "model", "display_name": i, "created_at": "1970-01-01T00:00:00Z"}
