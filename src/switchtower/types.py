@@ -60,8 +60,8 @@ DEADLINE_SECONDS: Mapping[Deadline, float] = {
     "batch": 86_400.0,
 }
 
-#: what a request may need a model to take: tool definitions, images
-Capability = Literal["tools", "vision"]
+#: what a request may need a model to take: tool definitions, images, PDF documents
+Capability = Literal["tools", "vision", "documents"]
 CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 
 FailureMode = Literal[

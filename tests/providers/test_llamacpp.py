@@ -131,5 +131,5 @@ def test_a_document_reaches_llamacpp_as_a_line_saying_so() -> None:
     request = Request(messages=({"role": "user", "content": parts},))
     (sent,) = for_llamacpp("smol", request).messages
     assert sent["content"] == (
-        "summarize\n[a document block was here: only Anthropic models read it]"
+        "summarize\n[a document block was here: only models that read documents read it]"
     )

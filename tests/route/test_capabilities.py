@@ -56,15 +56,13 @@ def _spec(provider: str, **kw: Any) -> ModelConfig:
 def test_provider_defaults() -> None:
     load_builtins()
     openai = providers.create("openai")
-    assert declared(_spec("openai"), openai) == {"tools", "vision"}
-    assert declared(_spec("openai", base_url="https://api.openai.com/v1"), openai) == {
-        "tools",
-        "vision",
-    }
+    every = {"tools", "vision", "documents"}
+    assert declared(_spec("openai"), openai) == every
+    assert declared(_spec("openai", base_url="https://api.openai.com/v1"), openai) == every
     # vLLM, Ollama, llama-server: images only when the entry says so
     local = _spec("openai", base_url="http://127.0.0.1:11434/v1")
     assert declared(local, openai) == {"tools"}
-    assert declared(_spec("anthropic"), providers.create("anthropic")) == {"tools", "vision"}
+    assert declared(_spec("anthropic"), providers.create("anthropic")) == every
     assert declared(_spec("llamacpp"), providers.create("llamacpp")) == {"tools"}
 
 
@@ -170,7 +168,7 @@ def test_openai_base_url_from_the_environment_counts(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")  # Ollama, via the SDK
     assert declared(_spec("openai"), openai) == {"tools"}
     monkeypatch.setenv("OPENAI_BASE_URL", "https://API.openai.com/v1")
-    assert declared(_spec("openai"), openai) == {"tools", "vision"}
+    assert declared(_spec("openai"), openai) == {"tools", "vision", "documents"}
 
 
 def test_a_single_word_is_not_a_list_of_capabilities() -> None:
@@ -188,3 +186,25 @@ def test_a_llamacpp_entry_cannot_claim_vision() -> None:
     why = llama.unavailable_reason(_spec("llamacpp", capabilities=["tools", "vision"]))
     assert why is not None
     assert "--mmproj" in why
+
+
+def test_a_pdf_needs_documents_but_text_documents_do_not() -> None:
+    pdf = {"type": "document", "source": {"type": "base64", "data": "JVBERi0=",
+                                          "media_type": "application/pdf"}}  # fmt: skip
+    text = {"type": "document", "source": {"type": "text", "data": "the spec"}}
+    found = {"type": "search_result", "source": "u", "title": "t", "content": []}
+    file_part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}
+
+    def needs(*parts: dict[str, Any]) -> frozenset[str]:
+        return required(_request({"role": "user", "content": list(parts)}))
+
+    assert needs({"type": "anthropic_block", "block": pdf}) == {"documents"}
+    assert needs(file_part) == {"documents"}
+    assert needs({"type": "anthropic_block", "block": text}) == frozenset()
+    assert needs({"type": "anthropic_block", "block": found}) == frozenset()
+    tool = {
+        "role": "tool",
+        "tool_call_id": "t",
+        "content": [{"type": "anthropic_block", "block": pdf}],
+    }
+    assert required(_request({"role": "user", "content": "read"}, tool)) == {"documents"}

@@ -179,3 +179,31 @@ def test_a_router_that_ignores_needs_still_gets_no_text_only_model(
             json={"messages": [{"role": "user", "content": [PICTURE]}]},
         )
         assert r.json().get("model") != "fake-local", r.text
+
+
+def test_a_pdf_goes_to_a_model_that_reads_documents(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    source = {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}
+    pdf = {"type": "document", "source": source}
+    config = _routed(gateway_config(fake_openai, fake_anthropic))
+    with LiveGateway(build_pipeline(config, None)) as gw:
+        client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+        raw = client.messages.with_raw_response.create(
+            model="auto",
+            max_tokens=16,
+            messages=[{"role": "user", "content": [{"type": "text", "text": "summarize"}, pdf]}],  # type: ignore[list-item]
+        )
+        assert raw.headers["x-switchtower-model"] == "fake-claude"
+        assert fake_anthropic.requests[-1]["messages"][0]["content"][1] == pdf
+        # the Responses wire's input_file too
+        r = httpx.post(
+            f"{gw.url}/v1/responses",
+            json={"model": "auto", "input": [{"role": "user", "content": [
+                {"type": "input_text", "text": "summarize"},
+                {"type": "input_file", "filename": "a.pdf",
+                 "file_data": "data:application/pdf;base64,JVBERi0="}]}]},
+        )  # fmt: skip
+        assert r.headers["x-switchtower-model"] == "fake-claude", r.text
+        sent = fake_anthropic.requests[-1]["messages"][0]["content"][1]
+        assert sent["source"]["data"] == "JVBERi0="

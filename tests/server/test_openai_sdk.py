@@ -244,7 +244,7 @@ def test_models_endpoint(gateway: LiveGateway) -> None:
     one = client(gateway).models.retrieve("fake-claude")
     assert (one.id, one.owned_by) == ("fake-claude", "anthropic")
     # what each takes, so a user sees why images skip a model
-    assert one.capabilities == ["tools", "vision"]  # type: ignore[attr-defined]
+    assert one.capabilities == ["documents", "tools", "vision"]  # type: ignore[attr-defined]
     local = client(gateway).models.retrieve("fake-local")
     assert local.capabilities == ["tools"]  # type: ignore[attr-defined]
     assert client(gateway).models.retrieve("auto:summarize").owned_by == "switchtower"

@@ -417,12 +417,12 @@ def test_documents_reach_claude_whole_and_others_hear_of_them(
     plain = fake_openai.requests[-1]["messages"]
     assert plain[0]["content"][1] == {
         "type": "text",
-        "text": "[a document block was here: only Anthropic models read it]",
+        "text": "[a document block was here: only models that read documents read it]",
     }
     assert plain[2] == {
         "role": "tool",
         "tool_call_id": "t1",
-        "content": "spec:\n[a document block was here: only Anthropic models read it]",
+        "content": "spec:\n[a document block was here: only models that read documents read it]",
     }
     assert "JVBERi0=" not in json.dumps(fake_openai.requests[-1])
 

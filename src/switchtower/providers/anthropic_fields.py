@@ -202,12 +202,17 @@ def for_openai(body: Mapping[str, Any], *, keep_cache_control: bool = False) -> 
     return out
 
 
-def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+def tool_images_out(
+    messages: Sequence[Mapping[str, Any]], *, files: bool = False
+) -> Sequence[Mapping[str, Any]]:
     """``messages`` as OpenAI-compatible servers take them. Images in a tool result (an
     Anthropic ``tool_result`` may hold screenshots) move to the user turn right after that
     run of tool messages (a new one when none follows), since only user turns may hold
-    images there, and the tool message keeps its text as a string; a block only Anthropic
-    models read (a PDF document) becomes a line saying it was there."""
+    images there, and the tool message keeps its text as a string. A block only Anthropic
+    models read becomes text: a document's own text (a plain-text or content document, a
+    search result), else a line saying a PDF was there; with ``files`` (OpenAI's own API,
+    which reads PDFs) a PDF becomes a ``file`` part instead, moved out of tool results
+    like an image."""
     if not any(_needs_rework(m) for m in messages):
         return messages
     out: list[Mapping[str, Any]] = []
@@ -215,15 +220,17 @@ def tool_images_out(messages: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[s
     for m in messages:
         content = m.get("content")
         if m.get("role") == "tool" and isinstance(content, list):
-            held += [p for p in content if _is_image(p)]
+            moved = [p for p in content if _is_image(p) or (files and _pdf(p) is not None)]
+            held += [_as_file(p) for p in moved]
             if _needs_rework(m):
-                texts = [_text(p) for p in content if not _is_image(p)]
+                texts = [_text(p) for p in content if not any(p is x for x in moved)]
                 text = "\n".join(t for t in texts if t) or "(the tool returned images: below)"
                 m = {**m, "content": text}  # noqa: PLW2901 - the reworked message
             out.append(m)
             continue
         if isinstance(content, list) and any(_is_carried(p) for p in content):
-            m = {**m, "content": [_as_text(p) for p in content]}  # noqa: PLW2901
+            convert = _as_file if files else _as_text
+            m = {**m, "content": [convert(p) for p in content]}  # noqa: PLW2901
         if held:
             out.append(_with_images(m if m.get("role") == "user" else None, held))
             held = []
@@ -252,10 +259,62 @@ def _as_text(part: Any) -> Any:
     return {"type": "text", "text": _text(part)} if _is_carried(part) else part
 
 
+def _pdf(part: Any) -> tuple[str, str] | None:
+    """``(data URL, file name)`` of a carried base64 PDF document, else None."""
+    if not _is_carried(part):
+        return None
+    block = part["block"]
+    source = block.get("source")
+    if block.get("type") != "document" or not isinstance(source, Mapping):
+        return None
+    if source.get("type") != "base64" or not isinstance(source.get("data"), str):
+        return None
+    media = str(source.get("media_type") or "application/pdf")
+    name = str(block.get("title") or "document.pdf")
+    return f"data:{media};base64,{source['data']}", name
+
+
+def _as_file(part: Any) -> Any:
+    """A base64 PDF document as OpenAI's ``file`` part; anything else as :func:`_as_text`."""
+    pdf = _pdf(part)
+    if pdf is None:
+        return _as_text(part)
+    return {"type": "file", "file": {"file_data": pdf[0], "filename": pdf[1]}}
+
+
+def _block_text(block: Mapping[str, Any]) -> str | None:
+    """A document's or search result's own text, when it has one."""
+    source = block.get("source")
+    title = block.get("title")
+    texts: list[str] = []
+    if block.get("type") == "search_result":
+        texts = [
+            str(c.get("text", "")) for c in block.get("content") or () if isinstance(c, Mapping)
+        ]
+        head = " ".join(str(x) for x in (title, source) if isinstance(x, str) and x)
+        return "\n".join([f"[search result: {head}]", *texts]) if texts else None
+    if isinstance(source, Mapping) and source.get("type") == "text":
+        texts = [str(source.get("data", ""))]
+    elif isinstance(source, Mapping) and source.get("type") == "content":
+        inner = source.get("content")
+        if isinstance(inner, str):
+            texts = [inner]
+        elif isinstance(inner, list):
+            texts = [str(c.get("text", "")) for c in inner if isinstance(c, Mapping)]
+    if not texts:
+        return None
+    head = f"[document: {title}]" if isinstance(title, str) and title else "[document]"
+    return "\n".join([head, *texts])
+
+
 def _text(part: Any) -> str:
     if _is_carried(part):
-        kind = part["block"].get("type", "document")
-        return f"[a {kind} block was here: only Anthropic models read it]"
+        block = part["block"]
+        own = _block_text(block)
+        if own is not None:
+            return own
+        kind = block.get("type", "document")
+        return f"[a {kind} block was here: only models that read documents read it]"
     return str(part.get("text", "")) if isinstance(part, Mapping) else ""
 
 

@@ -99,6 +99,25 @@ def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "image", "source": source, **_mark(part)}
 
 
+def _document_block(part: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI ``file`` part (a PDF as a data URL) as a ``document`` block; an OpenAI
+    file id, which only OpenAI can read, as a line saying so."""
+    given = part.get("file")
+    spec: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    data = str(spec.get("file_data") or "")
+    if not (data.startswith("data:") and ";base64," in data):
+        name = spec.get("filename") or spec.get("file_id") or "a file"
+        return {"type": "text", "text": f"[{name} was here: an OpenAI file only OpenAI reads]"}
+    media, encoded = data[5:].split(";base64,", 1)
+    block: dict[str, Any] = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": media or "application/pdf", "data": encoded},
+    }
+    if isinstance(spec.get("filename"), str) and spec["filename"]:
+        block["title"] = spec["filename"]
+    return {**block, **_mark(part)}
+
+
 def _content_blocks(content: object) -> list[dict[str, Any]]:
     if content is None:
         return []
@@ -112,6 +131,8 @@ def _content_blocks(content: object) -> list[dict[str, Any]]:
             blocks.append(_image_block(part))
         elif isinstance(part, Mapping) and part.get("type") == ANTHROPIC_BLOCK:
             blocks.append(dict(part["block"]))  # a document, kept whole for Anthropic
+        elif isinstance(part, Mapping) and part.get("type") == "file":
+            blocks.append(_document_block(part))
         elif isinstance(part, Mapping) and "text" in part:
             blocks.append({"type": "text", "text": str(part["text"]), **_mark(part)})
     return blocks

@@ -76,9 +76,9 @@ class AnthropicProvider:
         self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
 
     def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
-        """Claude models take tools and images."""
+        """Claude models take tools, images and PDFs."""
         del spec
-        return ("tools", "vision")
+        return ("tools", "vision", "documents")
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = spec.api_key_env or DEFAULT_KEY_ENV

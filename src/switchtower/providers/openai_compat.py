@@ -159,10 +159,10 @@ class OpenAIProvider:
 
     def capabilities(self, spec: ModelConfig) -> tuple[Capability, ...]:
         """OpenAI's own API (api.openai.com: the entry's ``base_url``, else the SDK's
-        ``OPENAI_BASE_URL``, else the default) takes images; another OpenAI-compatible
+        ``OPENAI_BASE_URL``, else the default) takes images and PDFs; another OpenAI-compatible
         server (vLLM, Ollama, llama-server) is not assumed to: a vision model there says
         so in its entry's ``capabilities``."""
-        return ("tools", "vision") if _openai_api(spec) else ("tools",)
+        return ("tools", "vision", "documents") if _openai_api(spec) else ("tools",)
 
     def unavailable_reason(self, spec: ModelConfig) -> str | None:
         env = _key_env(spec)
@@ -249,10 +249,14 @@ class OpenAIProvider:
         )
 
     @staticmethod
-    def _body_dict(request: Request, model_id: str, **extra: Any) -> dict[str, Any]:
-        """The request body: model, messages (unchanged: OpenAI format is the request
-        format), then every pass-through parameter."""
-        body: dict[str, Any] = {"model": model_id, "messages": tool_images_out(request.messages)}
+    def _body_dict(
+        request: Request, model_id: str, *, files: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        """The request body: model, messages (OpenAI format is the request format; what
+        only Anthropic reads reworked, PDFs as ``file`` parts with ``files``), then every
+        pass-through parameter."""
+        messages = tool_images_out(request.messages, files=files)
+        body: dict[str, Any] = {"model": model_id, "messages": messages}
         for k, v in request.params.items():
             if k not in _OWNED and k not in ANTHROPIC_PARAMS:
                 body[k] = v
@@ -264,7 +268,8 @@ class OpenAIProvider:
         return bool(spec.options.get("keep_cache_control", False))
 
     def _body(self, request: Request, spec: ModelConfig, model_id: str, **extra: Any) -> bytes:
-        body = _for_api(self._body_dict(request, model_id, **extra), spec)
+        files = _openai_api(spec)
+        body = _for_api(self._body_dict(request, model_id, files=files, **extra), spec)
         if has_anthropic_fields(body):  # marks, signed thinking: a look, no serialising
             body = for_openai(body, keep_cache_control=self._keeps_marks(spec))
         return json_bytes(body)
@@ -280,7 +285,8 @@ class OpenAIProvider:
             (
                 cid,
                 for_openai(
-                    _for_api(self._body_dict(r, spec.model_id), spec), keep_cache_control=keep
+                    _for_api(self._body_dict(r, spec.model_id, files=_openai_api(spec)), spec),
+                    keep_cache_control=keep,
                 ),
             )
             for cid, r in items

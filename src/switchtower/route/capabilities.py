@@ -19,27 +19,49 @@ from switchtower.types import CAPABILITIES, Capability, Request
 
 __all__ = ["check_servable", "declared", "lacking", "required"]
 
-_WHAT = {"tools": "defines tools", "vision": "holds images"}
-_FIELD = {"tools": "tools", "vision": "messages"}
+_WHAT = {"tools": "defines tools", "vision": "holds images", "documents": "holds PDF documents"}
+_FIELD = {"tools": "tools", "vision": "messages", "documents": "messages"}
 
 
 def required(request: Request) -> frozenset[Capability]:
     """The capabilities ``request`` needs: ``tools`` when it defines any (``functions``,
-    the older form, too), ``vision``
-    when any message (tool results included) holds an image part."""
+    the older form, too), ``vision`` when any message (tool results included) holds an
+    image part, ``documents`` when one holds a PDF (an OpenAI ``file`` part, an Anthropic
+    ``document`` block)."""
     needs: set[Capability] = set()
     if request.params.get("tools") or request.params.get("functions"):
         needs.add("tools")
-    if any(_has_image(m) for m in request.messages):
-        needs.add("vision")
+    for m in request.messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            for p in content:
+                if isinstance(p, Mapping):
+                    kind = _PART_NEEDS.get(p.get("type"))  # type: ignore[arg-type]
+                    if kind == "documents" and not _is_pdf(p):
+                        continue
+                    if kind is not None:
+                        needs.add(kind)
     return frozenset(needs)
 
 
-def _has_image(message: Mapping[str, Any]) -> bool:
-    content = message.get("content")
-    if not isinstance(content, list):
+#: content part type -> what it needs (``anthropic_block``: a block only some read)
+_PART_NEEDS: dict[str, Capability] = {
+    "image_url": "vision",
+    "file": "documents",
+    "anthropic_block": "documents",
+}
+
+
+def _is_pdf(part: Mapping[str, Any]) -> bool:
+    """An OpenAI ``file`` part, or an Anthropic PDF ``document`` (base64 or URL); a
+    plain-text document or a search result is text every model reads."""
+    if part.get("type") == "file":
+        return True
+    block = part.get("block")
+    if not isinstance(block, Mapping) or block.get("type") != "document":
         return False
-    return any(isinstance(p, Mapping) and p.get("type") == "image_url" for p in content)
+    source = block.get("source")
+    return isinstance(source, Mapping) and source.get("type") in ("base64", "url", "file")
 
 
 def declared(spec: ModelConfig | None, provider: object = None) -> frozenset[Capability]:

@@ -103,9 +103,19 @@ def _part(part: Any, where: str) -> dict[str, Any]:
         if part.get("detail") is not None:
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        data = part.get("file_data")
+        if not isinstance(data, str) or not data.startswith("data:"):
+            raise _bad(
+                f"{where}.file_data",
+                "must be the file as a data URL (file ids and file URLs need OpenAI's "
+                "Files API, which the gateway does not keep)",
+            )
+        file = {"file_data": data, "filename": str(part.get("filename") or "document.pdf")}
+        return {"type": "file", "file": file}
     raise _bad(
         f"{where}.type",
-        f"{kind!r} is not a content part the gateway carries (input_text, input_image)",
+        f"{kind!r} is not a content part the gateway carries (input_text, input_image, input_file)",
     )
 
 
