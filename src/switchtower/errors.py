@@ -127,6 +127,9 @@ class NoEligibleModelError(RoutingError):
     #: the plan up to the refusal (operation, signals, why), set by ``Pipeline.plan`` so
     #: a caller that serves requests can trace it (``Pipeline.record_refusal``)
     refused: Decision | None = None
+    #: seconds until a model that is out (``health.py``) may be tried again, when only
+    #: that refused the request: a 503 with Retry-After, whatever the client's hints
+    retry_after: float | None = None
 
 
 class UpstreamError(SwitchtowerError):

@@ -11,8 +11,9 @@ Policy, per candidate in order:
   model) is not retried on the same model but does move on to the next one, because
   models differ in context size, parameters and credentials; every rejection is recorded;
 * no wait after a model's last attempt; unavailable candidates are skipped, not called,
-  and so are models whose circuit is open (``health.py``: every call's outcome is
-  recorded there).
+  and so are models whose circuit is open (``health.py``: each request's outcome per
+  model is recorded there, once however many attempts it took; a model that goes out
+  while a request retries it is left at once).
 
 The executor counts the calls in flight per endpoint (:attr:`ModelInfo.endpoint`): the
 queue worker runs queued local work only while no call waits on the same hardware.
@@ -128,7 +129,7 @@ class Executor:
             return f"{model.name} unavailable: {model.unavailable_reason or 'no reason given'}"
         if self._provider(model) is None:
             return f"{model.name}: no provider {model.provider!r} is set up"
-        out = self.health.open_reason(model.name)
+        out = self.health.open_reason(model)
         if out is not None:
             return f"{model.name} circuit open: {out}"
         return None
@@ -144,8 +145,6 @@ class Executor:
         kind: str | None = None,
     ) -> Attempt:
         usage = usage or Usage()
-        if kind != "cancelled":
-            self.health.record(model.name, error)
         return Attempt(
             model=model.name,
             provider=model.provider,
@@ -186,23 +185,31 @@ class Executor:
             if reason or provider is None:
                 skipped.append(reason or model.name)
                 continue
+            failed: BaseException | None = None
             for n in range(1, self.retry.max_attempts + 1):
                 started_at, t0 = time.time(), self._clock()
+                self.health.begin(model)
                 try:
                     self._enter(model)
                     try:
                         completion = await provider.complete(model, request)
+                    except asyncio.CancelledError:
+                        self.health.release(model)
+                        raise
                     finally:
                         self._leave(model)
                 except Exception as exc:
+                    failed = exc
                     attempts.append(self._attempt(model, started_at, t0, exc))
                     wait = self.delay(exc, n, last=n == self.retry.max_attempts)
-                    if wait is None:
+                    if wait is None or self.health.open_reason(model) is not None:
                         break
                     await self._sleep(wait)
                     continue
+                self.health.record(model, None)
                 attempts.append(self._attempt(model, started_at, t0, usage=completion.usage))
                 return dataclasses.replace(completion, attempts=tuple(attempts))
+            self.health.record(model, failed)
         raise self.failure(attempts, skipped, candidates)
 
     # -- streaming -----------------------------------------------------------------------
@@ -293,8 +300,10 @@ class ExecutorStream:
                 if reason or provider is None:
                     skipped.append(reason or model.name)
                     continue
+                failed: BaseException | None = None
                 for n in range(1, ex.retry.max_attempts + 1):
                     started_at, t0 = time.time(), ex._clock()
+                    ex.health.begin(model)
                     ex._enter(model)  # counted until the stream ends or fails
                     try:
                         inner = provider.stream(model, self.request)
@@ -302,11 +311,15 @@ class ExecutorStream:
                             first = await inner.__anext__()
                         except StopAsyncIteration:
                             first = None
+                        except asyncio.CancelledError:
+                            ex.health.release(model)
+                            raise
                         except Exception as exc:
+                            failed = exc
                             await _aclose(inner)
                             self.attempts.append(ex._attempt(model, started_at, t0, exc))
                             wait = ex.delay(exc, n, last=n == ex.retry.max_attempts)
-                            if wait is None:
+                            if wait is None or ex.health.open_reason(model) is not None:
                                 break
                             await ex._sleep(wait)
                             continue
@@ -321,6 +334,7 @@ class ExecutorStream:
                         return
                     finally:
                         ex._leave(model)
+                ex.health.record(model, failed)
             self.error = ex.failure(self.attempts, skipped, self.candidates)
             raise self.error
         finally:
@@ -352,6 +366,10 @@ class ExecutorStream:
             raise
         finally:
             await _aclose(inner)
+            if kind == "cancelled":
+                ex.health.release(model)
+            else:
+                ex.health.record(model, error)
             self.attempts.append(
                 ex._attempt(model, started_at, t0, error, usage=self.usage, kind=kind)
             )

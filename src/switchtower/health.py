@@ -1,31 +1,40 @@
-"""Model health: a circuit breaker per configured model, in this process.
+"""Model health: a circuit breaker per model server, in this process.
 
-A model whose calls fail ``retry.circuit_failures`` times in a row with a retryable error
-(429, 5xx, a refused connection, a timeout) is taken out for a cool-down: routing plans
-around it as if it were unavailable, and the executor skips it when it is a fallback, so
-requests stop paying a dead server's timeout before they fall back. The cool-down starts
-at ``retry.circuit_cooldown_s`` (or the upstream's Retry-After, if longer) and doubles
-each time the model fails again right after one, up to ``retry.circuit_max_cooldown_s``.
-When it ends the model is tried again (half-open): a success closes the circuit, a
-failure opens it again at once. A rejected request (another 4xx) says nothing about the
-model's health and does not count; a cancelled call neither.
+A server (``ModelInfo.endpoint``: provider, base URL, upstream model; a local model and
+its queued twin share one) whose calls fail with a retryable error (429, 5xx, a refused
+connection, a timeout) for ``retry.circuit_failures`` requests in a row is taken out for
+a cool-down: routing plans around its entries as if they were unavailable, the executor
+skips them as fallbacks and the queue worker holds their jobs, so requests stop paying a
+dead server's timeout before they fall back. A request counts once however many times it
+retried (one client's bad prompt cannot take a model out for everyone).
 
-State is per process (each gateway replica and worker learns on its own): a dead server
-costs each of them ``circuit_failures`` calls, not one per request.
+The cool-down starts at ``retry.circuit_cooldown_s`` (or the upstream's Retry-After, if
+longer) and doubles each time the server fails again right after one, never beyond
+``retry.circuit_max_cooldown_s``. When it ends, one call is let through as a trial
+(half-open; the others keep going around it until the trial ends): a success closes the
+circuit, a failure opens it again at once. A rejected request (another 4xx) says nothing
+about the server's health and does not count; a cancelled call neither.
+
+State is per process (each gateway replica and worker learns on its own).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from switchtower.config.schema import RetryConfig
-from switchtower.errors import UpstreamError
+from switchtower.errors import NoEligibleModelError, UpstreamError
 from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.types import Tier
 
 __all__ = ["HealthBook"]
+
+Endpoint = tuple[str, str | None, str]
+
+#: doublings of the cool-down past which it is at its cap anyway (no float overflow)
+_MAX_DOUBLINGS = 30
 
 
 @dataclass(slots=True)
@@ -35,28 +44,38 @@ class _Circuit:
     opens: int = 0
     until: float = 0.0
     last_error: str = ""
+    #: when the half-open trial call began (0: none in flight)
+    trial_since: float = 0.0
+    #: the configured entries served here (for reports)
+    names: set[str] = field(default_factory=set)
 
 
 class HealthBook:
-    """Consecutive failures and cool-downs per model name (see the module docstring)."""
+    """Failures in a row and cool-downs per model server (see the module docstring)."""
 
     def __init__(
         self, retry: RetryConfig | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.retry = retry or RetryConfig()
         self._clock = clock
-        self._circuits: dict[str, _Circuit] = {}
+        self._circuits: dict[Endpoint, _Circuit] = {}
 
-    def record(self, model: str, error: BaseException | None) -> None:
-        """One finished call of ``model``: ``None`` for a success."""
+    def record(self, model: ModelInfo, error: BaseException | None) -> None:
+        """The outcome of one request's calls to ``model``: ``None`` for a success, else
+        the last error."""
+        key = model.endpoint
         if error is None:
-            self._circuits.pop(model, None)
+            self._circuits.pop(key, None)
             return
-        if self.retry.circuit_failures <= 0:
+        c = self._circuits.get(key)
+        if c is not None and c.trial_since and not _counts(error):
+            c.trial_since = 0.0  # the trial said nothing: let another one through
+        if self.retry.circuit_failures <= 0 or not _counts(error):
             return
-        if not isinstance(error, UpstreamError) or not error.retryable:
-            return
-        c = self._circuits.setdefault(model, _Circuit())
+        assert isinstance(error, UpstreamError)
+        if c is None:
+            c = self._circuits[key] = _Circuit()
+        c.names.add(model.name)
         c.failures += 1
         c.last_error = error.kind
         now = self._clock()
@@ -64,40 +83,104 @@ class HealthBook:
             return
         if c.failures < self.retry.circuit_failures:
             return
-        cooldown = min(
-            self.retry.circuit_max_cooldown_s, self.retry.circuit_cooldown_s * 2.0**c.opens
-        )
+        cap = self.retry.circuit_max_cooldown_s
+        cooldown = self.retry.circuit_cooldown_s * 2.0 ** min(c.opens, _MAX_DOUBLINGS)
         if error.retry_after is not None:
             cooldown = max(cooldown, error.retry_after)
         c.opens += 1
-        c.until = now + cooldown
+        c.until = now + min(cap, cooldown)
+        c.trial_since = 0.0
 
-    def open_reason(self, model: str) -> str | None:
+    def begin(self, model: ModelInfo) -> None:
+        """A call to ``model`` starts: after a cool-down it is the trial, and the server
+        stays out for everyone else until its outcome is recorded."""
+        c = self._circuits.get(model.endpoint)
+        if c is not None and c.until > 0.0 and not c.trial_since and c.until <= self._clock():
+            c.trial_since = self._clock()
+
+    def release(self, model: ModelInfo) -> None:
+        """A call to ``model`` ended without an outcome (cancelled): if it was the trial,
+        the next call may be."""
+        c = self._circuits.get(model.endpoint)
+        if c is not None:
+            c.trial_since = 0.0
+
+    def open_reason(self, model: ModelInfo) -> str | None:
         """Why ``model`` is out for now, or ``None`` when it may be called."""
-        c = self._circuits.get(model)
-        if c is None or c.until <= 0.0:
+        c = self._circuits.get(model.endpoint)
+        return None if c is None else self._reason(c)
+
+    def _reason(self, c: _Circuit) -> str | None:
+        if c.until <= 0.0:
             return None
-        left = c.until - self._clock()
-        if left <= 0.0:
-            return None  # cool-down over: the next call is the trial
-        return f"{c.failures} failures in a row (last: {c.last_error}); out for another {left:.0f}s"
+        now = self._clock()
+        why = f"{c.failures} failed requests in a row (last: {c.last_error})"
+        if c.until > now:
+            return f"{why}; out for another {c.until - now:.0f}s"
+        # a trial that never reported (its caller vanished) stops holding after a while
+        if c.trial_since and now - c.trial_since < self.retry.circuit_max_cooldown_s:
+            return f"{why}; a trial call is in flight"
+        return None
+
+    def retry_after(self, models: Mapping[str, ModelInfo] | None = None) -> float | None:
+        """Seconds until the first model that is out may be tried again (None: none is)."""
+        now = self._clock()
+        waits = [
+            max(1.0, c.until - now)
+            for c in self._circuits.values()
+            if c.until > 0.0 and (models is None or c.names & set(models))
+        ]
+        return min(waits) if waits else None
 
     def open_models(self) -> dict[str, str]:
-        """Every model out for now, with why."""
+        """Every configured entry that is out for now, with why."""
         out: dict[str, str] = {}
-        for name in list(self._circuits):
-            reason = self.open_reason(name)
+        for c in list(self._circuits.values()):
+            reason = self._reason(c)
             if reason is not None:
-                out[name] = reason
+                out.update(dict.fromkeys(sorted(c.names), reason))
         return out
+
+    def check(self, model: ModelInfo) -> None:
+        """Refuse a request naming ``model`` while it is out (a 503 with Retry-After)."""
+        reason = self.open_reason(model)
+        if reason is not None:
+            exc = NoEligibleModelError(f"the model {model.name!r} is out for now: {reason}")
+            exc.retry_after = self._wait(self._circuits[model.endpoint])
+            raise exc
+
+    def blame(self, refused: NoEligibleModelError, replan: Callable[[], object]) -> None:
+        """When the request had a plan with every model in (``replan`` succeeds), the
+        models that are out refused it: say when to come back."""
+        waits = [self._wait(c) for c in self._circuits.values() if self._reason(c)]
+        if not waits:
+            return
+        try:
+            replan()
+        except NoEligibleModelError:
+            return
+        refused.retry_after = min(waits)
+
+    def _wait(self, c: _Circuit) -> float:
+        return max(1.0, c.until - self._clock())
 
     def view(self, tiers: Mapping[Tier, TierInfo]) -> Mapping[Tier, TierInfo]:
         """``tiers`` with the models that are out marked unavailable (with why), so that
         routing plans around them; ``tiers`` itself while none is."""
         if not self._circuits:
             return tiers
-        out = self.open_models()
+        out = {
+            m.name: reason
+            for info in tiers.values()
+            for m in info.models
+            if (reason := self.open_reason(m)) is not None
+        }
         return _with_reasons(tiers, out) if out else tiers
+
+
+def _counts(error: BaseException) -> bool:
+    """Whether ``error`` says something about the server's health."""
+    return isinstance(error, UpstreamError) and error.retryable
 
 
 def _with_reasons(tiers: Mapping[Tier, TierInfo], out: Mapping[str, str]) -> dict[Tier, TierInfo]:

@@ -274,6 +274,8 @@ class Pipeline:
             signals = replace(signals, needs=needs)
         if request.model is not None and request.model != "auto":
             info = self.model(str(request.model))
+            if not assume_available:
+                self.executor.health.check(info)
             route, selection = pinned_route(info, request, assume_available=assume_available)
         else:
             check_servable(needs, (m.capabilities for m in self._models.values()))
@@ -283,6 +285,11 @@ class Pipeline:
             except NoEligibleModelError as exc:
                 overhead = (time.perf_counter() - start) * 1000.0
                 exc.refused = refused_decision(request, classification, signals, exc, overhead)
+                if tiers is not self._tiers and not assume_available:
+                    every = self._tiers
+                    self.executor.health.blame(
+                        exc, lambda: self.router.route(classification, signals, every, request)
+                    )
                 raise
             selection = self.selector.select(classification, signals, route, tiers)
             if selection.second_opinions and not _checkable(request):

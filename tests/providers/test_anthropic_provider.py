@@ -452,3 +452,25 @@ def test_a_streamed_json_answer_beside_tools_is_the_text() -> None:
     assert json.loads(text) == {"name": "Ada"}
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert not any("tool_calls" in c["choices"][0]["delta"] for c in chunks)
+
+
+def test_a_second_streamed_json_answer_is_left_out_as_in_the_plain_answer() -> None:
+    t = StreamTranslator(model_id="m", json_answer=True)
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "text_delta", "text": "Let me answer. "}},
+    ]  # fmt: skip
+    for i, name in ((1, "Ada"), (2, "Bob")):
+        events.append({"type": "content_block_start", "index": i,
+                       "content_block": {"type": "tool_use", "id": f"t{i}", "name": JSON_TOOL,
+                                         "input": {}}})  # fmt: skip
+        events.append({"type": "content_block_delta", "index": i,
+                       "delta": {"type": "input_json_delta",
+                                 "partial_json": json.dumps({"name": name})}})  # fmt: skip
+    events.append({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}})
+    chunks = [c for e in events for c in t.feed(e)]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert json.loads(text) == {"name": "Ada"}
+    assert not any("tool_calls" in c["choices"][0]["delta"] for c in chunks)

@@ -9,7 +9,7 @@ import pytest
 
 from fakes.models import info, openai_spec
 from fakes.openai_upstream import FakeOpenAI
-from switchtower.config.schema import RetryConfig
+from switchtower.config.schema import ModelConfig, RetryConfig
 from switchtower.errors import (
     UpstreamRateLimitError,
     UpstreamRejectedError,
@@ -18,7 +18,7 @@ from switchtower.errors import (
 )
 from switchtower.execute import Executor
 from switchtower.health import HealthBook
-from switchtower.protocols import TierInfo
+from switchtower.protocols import ModelInfo, TierInfo
 from switchtower.providers import OpenAIProvider
 from switchtower.types import Request
 
@@ -39,40 +39,72 @@ def down() -> UpstreamUnavailableError:
     return UpstreamUnavailableError("local: connection refused")
 
 
-def test_opens_after_failures_in_a_row_and_says_why() -> None:
-    clock = Clock()
-    health = book(clock)
+def entry(
+    name: str = "local", *, base_url: str = "http://127.0.0.1:1/v1", **kw: object
+) -> ModelInfo:
+    spec = ModelConfig(name=name, provider="openai", model="small", base_url=base_url)
+    values: dict[str, object] = {"tier": "local", "context_window": 8192}
+    values.update(kw)
+    return ModelInfo(
+        name=name, provider="openai", model_id="small", input_per_mtok=0.0,
+        output_per_mtok=0.0, spec=spec, **values,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+LOCAL = entry()
+
+
+def test_opens_after_failed_requests_in_a_row_and_says_why() -> None:
+    health = book(Clock())
     for _ in range(2):
-        health.record("local", down())
-    assert health.open_reason("local") is None
-    health.record("local", down())
-    reason = health.open_reason("local")
+        health.record(LOCAL, down())
+    assert health.open_reason(LOCAL) is None
+    health.record(LOCAL, down())
+    reason = health.open_reason(LOCAL)
     assert reason is not None
-    assert "3 failures in a row" in reason
+    assert "3 failed requests in a row" in reason
     assert "upstream_unavailable" in reason
     assert health.open_models() == {"local": reason}
-    assert health.open_reason("other") is None
+    assert health.open_reason(entry("other", base_url="http://127.0.0.1:2/v1")) is None
+
+
+def test_a_server_is_one_circuit_whatever_its_entries() -> None:
+    """A local model and its queued twin (same server and model) share one health."""
+    health = book(Clock())
+    twin = entry("local-queued", tier="async", max_delay_s=60.0)
+    for _ in range(3):
+        health.record(LOCAL, down())
+    assert health.open_reason(twin) is not None
+    health.record(twin, None)  # a success through either brings both back
+    assert health.open_reason(LOCAL) is None
 
 
 def test_a_success_in_between_starts_the_count_again() -> None:
     health = book(Clock())
-    health.record("m", down())
-    health.record("m", down())
-    health.record("m", None)
-    health.record("m", down())
-    health.record("m", down())
-    assert health.open_reason("m") is None
+    health.record(LOCAL, down())
+    health.record(LOCAL, down())
+    health.record(LOCAL, None)
+    health.record(LOCAL, down())
+    health.record(LOCAL, down())
+    assert health.open_reason(LOCAL) is None
 
 
 def test_rejections_are_the_requests_fault_not_the_models() -> None:
     health = book(Clock())
     for _ in range(5):
-        health.record("m", UpstreamRejectedError("m: 400 bad request", status=400))
-        health.record("m", ValueError("a bug of ours"))
-    assert health.open_reason("m") is None
+        health.record(LOCAL, UpstreamRejectedError("m: 400 bad request", status=400))
+        health.record(LOCAL, ValueError("a bug of ours"))
+    assert health.open_reason(LOCAL) is None
     for _ in range(3):
-        health.record("m", UpstreamServerError("m: 503", status=503))
-    assert health.open_reason("m") is not None
+        health.record(LOCAL, UpstreamServerError("m: 503", status=503))
+    assert health.open_reason(LOCAL) is not None
+
+
+def _out_for(health: HealthBook, clock: Clock) -> float:
+    start = clock.now
+    while health.open_reason(LOCAL) is not None:
+        clock.now += 1.0
+    return clock.now - start
 
 
 def test_the_cool_down_doubles_while_it_keeps_failing_up_to_the_cap() -> None:
@@ -80,69 +112,90 @@ def test_the_cool_down_doubles_while_it_keeps_failing_up_to_the_cap() -> None:
     health = book(clock, circuit_cooldown_s=30.0, circuit_max_cooldown_s=100.0)
     waits = []
     for round_ in range(4):
-        start = clock.now
         # three to open it; after a cool-down one failed trial opens it again at once,
         # and failures of calls still in flight while it is out change nothing
         for _ in range(3 if round_ == 0 else 1):
-            health.record("m", down())
-        health.record("m", down())
-        while health.open_reason("m") is not None:
-            clock.now += 1.0
-        waits.append(clock.now - start)
+            health.begin(LOCAL)
+            health.record(LOCAL, down())
+        health.record(LOCAL, down())
+        waits.append(_out_for(health, clock))
     assert waits == [30.0, 60.0, 100.0, 100.0]
-    health.record("m", None)  # a success closes it and forgets the history
+    health.record(LOCAL, None)  # a success closes it and forgets the history
     for _ in range(3):
-        health.record("m", down())
-    start = clock.now
-    while health.open_reason("m") is not None:
-        clock.now += 1.0
-    assert clock.now - start == 30.0
+        health.record(LOCAL, down())
+    assert _out_for(health, clock) == 30.0
 
 
-def test_a_trial_failure_reopens_at_once() -> None:
+def test_a_long_outage_stays_at_the_cap() -> None:
+    """Regression (audit): the doubling overflowed a float after ~1,000 openings (85 h at
+    the defaults), and every request then failed with a 500."""
     clock = Clock()
     health = book(clock)
     for _ in range(3):
-        health.record("m", down())
+        health.record(LOCAL, down())
+    for _ in range(1500):
+        clock.now += 301.0
+        health.begin(LOCAL)
+        health.record(LOCAL, down())
+    assert _out_for(health, clock) == 300.0
+
+
+def test_one_trial_at_a_time_after_the_cool_down() -> None:
+    clock = Clock()
+    health = book(clock)
+    for _ in range(3):
+        health.record(LOCAL, down())
     clock.now += 31.0
-    assert health.open_reason("m") is None  # half-open: may be tried
-    health.record("m", down())
-    assert health.open_reason("m") is not None
+    assert health.open_reason(LOCAL) is None  # half-open: may be tried
+    health.begin(LOCAL)  # the trial call starts
+    reason = health.open_reason(LOCAL)
+    assert reason is not None
+    assert "a trial call is in flight" in reason  # the others go around it
+    health.record(LOCAL, down())
+    assert "out for another" in (health.open_reason(LOCAL) or "")
+    clock.now += 61.0
+    health.begin(LOCAL)
+    health.release(LOCAL)  # the trial's caller went away: the next call may try
+    assert health.open_reason(LOCAL) is None
+    health.begin(LOCAL)
+    health.record(LOCAL, None)
+    assert health.open_reason(LOCAL) is None
+    assert health.open_models() == {}
 
 
-def test_retry_after_longer_than_the_cool_down_is_kept() -> None:
+def test_retry_after_counts_but_never_past_the_cap() -> None:
     clock = Clock()
-    health = book(clock)
+    health = book(clock, circuit_max_cooldown_s=300.0)
     for _ in range(3):
-        health.record("m", UpstreamRateLimitError("m: 429", status=429, retry_after=120.0))
-    clock.now += 100.0
-    assert health.open_reason("m") is not None
-    clock.now += 21.0
-    assert health.open_reason("m") is None
+        health.record(LOCAL, UpstreamRateLimitError("m: 429", status=429, retry_after=120.0))
+    assert _out_for(health, clock) == 120.0
+    health.record(LOCAL, None)
+    for _ in range(3):
+        health.record(LOCAL, UpstreamRateLimitError("m: 429", status=429, retry_after=3600.0))
+    assert _out_for(health, clock) == 300.0
 
 
 def test_zero_failures_means_never() -> None:
     health = book(Clock(), circuit_failures=0)
     for _ in range(10):
-        health.record("m", down())
-    assert health.open_reason("m") is None
+        health.record(LOCAL, down())
+    assert health.open_reason(LOCAL) is None
 
 
-def test_the_routing_view_marks_models_that_are_out(fake_openai: FakeOpenAI) -> None:
+def test_the_routing_view_marks_models_that_are_out() -> None:
     health = book(Clock())
-    local = info(openai_spec(fake_openai, name="local"), tier="local")
-    big = info(openai_spec(fake_openai, name="big"), tier="realtime")
-    tiers = {"local": TierInfo("local", (local,)), "realtime": TierInfo("realtime", (big,))}
+    big = entry("big", tier="realtime", base_url="https://api.example.test/v1")
+    tiers = {"local": TierInfo("local", (LOCAL,)), "realtime": TierInfo("realtime", (big,))}
     assert health.view(tiers) is tiers  # nothing out: the same object, no copy
     for _ in range(3):
-        health.record("local", down())
+        health.record(LOCAL, down())
     view = health.view(tiers)
     (out,) = view["local"].models
     assert not out.available
     assert out.unavailable_reason is not None
-    assert out.unavailable_reason.startswith("circuit open: 3 failures in a row")
+    assert out.unavailable_reason.startswith("circuit open: 3 failed requests in a row")
     assert view["realtime"].models == (big,)
-    assert tiers["local"].models == (local,)  # the configured tiers are untouched
+    assert tiers["local"].models == (LOCAL,)  # the configured tiers are untouched
 
 
 @pytest.fixture
@@ -168,9 +221,13 @@ async def test_the_executor_stops_calling_a_failing_model(
     first = await executor.execute(Request.from_text("hi"), models)
     assert first.model == "backup"
     assert [a.model for a in first.attempts] == ["primary"] * 3 + ["backup"]
+    # one request's retries count once: one client cannot take a model out for everyone
+    assert executor.health.open_reason(models[0]) is None
+    for _ in range(2):
+        await executor.execute(Request.from_text("hi"), models)
     calls = len(fake_openai.requests)
-    second = await executor.execute(Request.from_text("hi"), models)
-    assert [a.model for a in second.attempts] == ["backup"]  # primary skipped, not called
+    later = await executor.execute(Request.from_text("hi"), models)
+    assert [a.model for a in later.attempts] == ["backup"]  # primary skipped, not called
     assert len(fake_openai.requests) == calls + 1
     # a stream goes around it too
     stream = executor.stream(Request.from_text("hi"), models)
@@ -178,3 +235,19 @@ async def test_the_executor_stops_calling_a_failing_model(
         chunks = [c async for c in stream]
     assert chunks
     assert [a.model for a in stream.attempts] == ["backup"]
+
+
+async def test_a_model_that_goes_out_mid_retry_is_left_at_once(
+    provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    executor = Executor({"openai": provider}, RetryConfig(max_attempts=6), sleep=_no_sleep)
+    primary = info(openai_spec(fake_openai, name="primary"))
+    backup = info(openai_spec(fake_openai, name="backup"))
+    for _ in range(3):  # other requests took it out meanwhile
+        executor.health.record(primary, down())
+    executor.health._circuits[primary.endpoint].until = 0.5  # cool-down over: a trial
+    fake_openai.fail(500, times=20, model="primary")
+    done = await executor.execute(Request.from_text("hi"), [primary, backup])
+    # the trial is one call, not six: it failed, the model is out again
+    assert [a.model for a in done.attempts] == ["primary", "backup"]
+    assert executor.health.open_reason(primary) is not None

@@ -20,6 +20,7 @@ from fakes.openai_upstream import FakeOpenAI
 from fakes.upstream import Action
 from server.harness import LiveGateway, build_pipeline, gateway_config
 from switchtower.config.load import load_config
+from switchtower.errors import UpstreamUnavailableError
 from switchtower.pipeline import Pipeline
 from switchtower.providers import default_model_path
 from switchtower.queue import JobStore, QueueWorker
@@ -368,3 +369,25 @@ async def test_the_default_configs_queued_smollm2_answers_a_job(
     assert completion.model == "smollm2-135m-queued"
     assert completion.text.strip()
     assert 0 < completion.usage.output_tokens <= 16
+
+
+async def test_queued_work_waits_while_its_server_is_out(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    """Regression (audit): a job for a server taken out after failures in a row was run
+    at once and failed (or paid for the fallback) with most of its day still ahead."""
+    pipe = pipeline(fake_openai, traces, url)
+    job = pipe.submit(on_queued(pipe, "summarize the quarterly report"))
+    worker = QueueWorker(pipe, store(pipe))
+    health = pipe.executor.health
+    queued = pipe.model(QUEUED)
+    for _ in range(3):
+        health.record(queued, UpstreamUnavailableError("queued: connection refused"))
+    report = await worker.tick()
+    assert (report.started, report.held) == (0, 1)
+    assert store(pipe).get(job.id).status == "queued"
+    health.record(queued, None)  # back
+    assert (await worker.tick()).started == 1
+    await worker.drain()
+    assert store(pipe).get(job.id).status == "completed"
+    await pipe.aclose()

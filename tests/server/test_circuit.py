@@ -57,7 +57,7 @@ def test_a_dead_local_server_is_routed_around(fake_openai: FakeOpenAI) -> None:
         assert all(r.headers["x-switchtower-model"] != "fake-local" for r in answered)
         plan = httpx.post(gw.url + "/v1/route", json={"prompt": "summarize: it rained"}).json()
         assert plan["model"] != "fake-local"
-        assert "circuit open: 3 failures in a row" in plan["explanation"]["tier"]
+        assert "circuit open: 3 failed requests in a row" in plan["explanation"]["tier"]
         metrics = httpx.get(gw.url + "/metrics").text
         assert 'switchtower_model_circuit_open{model="fake-local"} 1.0' in metrics
         assert _ask(gw).status_code == 200
@@ -75,3 +75,25 @@ def test_it_comes_back_after_the_cool_down(fake_openai: FakeOpenAI) -> None:
         r = _ask(gw)
         assert r.headers["x-switchtower-model"] == "fake-local"  # the trial call answered
         assert gw.pipeline.executor.health.open_models() == {}
+
+
+def test_a_client_whose_choice_is_out_hears_when_to_come_back(fake_openai: FakeOpenAI) -> None:
+    """Named model, or hints that leave only the model that is out: a 503 with
+    Retry-After (the outage's, not the client's fault), not a 502 or a 400."""
+    dead = f"http://127.0.0.1:{_dead_port()}/v1"
+    with LiveGateway(build_pipeline(_config(fake_openai, dead), None)) as gw:
+        for _ in range(3):
+            _ask(gw)
+        url = gw.url + "/v1/chat/completions"
+        hello = [{"role": "user", "content": "summarize: it rained"}]
+        named = httpx.post(url, json={"model": "fake-local", "messages": hello})
+        capped = httpx.post(
+            url,
+            json={"model": "auto", "messages": hello},
+            headers={"x-switchtower-max-tier": "local"},
+        )
+        for r in (named, capped):
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "no_eligible_model"
+            assert 1 <= int(r.headers["retry-after"]) <= 30
+        assert "is out for now" in named.json()["error"]["message"]

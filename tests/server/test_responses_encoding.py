@@ -87,6 +87,8 @@ def test_an_answer_with_a_refusal_keeps_it() -> None:
         ("https://api.openai.com/v1", None, "max_completion_tokens"),
         ("http://127.0.0.1:8000/v1", None, "max_tokens"),  # vLLM, Ollama: the old name
         (None, "http://127.0.0.1:11434/v1", "max_tokens"),
+        ("https://eu.api.openai.com/v1", None, "max_completion_tokens"),  # data residency
+        ("https://my.openai.azure.com/openai", None, "max_tokens"),
     ],
 )
 def test_openais_own_api_gets_the_limit_under_its_new_name(

@@ -448,7 +448,8 @@ class StreamTranslator:
     """Anthropic stream events (as dicts) -> OpenAI ``chat.completion.chunk`` dicts."""
 
     model_id: str
-    #: the request asked for a JSON answer (:data:`JSON_TOOL`): only that is the text
+    #: the request asked for a JSON answer (:data:`JSON_TOOL`, forced or beside tools):
+    #: only that is the text
     json_answer: bool = False
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
@@ -458,6 +459,8 @@ class StreamTranslator:
     _thought: str = ""
     #: the block carrying a JSON answer (:data:`JSON_TOOL`), streamed as text
     _json_block: int | None = None
+    #: further JSON answers (parallel calls): left out, as the plain answer does
+    _skipped: set[int] = field(default_factory=set)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -468,6 +471,33 @@ class StreamTranslator:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
 
+    def _block_start(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        block = event.get("content_block") or {}
+        if block.get("type") == "tool_use" and block.get("name") == JSON_TOOL:
+            if self._json_block is None:  # the first answer is the answer
+                self._json_block = int(event.get("index", 0))
+            else:
+                self._skipped.add(int(event.get("index", 0)))
+            return []
+        if block.get("type") == "tool_use":
+            index = self._tool_index.setdefault(int(event.get("index", 0)), len(self._tool_index))
+            call = {
+                "index": index,
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": ""},
+            }
+            return [self._chunk({"tool_calls": [call]})]
+        if block.get("type") == "text" and block.get("text") and not self.json_answer:
+            return [self._chunk({"content": block["text"]})]
+        if block.get("type") == "thinking":  # its text streams; signed at its end
+            self._thought = str(block.get("thinking") or "")
+            return [self._chunk({"reasoning_content": self._thought})] if self._thought else []
+        if block.get("type") == "redacted_thinking":
+            redacted = {"type": "redacted_thinking", "data": block.get("data", "")}
+            return [self._chunk({"thinking_blocks": [redacted]})]
+        return []
+
     def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         kind = event.get("type")
         if kind == "message_start":
@@ -477,30 +507,7 @@ class StreamTranslator:
             self.usage = dict(message.get("usage") or {})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
-            block = event.get("content_block") or {}
-            if block.get("type") == "tool_use" and block.get("name") == JSON_TOOL:
-                self._json_block = int(event.get("index", 0))
-                return []
-            if block.get("type") == "tool_use":
-                index = self._tool_index.setdefault(
-                    int(event.get("index", 0)), len(self._tool_index)
-                )
-                call = {
-                    "index": index,
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""},
-                }
-                return [self._chunk({"tool_calls": [call]})]
-            if block.get("type") == "text" and block.get("text") and not self.json_answer:
-                return [self._chunk({"content": block["text"]})]
-            if block.get("type") == "thinking":  # its text streams; signed at its end
-                self._thought = str(block.get("thinking") or "")
-                return [self._chunk({"reasoning_content": self._thought})] if self._thought else []
-            if block.get("type") == "redacted_thinking":
-                redacted = {"type": "redacted_thinking", "data": block.get("data", "")}
-                return [self._chunk({"thinking_blocks": [redacted]})]
-            return []
+            return self._block_start(event)
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and not self.json_answer:
@@ -513,6 +520,8 @@ class StreamTranslator:
                          "signature": delta.get("signature", "")}  # fmt: skip
                 self._thought = ""
                 return [self._chunk({"thinking_blocks": [block]})]
+            if int(event.get("index", 0)) in self._skipped:
+                return []
             if delta.get("type") == "input_json_delta" and self._json_block == int(
                 event.get("index", 0)
             ):

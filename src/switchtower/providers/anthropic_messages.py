@@ -209,7 +209,7 @@ class AnthropicProvider:
             upstream = await client.messages.create(**kwargs, stream=True, timeout=spec.timeout_s)
         except anthropic.AnthropicError as exc:
             raise self._error(exc, model, spec) from exc
-        json_answer = (kwargs.get("tool_choice") or {}).get("name") == JSON_TOOL
+        json_answer = any(t.get("name") == JSON_TOOL for t in kwargs.get("tools") or ())
         translator = StreamTranslator(model_id=spec.model_id, json_answer=json_answer)
         try:
             async for event in upstream:

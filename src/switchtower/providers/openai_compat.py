@@ -72,8 +72,9 @@ def _openai_api(spec: ModelConfig) -> bool:
     """Whether ``spec`` calls OpenAI's own API: its ``base_url``, else the SDK's
     ``OPENAI_BASE_URL``, else the SDK's default, is api.openai.com."""
     url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
-    host = (urlsplit(url).hostname or "") if url else "api.openai.com"
-    return host.lower() == "api.openai.com"
+    host = ((urlsplit(url).hostname or "") if url else "api.openai.com").lower()
+    # regional hosts (data residency) are OpenAI's API too: eu.api.openai.com
+    return host == "api.openai.com" or host.endswith(".api.openai.com")
 
 
 def _for_api(body: dict[str, Any], spec: ModelConfig) -> dict[str, Any]:

@@ -209,6 +209,9 @@ class QueueWorker:
             free = self.config.queued_concurrency - len(mine)
             if here > len(mine) or free <= 0:
                 continue  # a client is waiting on this hardware, or ours is full
+            if self.pipeline.executor.health.open_reason(info) is not None:
+                report.held += 1  # its server keeps failing: wait out the cool-down
+                continue
             if await self._busy_elsewhere(info, here):
                 report.held += 1
                 continue

@@ -120,7 +120,7 @@ class Gateway:
             if serve:
                 self.pipeline.record_refusal(exc, api_key_id=caller.key_id)
             fields = constraint_fields(request)
-            if fields:
+            if fields and exc.retry_after is None:  # the client's hints, not an outage
                 raise ConstraintsExcludeAllError(str(exc), fields=fields) from exc
             if exc is refused:
                 raise

@@ -166,6 +166,10 @@ def _unknown_model(exc: BaseException, _req: Request | None) -> HttpError:
 def _no_eligible(exc: BaseException, req: Request | None) -> HttpError:
     # The client's own constraints ruled every model out: their request to change (400).
     # Otherwise no configured model can serve right now: the server's problem (503).
+    wait = exc.retry_after if isinstance(exc, NoEligibleModelError) else None
+    if wait is not None:  # only models out after failures refused it: come back later
+        headers = {"retry-after": str(math.ceil(wait))}
+        return HttpError(503, "service_unavailable", str(exc), "no_eligible_model", headers=headers)
     constraints = (
         exc.fields if isinstance(exc, ConstraintsExcludeAllError) else constraint_fields(req)
     )
