@@ -448,7 +448,7 @@ class AnthropicStream:
         self._index = -1
         self._open: str | None = None  # "text" or "tool:<openai index>"
 
-    def start(self) -> bytes:
+    def start(self) -> list[bytes]:
         message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
@@ -459,7 +459,7 @@ class AnthropicStream:
             "stop_sequence": None,
             "usage": _usage(self.usage),
         }
-        return sse_event("message_start", {"type": "message_start", "message": message})
+        return [sse_event("message_start", {"type": "message_start", "message": message})]
 
     def _close(self) -> list[bytes]:
         if self._open is None:
@@ -574,6 +574,7 @@ class AnthropicStream:
         out.append(sse_event("message_stop", {"type": "message_stop"}))
         return out
 
-    @staticmethod
-    def error(body: Mapping[str, Any]) -> bytes:
-        return sse_event("error", body)
+    def failed(self, kind: str, body: Mapping[str, Any]) -> list[bytes]:
+        """An error after the headers went: Anthropic's ``error`` event."""
+        del kind
+        return [sse_event("error", body)]

@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request as HttpRequest
 
@@ -33,9 +33,21 @@ from switchtower.server.sse import SSEResponse
 from switchtower.server.tracewriter import BackgroundTraceWriter
 from switchtower.types import Decision, Request, Trace
 
-__all__ = ["Gateway", "routing_headers"]
+__all__ = ["Gateway", "StreamEncoder", "routing_headers"]
 
 log = logging.getLogger(__name__)
+
+
+class StreamEncoder(Protocol):
+    """``chat.completion.chunk`` dicts -> a wire's stream events (as bytes)."""
+
+    def start(self) -> list[bytes]: ...
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]: ...
+
+    def failed(self, kind: str, body: Mapping[str, Any]) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
 
 
 def routing_headers(
@@ -248,12 +260,13 @@ class Gateway:
         )
         encode: Callable[[AsyncIterator[Mapping[str, Any]]], AsyncGenerator[bytes, None]]
         tokens = decision.signals.context_tokens
-        if fmt == "anthropic":
-            encoder = AnthropicStream(f"msg_{trace_id}", model, tokens)
-            encode = lambda it: self._anthropic_events(encoder, it)  # noqa: E731
-        elif fmt == "responses":
-            responses = ResponsesStream(f"resp_{trace_id}", model, call.echo, tokens)
-            encode = lambda it: self._responses_events(responses, it)  # noqa: E731
+        if fmt in ("anthropic", "responses"):
+            encoder: StreamEncoder = (
+                AnthropicStream(f"msg_{trace_id}", model, tokens)
+                if fmt == "anthropic"
+                else ResponsesStream(f"resp_{trace_id}", model, call.echo, tokens)
+            )
+            encode = lambda it: self._encoded_events(encoder, it, fmt)  # noqa: E731
         else:
             encode = lambda it: self._openai_events(model, call.include_usage, it)  # noqa: E731
 
@@ -283,27 +296,11 @@ class Gateway:
             await _aclose(chunks)
         yield sse_done()
 
-    async def _anthropic_events(
-        self, encoder: AnthropicStream, chunks: AsyncIterator[Mapping[str, Any]]
+    async def _encoded_events(
+        self, encoder: StreamEncoder, chunks: AsyncIterator[Mapping[str, Any]], fmt: str
     ) -> AsyncGenerator[bytes, None]:
-        yield encoder.start()
-        try:
-            async for chunk in chunks:
-                for event in encoder.feed(chunk):
-                    yield event
-        except SwitchtowerError as exc:
-            err = to_http(exc)
-            self.metrics.observe_error(exc.kind)
-            yield AnthropicStream.error(err.anthropic_body())
-            return
-        finally:
-            await _aclose(chunks)
-        for event in encoder.finish():
-            yield event
-
-    async def _responses_events(
-        self, encoder: ResponsesStream, chunks: AsyncIterator[Mapping[str, Any]]
-    ) -> AsyncGenerator[bytes, None]:
+        """The Anthropic and Responses streams: the encoder's events, and its own error
+        event when the upstream fails after the headers went."""
         for event in encoder.start():
             yield event
         try:
@@ -313,7 +310,8 @@ class Gateway:
         except SwitchtowerError as exc:
             err = to_http(exc)
             self.metrics.observe_error(exc.kind)
-            for event in encoder.failed(exc.kind, err.message):
+            body = err.anthropic_body() if fmt == "anthropic" else err.openai_body()
+            for event in encoder.failed(exc.kind, body):
                 yield event
             return
         finally:

@@ -216,10 +216,12 @@ class ResponsesStream:
         out.append(self._event(kind, response=body))
         return out
 
-    def failed(self, kind: str, message: str) -> list[bytes]:
+    def failed(self, kind: str, body: Mapping[str, Any]) -> list[bytes]:
         """The answer broke off after the headers went: what was written (its open item
-        ``incomplete``), then ``response.failed`` with the error."""
+        ``incomplete``), then ``response.failed`` with the error (``body``: its OpenAI
+        error body)."""
         out = self._close("incomplete")
+        message = str((body.get("error") or {}).get("message", ""))
         body = self._response("failed")
         body["error"] = response_error(kind, message)
         body["usage"] = response_usage(self.usage, self.reasoning_tokens)
