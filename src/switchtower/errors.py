@@ -10,7 +10,7 @@ exit codes in the CLI.
     ├── InvalidRequestError         the request itself is unusable
     │   ├── EmptyPromptError        no text to route
     │   ├── ContextTooLargeError    larger than every configured model's context window
-    │   └── UnsupportedContentError images or tools that no configured model takes
+    │   └── UnsupportedContentError tools, images or PDFs that no configured model takes
     ├── UnknownOperationError       an operation name that config does not declare
     ├── UnknownModelError           a model name that config does not declare
     ├── RoutingError                no decision could be made

@@ -119,6 +119,15 @@ class Executor:
             wait = max(wait, error.retry_after)
         return wait
 
+    async def wait_to_retry(self, model: ModelInfo, error: BaseException, attempt: int) -> bool:
+        """Wait before calling ``model`` again after its ``attempt``-th failure; False:
+        move on (not retryable, the last attempt, or the model went out meanwhile)."""
+        wait = self.delay(error, attempt, last=attempt == self.retry.max_attempts)
+        if wait is None or self.health.open_reason(model) is not None:
+            return False
+        await self._sleep(wait)
+        return self.health.open_reason(model) is None  # others may have taken it out
+
     # -- helpers -------------------------------------------------------------------------
 
     def _provider(self, model: ModelInfo) -> Provider | None:
@@ -186,29 +195,30 @@ class Executor:
                 skipped.append(reason or model.name)
                 continue
             failed: BaseException | None = None
-            for n in range(1, self.retry.max_attempts + 1):
-                started_at, t0 = time.time(), self._clock()
-                self.health.begin(model)
-                try:
-                    self._enter(model)
+            trial = False
+            try:
+                for n in range(1, self.retry.max_attempts + 1):
+                    started_at, t0 = time.time(), self._clock()
+                    trial = self.health.begin(model) or trial
                     try:
-                        completion = await provider.complete(model, request)
-                    except asyncio.CancelledError:
-                        self.health.release(model)
-                        raise
-                    finally:
-                        self._leave(model)
-                except Exception as exc:
-                    failed = exc
-                    attempts.append(self._attempt(model, started_at, t0, exc))
-                    wait = self.delay(exc, n, last=n == self.retry.max_attempts)
-                    if wait is None or self.health.open_reason(model) is not None:
+                        self._enter(model)
+                        try:
+                            completion = await provider.complete(model, request)
+                        finally:
+                            self._leave(model)
+                    except Exception as exc:
+                        failed = exc
+                        attempts.append(self._attempt(model, started_at, t0, exc))
+                        if await self.wait_to_retry(model, exc, n):
+                            continue
                         break
-                    await self._sleep(wait)
-                    continue
-                self.health.record(model, None)
-                attempts.append(self._attempt(model, started_at, t0, usage=completion.usage))
-                return dataclasses.replace(completion, attempts=tuple(attempts))
+                    self.health.record(model, None)
+                    attempts.append(self._attempt(model, started_at, t0, usage=completion.usage))
+                    return dataclasses.replace(completion, attempts=tuple(attempts))
+            except BaseException:  # cancelled mid-call or mid-wait: no outcome to record
+                if trial:
+                    self.health.release(model)
+                raise
             self.health.record(model, failed)
         raise self.failure(attempts, skipped, candidates)
 
@@ -301,39 +311,40 @@ class ExecutorStream:
                     skipped.append(reason or model.name)
                     continue
                 failed: BaseException | None = None
-                for n in range(1, ex.retry.max_attempts + 1):
-                    started_at, t0 = time.time(), ex._clock()
-                    ex.health.begin(model)
-                    ex._enter(model)  # counted until the stream ends or fails
-                    try:
-                        inner = provider.stream(model, self.request)
+                trial = committed = False
+                try:
+                    for n in range(1, ex.retry.max_attempts + 1):
+                        started_at, t0 = time.time(), ex._clock()
+                        trial = ex.health.begin(model) or trial
+                        ex._enter(model)  # counted until the stream ends or fails
                         try:
-                            first = await inner.__anext__()
-                        except StopAsyncIteration:
-                            first = None
-                        except asyncio.CancelledError:
-                            ex.health.release(model)
-                            raise
-                        except Exception as exc:
-                            failed = exc
-                            await _aclose(inner)
-                            self.attempts.append(ex._attempt(model, started_at, t0, exc))
-                            wait = ex.delay(exc, n, last=n == ex.retry.max_attempts)
-                            if wait is None or ex.health.open_reason(model) is not None:
+                            inner = provider.stream(model, self.request)
+                            try:
+                                first = await inner.__anext__()
+                            except StopAsyncIteration:
+                                first = None
+                            except Exception as exc:
+                                failed = exc
+                                await _aclose(inner)
+                                self.attempts.append(ex._attempt(model, started_at, t0, exc))
+                                if await ex.wait_to_retry(model, exc, n):
+                                    continue
                                 break
-                            await ex._sleep(wait)
-                            continue
-                        # committed to this model: no more retries or fallback
-                        self.model = model
-                        relay = self._relay(model, inner, first, started_at, t0)
-                        try:
-                            async for chunk in relay:
-                                yield chunk
+                            # committed to this model: no more retries or fallback
+                            self.model, committed = model, True
+                            relay = self._relay(model, inner, first, started_at, t0, trial=trial)
+                            try:
+                                async for chunk in relay:
+                                    yield chunk
+                            finally:
+                                await relay.aclose()  # closes the upstream call now, not at GC
+                            return
                         finally:
-                            await relay.aclose()  # closes the upstream call now, not at GC
-                        return
-                    finally:
-                        ex._leave(model)
+                            ex._leave(model)
+                except BaseException:  # cancelled before an outcome (the relay records its own)
+                    if trial and not committed:
+                        ex.health.release(model)
+                    raise
                 ex.health.record(model, failed)
             self.error = ex.failure(self.attempts, skipped, self.candidates)
             raise self.error
@@ -347,6 +358,8 @@ class ExecutorStream:
         first: Mapping[str, Any] | None,
         started_at: float,
         t0: float,
+        *,
+        trial: bool = False,
     ) -> AsyncGenerator[Mapping[str, Any], None]:
         ex = self._executor
         error: BaseException | None = None
@@ -365,11 +378,12 @@ class ExecutorStream:
             error = self.error = exc
             raise
         finally:
-            await _aclose(inner)
-            if kind == "cancelled":
-                ex.health.release(model)
-            else:
+            # the outcome first: a cancellation at the await below must not lose it
+            if kind != "cancelled":
                 ex.health.record(model, error)
+            elif trial:
+                ex.health.release(model)
+            await _aclose(inner)
             self.attempts.append(
                 ex._attempt(model, started_at, t0, error, usage=self.usage, kind=kind)
             )

@@ -1,8 +1,9 @@
 """Model health: a circuit breaker per model server, in this process.
 
-A server (``ModelInfo.endpoint``: provider, base URL, upstream model; a local model and
-its queued twin share one) whose calls fail with a retryable error (429, 5xx, a refused
-connection, a timeout) for ``retry.circuit_failures`` requests in a row is taken out for
+A server (``ModelInfo.endpoint``: provider, base URL, upstream model, and the key
+variable; a local model and its queued twin share one) whose calls fail with a retryable
+error (429, 5xx, a refused connection, a timeout) for ``retry.circuit_failures`` requests
+in a row is taken out for
 a cool-down: routing plans around its entries as if they were unavailable, the executor
 skips them as fallbacks and the queue worker holds their jobs, so requests stop paying a
 dead server's timeout before they fall back. A request counts once however many times it
@@ -31,7 +32,8 @@ from switchtower.types import Tier
 
 __all__ = ["HealthBook"]
 
-Endpoint = tuple[str, str | None, str]
+#: provider, base URL, upstream model, key variable
+Key = tuple[str, str | None, str, str | None]
 
 #: doublings of the cool-down past which it is at its cap anyway (no float overflow)
 _MAX_DOUBLINGS = 30
@@ -58,12 +60,12 @@ class HealthBook:
     ) -> None:
         self.retry = retry or RetryConfig()
         self._clock = clock
-        self._circuits: dict[Endpoint, _Circuit] = {}
+        self._circuits: dict[Key, _Circuit] = {}
 
     def record(self, model: ModelInfo, error: BaseException | None) -> None:
         """The outcome of one request's calls to ``model``: ``None`` for a success, else
         the last error."""
-        key = model.endpoint
+        key = _key(model)
         if error is None:
             self._circuits.pop(key, None)
             return
@@ -91,23 +93,32 @@ class HealthBook:
         c.until = now + min(cap, cooldown)
         c.trial_since = 0.0
 
-    def begin(self, model: ModelInfo) -> None:
-        """A call to ``model`` starts: after a cool-down it is the trial, and the server
-        stays out for everyone else until its outcome is recorded."""
-        c = self._circuits.get(model.endpoint)
+    def begin(self, model: ModelInfo) -> bool:
+        """A call to ``model`` starts: after a cool-down it is the trial (True), and the
+        server stays out for everyone else until its outcome is recorded (or the caller
+        that owns the trial :meth:`release` s it)."""
+        c = self._circuits.get(_key(model))
         if c is not None and c.until > 0.0 and not c.trial_since and c.until <= self._clock():
             c.trial_since = self._clock()
+            return True
+        return False
 
     def release(self, model: ModelInfo) -> None:
-        """A call to ``model`` ended without an outcome (cancelled): if it was the trial,
-        the next call may be."""
-        c = self._circuits.get(model.endpoint)
+        """The trial call to ``model`` ended without an outcome (cancelled): the next call
+        may be the trial. Only the caller :meth:`begin` made the trial calls this."""
+        c = self._circuits.get(_key(model))
         if c is not None:
             c.trial_since = 0.0
 
+    def on_trial(self, model: ModelInfo) -> bool:
+        """Whether ``model``'s server is back from a cool-down but not yet proven: one
+        call at a time until it is."""
+        c = self._circuits.get(_key(model))
+        return c is not None and c.until > 0.0
+
     def open_reason(self, model: ModelInfo) -> str | None:
         """Why ``model`` is out for now, or ``None`` when it may be called."""
-        c = self._circuits.get(model.endpoint)
+        c = self._circuits.get(_key(model))
         return None if c is None else self._reason(c)
 
     def _reason(self, c: _Circuit) -> str | None:
@@ -121,16 +132,6 @@ class HealthBook:
         if c.trial_since and now - c.trial_since < self.retry.circuit_max_cooldown_s:
             return f"{why}; a trial call is in flight"
         return None
-
-    def retry_after(self, models: Mapping[str, ModelInfo] | None = None) -> float | None:
-        """Seconds until the first model that is out may be tried again (None: none is)."""
-        now = self._clock()
-        waits = [
-            max(1.0, c.until - now)
-            for c in self._circuits.values()
-            if c.until > 0.0 and (models is None or c.names & set(models))
-        ]
-        return min(waits) if waits else None
 
     def open_models(self) -> dict[str, str]:
         """Every configured entry that is out for now, with why."""
@@ -146,7 +147,7 @@ class HealthBook:
         reason = self.open_reason(model)
         if reason is not None:
             exc = NoEligibleModelError(f"the model {model.name!r} is out for now: {reason}")
-            exc.retry_after = self._wait(self._circuits[model.endpoint])
+            exc.retry_after = self._wait(self._circuits[_key(model)])
             raise exc
 
     def blame(self, refused: NoEligibleModelError, replan: Callable[[], object]) -> None:
@@ -167,8 +168,8 @@ class HealthBook:
     def view(self, tiers: Mapping[Tier, TierInfo]) -> Mapping[Tier, TierInfo]:
         """``tiers`` with the models that are out marked unavailable (with why), so that
         routing plans around them; ``tiers`` itself while none is."""
-        if not self._circuits:
-            return tiers
+        if not any(c.until > 0.0 for c in self._circuits.values()):
+            return tiers  # nothing ever opened: most requests stop here
         out = {
             m.name: reason
             for info in tiers.values()
@@ -176,6 +177,12 @@ class HealthBook:
             if (reason := self.open_reason(m)) is not None
         }
         return _with_reasons(tiers, out) if out else tiers
+
+
+def _key(model: ModelInfo) -> Key:
+    """One circuit per server and credential: entries that share both (a local model and
+    its queued twin) share one; another key's 429s are not this one's."""
+    return (*model.endpoint, model.spec.api_key_env if model.spec is not None else None)
 
 
 def _counts(error: BaseException) -> bool:

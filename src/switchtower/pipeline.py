@@ -234,7 +234,7 @@ class Pipeline:
     # -- planning (dry run) -------------------------------------------------------------
 
     def _validate(self, request: Request) -> int:
-        if not request.messages or not (request.text.strip() or "vision" in required(request)):
+        if not request.messages or not (request.text.strip() or required(request) - {"tools"}):
             raise EmptyPromptError("the request has no text to route", field="messages")
         tokens = estimate_message_tokens(request.messages)
         if self._max_context and tokens > self._max_context:

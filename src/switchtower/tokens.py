@@ -151,7 +151,32 @@ def estimate_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
             total += estimate_tokens(str(calls))
         content = message.get("content")
         if isinstance(content, list):
-            total += IMAGE_TOKENS * sum(
-                1 for p in content if isinstance(p, Mapping) and p.get("type") == "image_url"
-            )
+            total += sum(_part_tokens(p) for p in content if isinstance(p, Mapping))
     return total
+
+
+#: decoded PDF bytes per token: a text PDF runs 2,000-3,000 tokens a page in ~10-50 KB,
+#: a scanned one far fewer per byte; leaning high keeps small context windows safe
+PDF_BYTES_PER_TOKEN = 10
+
+
+def _part_tokens(part: Mapping[str, Any]) -> int:
+    """What a non-text part counts: an image :data:`IMAGE_TOKENS`, a PDF (OpenAI file
+    part, Anthropic base64 document) its decoded size over :data:`PDF_BYTES_PER_TOKEN`,
+    at least a page's worth."""
+    kind = part.get("type")
+    if kind == "image_url":
+        return IMAGE_TOKENS
+    data: object = None
+    if kind == "file":
+        file = part.get("file")
+        data = file.get("file_data") if isinstance(file, Mapping) else None
+    elif kind == "anthropic_block":
+        block = part.get("block")
+        source = block.get("source") if isinstance(block, Mapping) else None
+        if isinstance(source, Mapping) and source.get("type") == "base64":
+            data = source.get("data")
+    if not isinstance(data, str):
+        return 0
+    encoded = len(data) - (data.find(";base64,") + 8 if data.startswith("data:") else 0)
+    return max(IMAGE_TOKENS, encoded * 3 // 4 // PDF_BYTES_PER_TOKEN)

@@ -59,3 +59,41 @@ def test_claude_gets_an_openai_file_part_as_a_document() -> None:
     by_id = {"type": "file", "file": {"file_id": "file-abc"}}
     sent = to_anthropic("m", [{"role": "user", "content": [by_id]}], {})
     assert "only OpenAI reads" in sent["messages"][0]["content"][0]["text"]
+
+
+def test_a_file_in_a_tool_result_moves_out_for_openais_api() -> None:
+    """Regression (review): a Responses function_call_output holding a PDF reached
+    OpenAI's API inside a tool message, which takes text only."""
+    messages = [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "t1"}]},
+        {"role": "tool", "tool_call_id": "t1", "content": [{"type": "text", "text": "ok"}, FILE]},
+    ]
+    out = tool_images_out(messages, files=True)
+    assert out[0] == messages[0]
+    assert out[1] == {"role": "tool", "tool_call_id": "t1", "content": "ok"}
+    assert FILE in out[2]["content"]
+    plain = tool_images_out(messages)  # a server that does not read PDFs hears of it
+    assert "a file was here" in plain[1]["content"]
+
+
+def test_a_malformed_search_result_is_a_line_not_a_crash() -> None:
+    odd = {"type": "search_result", "source": "u", "title": "t", "content": 5}
+    empty = {"type": "document", "source": {"type": "text", "data": None}}
+    out = tool_images_out([{"role": "user", "content": [_carried(odd), _carried(empty)]}])
+    texts = [p["text"] for p in out[0]["content"]]
+    assert all(t.startswith("[a ") for t in texts), texts
+    assert "None" not in "".join(texts)
+
+
+def test_pdfs_count_in_the_context_estimate() -> None:
+    from switchtower.tokens import IMAGE_TOKENS, estimate_message_tokens
+
+    big = "A" * 400_000  # ~300 KB decoded
+    pdf = {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{big}"}}
+    plain = estimate_message_tokens([{"role": "user", "content": [{"type": "text", "text": "x"}]}])
+    with_pdf = estimate_message_tokens(
+        [{"role": "user", "content": [{"type": "text", "text": "x"}, pdf]}]
+    )
+    assert with_pdf - plain == 30_000
+    small = {"type": "anthropic_block", "block": PDF}
+    assert estimate_message_tokens([{"role": "user", "content": [small]}]) >= IMAGE_TOKENS

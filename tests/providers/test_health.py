@@ -5,6 +5,8 @@ upstream."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fakes.models import info, openai_spec
@@ -237,7 +239,7 @@ async def test_the_executor_stops_calling_a_failing_model(
     assert [a.model for a in stream.attempts] == ["backup"]
 
 
-async def test_a_model_that_goes_out_mid_retry_is_left_at_once(
+async def test_a_trial_is_one_call_however_many_attempts_are_allowed(
     provider: OpenAIProvider, fake_openai: FakeOpenAI
 ) -> None:
     executor = Executor({"openai": provider}, RetryConfig(max_attempts=6), sleep=_no_sleep)
@@ -245,9 +247,50 @@ async def test_a_model_that_goes_out_mid_retry_is_left_at_once(
     backup = info(openai_spec(fake_openai, name="backup"))
     for _ in range(3):  # other requests took it out meanwhile
         executor.health.record(primary, down())
-    executor.health._circuits[primary.endpoint].until = 0.5  # cool-down over: a trial
+    next(iter(executor.health._circuits.values())).until = 0.5  # cool-down over: a trial
     fake_openai.fail(500, times=20, model="primary")
     done = await executor.execute(Request.from_text("hi"), [primary, backup])
     # the trial is one call, not six: it failed, the model is out again
     assert [a.model for a in done.attempts] == ["primary", "backup"]
     assert executor.health.open_reason(primary) is not None
+
+
+async def test_a_model_taken_out_while_a_request_waits_to_retry_is_left(
+    provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    """Regression (review): the check ran before the backoff, so a request that woke up
+    after others had taken the model out called the dead server once more."""
+    primary = info(openai_spec(fake_openai, name="primary"))
+    backup = info(openai_spec(fake_openai, name="backup"))
+
+    async def others_take_it_out(_: float) -> None:
+        for _ in range(3):
+            executor.health.record(primary, down())
+
+    executor = Executor({"openai": provider}, RetryConfig(max_attempts=3), sleep=others_take_it_out)
+    fake_openai.fail(500, times=20, model="primary")
+    done = await executor.execute(Request.from_text("hi"), [primary, backup])
+    assert [a.model for a in done.attempts] == ["primary", "backup"]
+
+
+def test_another_keys_rate_limits_are_not_this_ones() -> None:
+    health = book(Clock())
+    spec_a = ModelConfig(name="a", provider="openai", model="small", api_key_env="KEY_A")
+    spec_b = ModelConfig(name="b", provider="openai", model="small", api_key_env="KEY_B")
+    a = dataclasses.replace(LOCAL, name="a", spec=spec_a)
+    b = dataclasses.replace(LOCAL, name="b", spec=spec_b)
+    for _ in range(3):
+        health.record(a, UpstreamRateLimitError("a: 429", status=429))
+    assert health.open_reason(a) is not None
+    assert health.open_reason(b) is None
+
+
+def test_only_the_trials_owner_releases_it() -> None:
+    clock = Clock()
+    health = book(clock)
+    for _ in range(3):
+        health.record(LOCAL, down())
+    clock.now += 31.0
+    assert health.begin(LOCAL) is True  # this call is the trial
+    assert health.begin(LOCAL) is False  # a second caller is not
+    assert health.on_trial(LOCAL)

@@ -391,3 +391,22 @@ async def test_queued_work_waits_while_its_server_is_out(
     await worker.drain()
     assert store(pipe).get(job.id).status == "completed"
     await pipe.aclose()
+
+
+async def test_back_from_a_cool_down_one_job_tries_the_server(
+    fake_openai: FakeOpenAI, traces: SqlTraceStore, url: str
+) -> None:
+    pipe = pipeline(fake_openai, traces, url, queued_concurrency=3)
+    jobs = [pipe.submit(on_queued(pipe, f"summarize report {i}")) for i in range(3)]
+    worker = QueueWorker(pipe, store(pipe))
+    health = pipe.executor.health
+    queued = pipe.model(QUEUED)
+    for _ in range(3):
+        health.record(queued, UpstreamUnavailableError("queued: connection refused"))
+    next(iter(health._circuits.values())).until = 0.5  # the cool-down is over
+    assert (await worker.tick()).started == 1  # the trial; the others wait for its outcome
+    await worker.drain()
+    assert (await worker.tick()).started == 2  # it answered: back in full
+    await worker.drain()
+    assert {store(pipe).get(j.id).status for j in jobs} == {"completed"}
+    await pipe.aclose()

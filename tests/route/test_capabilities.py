@@ -175,7 +175,7 @@ def test_a_single_word_is_not_a_list_of_capabilities() -> None:
     entry = {"name": "m", "provider": "openai", "capabilities": "vision"}
     with pytest.raises(ConfigError) as err:
         load_config(overrides={"tiers": {"local": {"models": [entry]}}}, environ={})
-    assert "a list of what the model takes: tools, vision" in str(err.value)
+    assert "a list of what the model takes: tools, vision, documents" in str(err.value)
     twice = ModelConfig(name="m", provider="openai", capabilities=["vision", "vision"])
     assert twice.capabilities == ("vision",)
 
@@ -208,3 +208,16 @@ def test_a_pdf_needs_documents_but_text_documents_do_not() -> None:
         "content": [{"type": "anthropic_block", "block": pdf}],
     }
     assert required(_request({"role": "user", "content": "read"}, tool)) == {"documents"}
+
+
+def test_a_pdf_by_url_is_not_routed_as_one_openai_could_read() -> None:
+    url = {"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}
+    parts = [{"type": "anthropic_block", "block": url}]
+    assert required(_request({"role": "user", "content": parts})) == frozenset()
+
+
+def test_capabilities_must_be_names() -> None:
+    entry = {"name": "m", "provider": "openai", "capabilities": [{"a": 1}]}
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides={"tiers": {"local": {"models": [entry]}}}, environ={})
+    assert "tools, vision, documents" in str(err.value)

@@ -5,6 +5,7 @@ in the decision and in /metrics, and takes it back once it answers again."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 
@@ -17,6 +18,8 @@ from switchtower.config.schema import (
     RouterConfig,
     SelectorConfig,
 )
+from switchtower.errors import UpstreamUnavailableError
+from switchtower.server import KeyStore, MemoryLimiter
 
 
 def _dead_port() -> int:
@@ -97,3 +100,42 @@ def test_a_client_whose_choice_is_out_hears_when_to_come_back(fake_openai: FakeO
             assert r.json()["error"]["code"] == "no_eligible_model"
             assert 1 <= int(r.headers["retry-after"]) <= 30
         assert "is out for now" in named.json()["error"]["message"]
+
+
+def test_a_key_with_a_budget_hears_of_the_outage_not_its_budget(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Regression (review): the local model out and the budget too small for real-time
+    was a 429 "budget spent" (retry at midnight) for what clears in seconds."""
+    keys = KeyStore.open(f"sqlite:///{tmp_path / 'keys.db'}")
+    _, secret = keys.create("frugal", daily_budget_usd=1e-12)
+    dead = f"http://127.0.0.1:{_dead_port()}/v1"
+    pipe = build_pipeline(_config(fake_openai, dead), None)
+    local = pipe.model("fake-local")
+    for _ in range(3):
+        pipe.executor.health.record(local, UpstreamUnavailableError("connection refused"))
+    with LiveGateway(pipe, keys=keys, limiter=MemoryLimiter()) as gw:
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": "summarize: x"}]},
+            headers={"authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 503, r.text
+        assert "retry-after" in r.headers
+    keys.close()
+
+
+def test_a_request_holding_only_a_pdf_is_not_empty(fake_openai: FakeOpenAI) -> None:
+    config = _config(fake_openai, fake_openai.base_url)
+    local = (
+        config.tiers["local"].models[0].model_copy(update={"capabilities": ("tools", "documents")})
+    )
+    tiers = {**config.tiers, "local": config.tiers["local"].model_copy(update={"models": (local,)})}
+    with LiveGateway(build_pipeline(config.model_copy(update={"tiers": tiers}), None)) as gw:
+        pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": [pdf]}]},
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["x-switchtower-model"] == "fake-local"

@@ -62,9 +62,10 @@ class ModelConfig(_Strict):
     #: environment variable holding the API key (secrets only come from the environment)
     api_key_env: str | None = None
     context_window: int = Field(default=8192, gt=0)
-    #: what the model takes (``tools``, ``vision``): ``auto`` sends a request with images
-    #: or tools only to models that take them. None: the provider's default (Anthropic and
-    #: OpenAI's own API: both; other OpenAI-compatible servers and llama.cpp: tools only)
+    #: what the model takes (``tools``, ``vision``, ``documents``): ``auto`` sends a
+    #: request with tools, images or PDFs only to models that take them. None: the
+    #: provider's default (Anthropic and OpenAI's own API: all three; other
+    #: OpenAI-compatible servers and llama.cpp: tools only)
     capabilities: tuple[Capability, ...] | None = None
     #: USD per million tokens; ``None`` looks the model up in the price library
     input_per_mtok: float | None = Field(default=None, ge=0.0)
@@ -89,8 +90,10 @@ class ModelConfig(_Strict):
     @field_validator("capabilities", mode="before")
     @classmethod
     def _capability_list(cls, value: object) -> object:
-        if value is not None and not isinstance(value, list | tuple):
-            raise ValueError("must be a list of what the model takes: tools, vision")
+        if value is not None and (
+            not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value)
+        ):
+            raise ValueError("must be a list of what the model takes: tools, vision, documents")
         return tuple(dict.fromkeys(value)) if value is not None else None
 
     @field_validator("load_probe", mode="before")

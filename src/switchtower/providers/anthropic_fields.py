@@ -220,7 +220,7 @@ def tool_images_out(
     for m in messages:
         content = m.get("content")
         if m.get("role") == "tool" and isinstance(content, list):
-            moved = [p for p in content if _is_image(p) or (files and _pdf(p) is not None)]
+            moved = [p for p in content if _is_image(p) or (files and _is_file(p))]
             held += [_as_file(p) for p in moved]
             if _needs_rework(m):
                 texts = [_text(p) for p in content if not any(p is x for x in moved)]
@@ -248,7 +248,16 @@ def _needs_rework(m: Mapping[str, Any]) -> bool:
         return False
     if any(_is_carried(p) for p in content):
         return True
-    return m.get("role") == "tool" and any(_is_image(p) for p in content)
+    return m.get("role") == "tool" and any(_is_image(p) or _is_openai_file(p) for p in content)
+
+
+def _is_openai_file(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "file"
+
+
+def _is_file(part: object) -> bool:
+    """A PDF OpenAI's API reads: its own ``file`` part, or a base64 document block."""
+    return _is_openai_file(part) or _pdf(part) is not None
 
 
 def _is_carried(part: object) -> bool:
@@ -288,13 +297,14 @@ def _block_text(block: Mapping[str, Any]) -> str | None:
     title = block.get("title")
     texts: list[str] = []
     if block.get("type") == "search_result":
-        texts = [
-            str(c.get("text", "")) for c in block.get("content") or () if isinstance(c, Mapping)
-        ]
+        parts = block.get("content")
+        listed = parts if isinstance(parts, list) else []
+        texts = [str(c.get("text", "")) for c in listed if isinstance(c, Mapping)]
         head = " ".join(str(x) for x in (title, source) if isinstance(x, str) and x)
         return "\n".join([f"[search result: {head}]", *texts]) if texts else None
     if isinstance(source, Mapping) and source.get("type") == "text":
-        texts = [str(source.get("data", ""))]
+        data = source.get("data")
+        texts = [data] if isinstance(data, str) and data else []
     elif isinstance(source, Mapping) and source.get("type") == "content":
         inner = source.get("content")
         if isinstance(inner, str):
@@ -315,6 +325,8 @@ def _text(part: Any) -> str:
             return own
         kind = block.get("type", "document")
         return f"[a {kind} block was here: only models that read documents read it]"
+    if _is_openai_file(part):
+        return "[a file was here: only models that read documents read it]"
     return str(part.get("text", "")) if isinstance(part, Mapping) else ""
 
 

@@ -209,9 +209,12 @@ class QueueWorker:
             free = self.config.queued_concurrency - len(mine)
             if here > len(mine) or free <= 0:
                 continue  # a client is waiting on this hardware, or ours is full
-            if self.pipeline.executor.health.open_reason(info) is not None:
+            health = self.pipeline.executor.health
+            if health.open_reason(info) is not None:
                 report.held += 1  # its server keeps failing: wait out the cool-down
                 continue
+            if health.on_trial(info):
+                free = 1  # back from a cool-down: one job tries it, the rest wait
             if await self._busy_elsewhere(info, here):
                 report.held += 1
                 continue

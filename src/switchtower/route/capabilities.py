@@ -53,15 +53,17 @@ _PART_NEEDS: dict[str, Capability] = {
 
 
 def _is_pdf(part: Mapping[str, Any]) -> bool:
-    """An OpenAI ``file`` part, or an Anthropic PDF ``document`` (base64 or URL); a
-    plain-text document or a search result is text every model reads."""
+    """An OpenAI ``file`` part, or an Anthropic PDF ``document`` given whole (base64),
+    which both Claude and OpenAI's API read. A plain-text document or a search result is
+    text every model reads; a PDF by URL or Anthropic file id reaches Claude whole and
+    others as a line, unrouted (OpenAI's chat API takes neither)."""
     if part.get("type") == "file":
         return True
     block = part.get("block")
     if not isinstance(block, Mapping) or block.get("type") != "document":
         return False
     source = block.get("source")
-    return isinstance(source, Mapping) and source.get("type") in ("base64", "url", "file")
+    return isinstance(source, Mapping) and source.get("type") == "base64"
 
 
 def declared(spec: ModelConfig | None, provider: object = None) -> frozenset[Capability]:

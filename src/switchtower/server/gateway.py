@@ -121,7 +121,7 @@ class Gateway:
             return self.pipeline.plan(request)
         except NoEligibleModelError as refused:
             exc = refused
-            if capped:
+            if capped and refused.retry_after is None:  # an outage is not the budget's
                 uncapped = self._refusal(given)
                 if uncapped is None:  # the budget refused it: counted, not traced
                     raise BudgetExceededError(

@@ -24,8 +24,31 @@ _IMAGE_PART = {
         "detail": {"type": "string", "enum": ["low", "high", "auto"]},
     },
 }
+_FILE_PART = {
+    "type": "object",
+    "required": ["type", "file_data"],
+    "properties": {
+        "type": {"type": "string", "enum": ["input_file"]},
+        "file_data": {"type": "string", "pattern": "^data:"},
+        "filename": {"type": "string"},
+    },
+}
+_REFUSAL_PART = {
+    "type": "object",
+    "required": ["type", "refusal"],
+    "properties": {
+        "type": {"type": "string", "enum": ["refusal"]},
+        "refusal": {"type": "string"},
+    },
+}
 _CONTENT = {
-    "anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": [_TEXT_PART, _IMAGE_PART]}}]
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "array",
+            "items": {"anyOf": [_TEXT_PART, _IMAGE_PART, _FILE_PART, _REFUSAL_PART]},
+        },
+    ]
 }
 _ITEM = {
     "anyOf": [
@@ -135,7 +158,22 @@ def responses_schemas(models: list[str], metadata: dict[str, Any]) -> dict[str, 
                 "user": {"type": "string"},
                 "safety_identifier": {"type": "string"},
                 "prompt_cache_key": {"type": "string"},
+                "prompt_cache_retention": {"type": "string"},
+                "prompt_cache_options": {"type": "object"},
                 "service_tier": {"type": "string"},
+                "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
+                "stream_options": {"type": "object"},
+                "background": {
+                    "type": "boolean",
+                    "enum": [False],
+                    "description": "The gateway answers now (true is a 400).",
+                },
+                "max_tool_calls": {"type": "integer", "description": "Accepted; no effect."},
+                "context_management": {
+                    "type": "array",
+                    "description": "Accepted; no effect.",
+                    "items": {"type": "object"},
+                },
             },
         },
         "Response": {
