@@ -55,7 +55,6 @@ from switchtower.registry import config_key
 from switchtower.route.capabilities import check_servable, required
 from switchtower.route.pinned import pinned_route, refused_decision
 from switchtower.store.codec import completion_from_json, completion_to_json
-from switchtower.tokens import estimate_message_tokens
 from switchtower.tracing import TraceRecorder, build_trace
 from switchtower.types import (
     DEADLINE_SECONDS,
@@ -233,17 +232,18 @@ class Pipeline:
 
     # -- planning (dry run) -------------------------------------------------------------
 
-    def _validate(self, request: Request) -> int:
+    def _validate(self, request: Request) -> None:
         if not request.messages or not (request.text.strip() or required(request) - {"tools"}):
             raise EmptyPromptError("the request has no text to route", field="messages")
-        tokens = estimate_message_tokens(request.messages)
+
+    def _fits(self, tokens: int) -> None:
+        """The request's estimate (the signals', one scan) against the largest window."""
         if self._max_context and tokens > self._max_context:
             raise ContextTooLargeError(
                 f"the request is about {tokens} tokens, larger than every configured model's "
                 f"context window (largest: {self._max_context})",
                 field="messages",
             )
-        return tokens
 
     def _classify(self, request: Request) -> Classification:
         hint = request.operation
@@ -269,6 +269,7 @@ class Pipeline:
         self._validate(request)
         classification = self._classify(request)
         signals = self.signals.extract(request, classification)
+        self._fits(signals.context_tokens)
         needs = required(request)
         if needs:
             signals = replace(signals, needs=needs)

@@ -101,3 +101,21 @@ def test_token_counts_equal_the_regex_counts(text: str) -> None:
             expected + cjk * tokens.CJK_TOKENS_PER_CHAR + other * tokens.OTHER_TOKENS_PER_CHAR
         )
     assert tokens._count(text) == float(expected)
+
+
+def test_a_conversation_is_estimated_as_its_messages_are() -> None:
+    """One scan of the joined texts (sampled when long) counts what a scan per message
+    counts, within a few percent, plus the per-message overhead."""
+    messages: list[dict[str, object]] = []
+    for i in range(120):
+        text = (
+            f"def handler_{i}(request):\n    return db.query(request.args['id'])\n"
+            if i % 2
+            else "The quarterly numbers came in below plan because renewals slipped. " * 5
+        )
+        messages.append({"role": "user" if i % 2 else "assistant", "content": text})
+    one_by_one = sum(4 + estimate_tokens(str(m["content"])) for m in messages)
+    joined = estimate_message_tokens(messages)
+    assert abs(joined - one_by_one) / one_by_one < 0.05
+    short = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    assert estimate_message_tokens(short) == 4 + 1 + 4 + 1
