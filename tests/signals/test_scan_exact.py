@@ -128,7 +128,7 @@ def test_candidate_starts_equal_finditer(t: str) -> None:
     items = complexity_mod._ITEMS
     assert spans(scan_at(items, t, line_starts(t))) == spans(items.finditer(t))
     code_lines = len(attached._CODE_LINE.findall(t))
-    assert attached._code_lines(t) == min(code_lines, attached._MIN_CODE_LINES)
+    assert attached._is_code(t) == (code_lines >= attached._MIN_CODE_LINES)
 
 
 def test_dot_names_are_the_names_after_a_dot() -> None:

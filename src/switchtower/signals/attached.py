@@ -45,10 +45,14 @@ _INLINE_LITERAL = re.compile(
 )
 
 
-def _code_lines(prose: str) -> int:
-    """``min(len(_CODE_LINE.findall(prose)), _MIN_CODE_LINES)``: every match starts at a
-    line start, and counting stops once there are enough."""
-    return sum(1 for _ in islice(scan_at(_CODE_LINE, prose, line_starts(prose)), _MIN_CODE_LINES))
+def _is_code(prose: str) -> bool:
+    """At least :data:`_MIN_CODE_LINES` code-like lines: every ``_CODE_LINE`` match starts
+    at a line start, and counting stops once there are enough. Text with fewer line starts
+    than that cannot have enough and is not scanned (a one-line turn: most of them)."""
+    if prose.count("\n") < _MIN_CODE_LINES - 1:
+        return False
+    found = islice(scan_at(_CODE_LINE, prose, line_starts(prose)), _MIN_CODE_LINES)
+    return sum(1 for _ in found) >= _MIN_CODE_LINES
 
 
 def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
@@ -66,7 +70,7 @@ def attached_code(messages: Sequence[Mapping[str, Any]]) -> str:
         prose, blocks = split_code(text)
         parts.extend(blocks)
         parts.extend(_INLINE_SQL.matched(prose))
-        if _code_lines(prose) >= _MIN_CODE_LINES and not _TRACEBACK.search(prose):
+        if _is_code(prose) and not _TRACEBACK.search(prose):
             parts.append(prose)
         elif "=" in prose:
             parts.extend(m.group() for m in scan_at(_INLINE_LITERAL, prose, line_starts(prose)))
