@@ -12,7 +12,11 @@ real-time tier counts as available, as in a configured deployment. Requests are 
 warm-up. Timings on a shared machine are noisy: run it twice.
 
     .venv/bin/python benchmarks/routing_overhead.py [--n 3000] [--warmup 300] [--seed 0]
-        [--breakdown]
+        [--breakdown] [--conversations]
+
+``--conversations`` also times agent conversations as Claude Code or an Agents SDK loop
+sends them (the whole history every turn: user asks, assistant tool calls, tool results
+holding code and logs) at 20, 100 and 300 messages, p50 / p99 per size.
 
 ``--breakdown`` also prints each stage's CPU time (``time.thread_time``, less disturbed
 by other processes than wall time), over all requests and over the long ones.
@@ -60,6 +64,49 @@ def make_requests(n: int, seed: int) -> list[Request]:
             )
         )
     return out
+
+
+TOOL_OUTPUT = (
+    "src/app/handlers.py:12:    user = db.query(request.args['id'])\n" * 6,
+    "FAILED tests/test_api.py::test_login - AssertionError: 401 != 200\n" * 4,
+    "def merge(intervals):\n    out = []\n    for a, b in sorted(intervals):\n"
+    "        if out and a <= out[-1][1]:\n            out[-1][1] = max(out[-1][1], b)\n"
+    "        else:\n            out.append([a, b])\n    return out\n",
+    "2026-11-26T10:00:01Z INFO request served in 12ms path=/api/v1/users status=200\n" * 8,
+)
+
+
+def make_conversation(size: int, seed: int) -> Request:
+    """An agent loop's request after ``size`` messages: a task, then rounds of an
+    assistant tool call and its result, each round's result a file, a log or a diff."""
+    rng = random.Random(seed)
+    messages: list[dict[str, object]] = [{"role": "user", "content": rng.choice(TASKS)}]
+    while len(messages) < size - 1:
+        call_id = f"call_{len(messages)}"
+        call = {"id": call_id, "type": "function",
+                "function": {"name": "run", "arguments": '{"cmd": "pytest -x"}'}}  # fmt: skip
+        messages.append({"role": "assistant", "content": "Checking that.", "tool_calls": [call]})
+        messages.append({"role": "tool", "tool_call_id": call_id,
+                         "content": rng.choice(TOOL_OUTPUT)})  # fmt: skip
+    messages.append({"role": "user", "content": "Now fix the failing test and run it again."})
+    tools = [{"type": "function", "function": {"name": "run", "parameters": {"type": "object"}}}]
+    return Request(messages=tuple(messages), params={"tools": tools}, id=f"conv-{seed}")
+
+
+def conversations(plan: Callable[[Request], object], n: int = 200) -> None:
+    for size in (20, 100, 300):
+        reqs = [make_conversation(size, seed) for seed in range(n)]
+        for r in reqs[:20]:
+            plan(r)
+        times = []
+        for r in reqs:
+            t0 = time.perf_counter()
+            plan(r)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        q = statistics.quantiles(sorted(times), n=100)
+        chars = statistics.median(len(r.text) for r in reqs)
+        print(f"conversation of {size} messages (~{chars:,.0f} chars): "
+              f"p50 {q[49]:.3f} ms  p99 {q[98]:.3f} ms")  # fmt: skip
 
 
 def _pipeline_plan() -> tuple[str, Callable[[Request], object]]:
@@ -177,6 +224,11 @@ def main() -> None:
         action="store_true",
         help="also print the CPU time of each stage (registered stages, default config)",
     )
+    ap.add_argument(
+        "--conversations",
+        action="store_true",
+        help="also time agent conversations of 20, 100 and 300 messages",
+    )
     args = ap.parse_args()
     # nothing is called: placeholder keys only make the real-time tier count as available
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
@@ -202,6 +254,8 @@ def main() -> None:
         f"mean {statistics.fmean(times):.3f}  max {times[-1]:.3f}"
     )
     print("target: p99 <= 2 ms (shared 2-core machine: timings are noisy)")
+    if args.conversations:
+        conversations(plan)
     if args.breakdown:
         breakdown(args.n, args.warmup, args.seed)
 
