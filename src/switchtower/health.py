@@ -22,7 +22,7 @@ State is per process (each gateway replica and worker learns on its own).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from switchtower.config.schema import RetryConfig
@@ -133,13 +133,18 @@ class HealthBook:
             return f"{why}; a trial call is in flight"
         return None
 
-    def open_models(self) -> dict[str, str]:
-        """Every configured entry that is out for now, with why."""
+    def open_models(self, models: Iterable[ModelInfo] = ()) -> dict[str, str]:
+        """Every entry that is out for now, with why: of ``models`` (every configured
+        entry, twins sharing a server included), and those whose own calls failed."""
         out: dict[str, str] = {}
         for c in list(self._circuits.values()):
             reason = self._reason(c)
             if reason is not None:
                 out.update(dict.fromkeys(sorted(c.names), reason))
+        for m in models:
+            reason = self.open_reason(m)
+            if reason is not None:
+                out[m.name] = reason
         return out
 
     def check(self, model: ModelInfo) -> None:

@@ -294,3 +294,12 @@ def test_only_the_trials_owner_releases_it() -> None:
     assert health.begin(LOCAL) is True  # this call is the trial
     assert health.begin(LOCAL) is False  # a second caller is not
     assert health.on_trial(LOCAL)
+
+
+def test_every_entry_of_a_server_that_is_out_is_listed() -> None:
+    health = book(Clock())
+    twin = entry("local-queued", tier="async", max_delay_s=60.0)
+    for _ in range(3):
+        health.record(LOCAL, down())
+    assert set(health.open_models()) == {"local"}  # only the entry whose calls failed
+    assert set(health.open_models([LOCAL, twin])) == {"local", "local-queued"}

@@ -422,7 +422,9 @@ def create_app(
         trace_failures=lambda: float(writer.write_failures + pipeline.recorder.write_failures),
         trace_queue=lambda: float(writer.pending),
         job_counts=pipeline.jobs.counts if pipeline.jobs is not None else None,
-        circuits=pipeline.executor.health.open_models,
+        circuits=lambda: pipeline.executor.health.open_models(
+            m for info in pipeline.tiers.values() for m in info.models
+        ),
     )
     gate = Gatekeeper(keys, limiter or MemoryLimiter(), cache_ttl_s=key_cache_ttl_s)
     gateway = Gateway(pipeline, gate, metrics, writer)
