@@ -36,7 +36,13 @@ from switchtower.server.hints import Hints, parse_hints
 from switchtower.server.journal import TraceJournal
 from switchtower.server.keys import KeyStore
 from switchtower.server.metrics import CONTENT_TYPE, GatewayMetrics
-from switchtower.server.openai_wire import build_request, check_messages, check_params, parse_chat
+from switchtower.server.openai_wire import (
+    ChatCall,
+    build_request,
+    check_messages,
+    check_params,
+    parse_chat,
+)
 from switchtower.server.openapi import openapi_document
 from switchtower.server.responses_wire import parse_responses
 from switchtower.server.sse import SSEResponse
@@ -104,6 +110,10 @@ class _Observed:
             )
 
 
+#: a wire's body parser: the JSON body and the hint reader -> the validated call
+Parser = Callable[[Any, Callable[[Any], Hints]], ChatCall]
+
+
 class _App:
     """The endpoints, bound to one :class:`Gateway`."""
 
@@ -134,29 +144,23 @@ class _App:
 
         return read
 
-    async def chat_completions(self, request: HttpRequest) -> Reply:
+    async def _routed(self, request: HttpRequest, parse: Parser, fmt: str) -> Reply:
+        """A routed call on one wire: parse, then answer as JSON or as a stream."""
         caller = await self.gw.authenticate(request)
-        call = parse_chat(await _json_body(request), self.hints_of(request))
+        call = parse(await _json_body(request), self.hints_of(request))
         if call.stream:
-            return await self.gw.stream(call, caller, "openai")
-        status, body, headers = await self.gw.complete(call, caller, "openai")
+            return await self.gw.stream(call, caller, fmt)
+        status, body, headers = await self.gw.complete(call, caller, fmt)
         return JSONResponse(body, status_code=status, headers=headers)
+
+    async def chat_completions(self, request: HttpRequest) -> Reply:
+        return await self._routed(request, parse_chat, "openai")
 
     async def messages(self, request: HttpRequest) -> Reply:
-        caller = await self.gw.authenticate(request)
-        call = parse_messages(await _json_body(request), self.hints_of(request))
-        if call.stream:
-            return await self.gw.stream(call, caller, "anthropic")
-        status, body, headers = await self.gw.complete(call, caller, "anthropic")
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await self._routed(request, parse_messages, "anthropic")
 
     async def responses(self, request: HttpRequest) -> Reply:
-        caller = await self.gw.authenticate(request)
-        call = parse_responses(await _json_body(request), self.hints_of(request))
-        if call.stream:
-            return await self.gw.stream(call, caller, "responses")
-        status, body, headers = await self.gw.complete(call, caller, "responses")
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await self._routed(request, parse_responses, "responses")
 
     async def count_tokens(self, request: HttpRequest) -> Response:
         await self.gw.authenticate(request, spends=False)
